@@ -1,0 +1,248 @@
+"""The event contract: envelope, payload types, validation and exact decimal decoding.
+
+This module is the single place that knows which fields an event has. The generator, the backfill,
+the real-time landing and the tests all import it; nothing else re-declares field lists.
+
+Decimals travel protobuf-style as ``{"units": int, "scale": int}`` meaning ``units * 10**-scale``;
+they are decoded with :class:`decimal.Decimal`, never through float.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, Final, Literal
+
+from cardflow.errors import ContractViolation
+
+EventType = Literal["CardCatalogEntryInserted", "OrderCreated", "ManufacturingBatch"]
+Source = Literal["cards", "orders", "manufacturing"]
+
+#: event_type -> the only source allowed to emit it
+SOURCE_OF: Final[dict[str, str]] = {
+    "CardCatalogEntryInserted": "cards",
+    "OrderCreated": "orders",
+    "ManufacturingBatch": "manufacturing",
+}
+EVENT_TYPES: Final[tuple[str, ...]] = tuple(SOURCE_OF)
+SOURCES: Final[tuple[str, ...]] = tuple(SOURCE_OF.values())
+ORDER_STATUSES: Final[tuple[str, ...]] = ("CREATED", "PAID", "SHIPPED", "CANCELLED")
+
+#: Envelope fields in their canonical order (Bronze records add ``ingested_at``).
+ENVELOPE_FIELDS: Final[tuple[str, ...]] = ("event_id", "source", "event_type", "payload", "inserted_at")
+BRONZE_FIELDS: Final[tuple[str, ...]] = (*ENVELOPE_FIELDS, "ingested_at")
+
+FieldKind = Literal["str", "int", "decimal", "timestamp", "date", "status"]
+
+#: Required payload fields per event type, with their kind. The one field list of the project.
+PAYLOAD_FIELDS: Final[dict[str, dict[str, FieldKind]]] = {
+    "CardCatalogEntryInserted": {
+        "sku": "str",
+        "card_name": "str",
+        "sport": "str",
+        "player_name": "str",
+        "team_name": "str",
+        "parallel": "str",
+        "print_run": "int",
+    },
+    "OrderCreated": {
+        "order_id": "str",
+        "order_ts": "timestamp",
+        "customer_id": "str",
+        "sku": "str",
+        "quantity": "int",
+        "price": "decimal",
+        "status": "status",
+    },
+    "ManufacturingBatch": {
+        "batch_id": "str",
+        "sku": "str",
+        "production_date": "date",
+        "quantity_produced": "int",
+        "defect_rate_estimate": "decimal",
+    },
+}
+
+
+# --- decimals ----------------------------------------------------------------------------------
+def decode_decimal(value: Any, *, field: str = "decimal") -> Decimal:
+    """Decode ``{"units": int, "scale": int}`` to an exact :class:`Decimal`.
+
+    Raises:
+        ContractViolation: ``bad_decimal`` when the shape or types are wrong.
+    """
+    if not isinstance(value, Mapping) or set(value) != {"units", "scale"}:
+        raise ContractViolation("bad_decimal", f"{field} must be an object with exactly units and scale")
+    units, scale = value["units"], value["scale"]
+    if not _is_int(units) or not _is_int(scale):
+        raise ContractViolation("bad_decimal", f"{field}.units and {field}.scale must be integers")
+    if not 0 <= scale <= 18:
+        raise ContractViolation("bad_decimal", f"{field}.scale must lie in [0, 18], got {scale}")
+    return Decimal(units).scaleb(-scale)
+
+
+def encode_decimal(value: Decimal | str | int) -> dict[str, int]:
+    """Encode an exact decimal as ``{"units", "scale"}`` (inverse of :func:`decode_decimal`)."""
+    dec = Decimal(value)
+    sign, digits, exponent = dec.as_tuple()
+    assert isinstance(exponent, int), "NaN and infinity have no {units, scale} form"
+    scale = max(0, -exponent)
+    units = int(dec.scaleb(scale))
+    return {"units": units, "scale": scale}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# --- timestamps --------------------------------------------------------------------------------
+def parse_timestamp(value: Any, *, field: str = "timestamp") -> datetime:
+    """Parse an ISO-8601 timestamp (or accept a datetime); naive values are taken as UTC."""
+    if isinstance(value, datetime):
+        ts = value
+    elif isinstance(value, str):
+        try:
+            ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ContractViolation("bad_timestamp", f"{field} is not ISO-8601: {value[:40]!r}") from exc
+    else:
+        raise ContractViolation("bad_timestamp", f"{field} must be an ISO-8601 string")
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def format_timestamp(ts: datetime) -> str:
+    """Canonical text of a timestamp: UTC, microseconds, ``+00:00`` offset."""
+    return ts.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+# --- payload validation ------------------------------------------------------------------------
+def validate_payload(event_type: str, payload: Any) -> dict[str, Any]:
+    """Check a payload against its type's contract and return it unchanged.
+
+    Extra fields are allowed (upstream may add some); required ones must be present and typed.
+
+    Raises:
+        ContractViolation: with reason ``payload_not_object``, ``missing_field``, ``bad_type``,
+            ``bad_status``, ``negative_quantity`` or ``defect_rate_out_of_range``.
+    """
+    if event_type not in PAYLOAD_FIELDS:
+        raise ContractViolation("unknown_event_type", f"event_type {event_type!r} is not one of {EVENT_TYPES}")
+    if not isinstance(payload, Mapping):
+        raise ContractViolation("payload_not_object", f"payload must be a JSON object, got {type(payload).__name__}")
+    for name, kind in PAYLOAD_FIELDS[event_type].items():
+        if name not in payload or payload[name] is None:
+            raise ContractViolation("missing_field", f"{event_type}.payload.{name} is required")
+        value = payload[name]
+        if kind == "str" and (not isinstance(value, str) or not value):
+            raise ContractViolation("bad_type", f"{name} must be a non-empty string")
+        if kind == "int" and not _is_int(value):
+            raise ContractViolation("bad_type", f"{name} must be an integer")
+        if kind == "decimal":
+            decode_decimal(value, field=name)
+        if kind == "timestamp":
+            parse_timestamp(value, field=name)
+        if kind == "date":
+            try:
+                date.fromisoformat(value) if isinstance(value, str) else None
+            except ValueError as exc:
+                raise ContractViolation("bad_type", f"{name} must be a YYYY-MM-DD date") from exc
+            if not isinstance(value, str):
+                raise ContractViolation("bad_type", f"{name} must be a YYYY-MM-DD date string")
+        if kind == "status" and value not in ORDER_STATUSES:
+            raise ContractViolation("bad_status", f"status {value!r} is not one of {ORDER_STATUSES}")
+    return dict(payload)
+
+
+def check_business_rules(event_type: str, payload: Mapping[str, Any]) -> list[str]:
+    """Business-rule findings that do not make an event unreadable (the quality gates act on them).
+
+    Returns a list of reason codes: ``negative_quantity``, ``negative_price``,
+    ``defect_rate_out_of_range``. Bronze keeps such events (they are real facts someone sent);
+    Silver/Gold gates stop them.
+    """
+    findings: list[str] = []
+    if event_type == "OrderCreated":
+        if payload["quantity"] < 0:
+            findings.append("negative_quantity")
+        if decode_decimal(payload["price"]) < 0:
+            findings.append("negative_price")
+    elif event_type == "ManufacturingBatch":
+        if payload["quantity_produced"] < 0:
+            findings.append("negative_quantity")
+        if not Decimal(0) <= decode_decimal(payload["defect_rate_estimate"]) <= Decimal(1):
+            findings.append("defect_rate_out_of_range")
+    elif event_type == "CardCatalogEntryInserted" and payload["print_run"] < 0:
+        findings.append("negative_quantity")
+    return findings
+
+
+# --- envelope ----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One validated event as every layer sees it."""
+
+    event_id: str
+    source: str
+    event_type: str
+    payload: dict[str, Any]
+    inserted_at: datetime
+
+    def to_bronze(self, ingested_at: datetime) -> dict[str, Any]:
+        """The canonical Bronze record (guide §1): envelope plus ``ingested_at``, in field order."""
+        return {
+            "event_id": self.event_id,
+            "source": self.source,
+            "event_type": self.event_type,
+            "payload": self.payload,
+            "inserted_at": format_timestamp(self.inserted_at),
+            "ingested_at": format_timestamp(ingested_at),
+        }
+
+
+def validate_envelope(record: Mapping[str, Any]) -> Envelope:
+    """Validate an envelope (from the event store, a message or Bronze) into an :class:`Envelope`.
+
+    The payload may arrive as a JSON string (as from a text column) or an object.
+
+    Raises:
+        ContractViolation: reasons ``null_event_id``, ``bad_event_id``, ``unknown_event_type``,
+            ``source_mismatch``, ``bad_timestamp``, ``payload_not_json`` and the payload reasons.
+    """
+    raw_id = record.get("event_id")
+    if raw_id is None or raw_id == "":
+        raise ContractViolation("null_event_id", "event_id is required")
+    try:
+        event_id = str(uuid.UUID(str(raw_id)))
+    except ValueError as exc:
+        raise ContractViolation("bad_event_id", f"event_id {str(raw_id)[:40]!r} is not a UUID") from exc
+    event_type = record.get("event_type")
+    if event_type not in SOURCE_OF:
+        raise ContractViolation(
+            "unknown_event_type", f"event_type {event_type!r} is not one of {EVENT_TYPES}", event_id
+        )
+    source = record.get("source")
+    if source != SOURCE_OF[event_type]:
+        raise ContractViolation(
+            "source_mismatch", f"{event_type} must come from {SOURCE_OF[event_type]!r}, not {source!r}", event_id
+        )
+    payload = record.get("payload")
+    if isinstance(payload, str | bytes):
+        try:
+            payload = json.loads(payload)
+        except ValueError as exc:
+            raise ContractViolation("payload_not_json", "payload is not valid JSON", event_id) from exc
+    try:
+        payload = validate_payload(event_type, payload)
+        inserted_at = parse_timestamp(record.get("inserted_at"), field="inserted_at")
+    except ContractViolation as exc:
+        raise ContractViolation(exc.reason, exc.detail, event_id) from exc
+    return Envelope(event_id, source, event_type, payload, inserted_at)
+
+
+def dumps_record(record: Mapping[str, Any]) -> str:
+    """Serialize a record as one canonical NDJSON line (no trailing newline), UTF-8 safe."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,65 @@
+"""Every error cardflow raises on purpose.
+
+Each class carries the identifiers needed to act on it (key, table, variable) and its message says
+what failed, where, and what to do next. Callers catch :class:`CardflowError` to tell our failures
+from bugs.
+"""
+
+from __future__ import annotations
+
+
+class CardflowError(Exception):
+    """Base class of all cardflow errors."""
+
+
+class ConfigurationError(CardflowError):
+    """A setting is missing or has a bad value; the message names the environment variable."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        self.variable = variable
+        super().__init__(f"{variable}: {problem}. Fix it in the environment or in .env (see .env.example).")
+
+
+class ContractViolation(CardflowError):
+    """An event does not satisfy the event contract; ``reason`` is a short machine-friendly code."""
+
+    def __init__(self, reason: str, detail: str, event_id: str | None = None) -> None:
+        self.reason = reason
+        self.detail = detail
+        self.event_id = event_id
+        where = f" (event_id={event_id})" if event_id else ""
+        super().__init__(f"{reason}: {detail}{where}")
+
+
+class EventStoreError(CardflowError):
+    """The Postgres event store cannot be reached or has an unexpected shape."""
+
+
+class StorageError(CardflowError):
+    """A Bronze object could not be read or written."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = key
+        super().__init__(f"{key}: {problem}")
+
+
+class LoadError(CardflowError):
+    """A Bronze file could not be loaded into RAW.EVENTS."""
+
+    def __init__(self, file_name: str, problem: str) -> None:
+        self.file_name = file_name
+        super().__init__(f"{file_name}: {problem}")
+
+
+class TransformError(CardflowError):
+    """dbt failed: a model errored or an error-severity test failed."""
+
+
+class QualityGateFailed(CardflowError):
+    """A Great Expectations gate or a freshness/volume check failed; nothing was published."""
+
+    def __init__(self, gate: str, failures: list[str]) -> None:
+        self.gate = gate
+        self.failures = failures
+        listed = "; ".join(failures[:10])
+        super().__init__(f"quality gate {gate!r} failed ({len(failures)} checks): {listed}")

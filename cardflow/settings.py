@@ -1,0 +1,240 @@
+"""The one settings object of cardflow.
+
+Read from the environment and from ``.env``, using the seed system's variable names where they exist
+(POSTGRES_HOST, S3_BUCKET, SNOWFLAKE_ACCOUNT, ...) and ``CARDFLOW_*`` names for what the design adds.
+Everything has an embedded default, so with no variables at all cardflow runs on a laptop: an
+embedded PostgreSQL, a local Bronze directory and a DuckDB file under ``CARDFLOW_DATA_DIR``.
+
+Nothing else in cardflow reads ``os.environ``: flows and tasks take ``settings=None`` and fall back
+to :func:`get_settings`.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cardflow.errors import ConfigurationError
+
+Warehouse = Literal["duckdb", "snowflake"]
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
+
+
+def _env(name: str) -> AliasChoices:
+    """Bind a field to exactly one environment variable (and let code pass it by field name)."""
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    """Typed configuration; field docs are the reference for ``.env.example``."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True, frozen=True
+    )
+
+    # --- local embedded defaults -------------------------------------------------------------
+    data_dir: Path = Field(Path(".cardflow"), validation_alias=_env("CARDFLOW_DATA_DIR"))
+    """Where embedded Postgres, the local Bronze lake, the DuckDB file and reports live."""
+    warehouse_choice: Warehouse | None = Field(None, validation_alias=_env("CARDFLOW_WAREHOUSE"))
+    """duckdb or snowflake; unset means snowflake when SNOWFLAKE_ACCOUNT is set, else duckdb."""
+    duckdb_path_override: Path | None = Field(None, validation_alias=_env("CARDFLOW_DUCKDB_PATH"))
+
+    # --- event store (Postgres) ----------------------------------------------------------------
+    postgres_host: str | None = Field(None, validation_alias=_env("POSTGRES_HOST"))
+    postgres_port: int = Field(5432, validation_alias=_env("POSTGRES_PORT"), ge=1, le=65535)
+    postgres_db: str = Field("cardflow", validation_alias=_env("POSTGRES_DB"))
+    postgres_user: str = Field("postgres", validation_alias=_env("POSTGRES_USER"))
+    postgres_password: SecretStr | None = Field(None, validation_alias=_env("POSTGRES_PASSWORD"))
+    events_table: str = Field("events", validation_alias=_env("CARDFLOW_EVENTS_TABLE"))
+
+    # --- Bronze (S3 or local directory) --------------------------------------------------------
+    aws_region: str = Field("us-east-1", validation_alias=_env("AWS_REGION"))
+    s3_bucket: str | None = Field(None, validation_alias=_env("S3_BUCKET"))
+    s3_prefix: str = Field("bronze", validation_alias=_env("S3_PREFIX"))
+    s3_endpoint_url: str | None = Field(None, validation_alias=_env("S3_ENDPOINT_URL"))
+    aws_access_key_id: SecretStr | None = Field(None, validation_alias=_env("AWS_ACCESS_KEY_ID"))
+    aws_secret_access_key: SecretStr | None = Field(None, validation_alias=_env("AWS_SECRET_ACCESS_KEY"))
+    s3_bucket_block: str | None = Field(None, validation_alias=_env("CARDFLOW_S3_BUCKET_BLOCK"))
+    """Name of a prefect-aws S3Bucket block to use instead of the variables above."""
+
+    # --- Snowflake -----------------------------------------------------------------------------
+    snowflake_account: str | None = Field(None, validation_alias=_env("SNOWFLAKE_ACCOUNT"))
+    snowflake_user: str | None = Field(None, validation_alias=_env("SNOWFLAKE_USER"))
+    snowflake_password: SecretStr | None = Field(None, validation_alias=_env("SNOWFLAKE_PASSWORD"))
+    snowflake_role: str | None = Field(None, validation_alias=_env("SNOWFLAKE_ROLE"))
+    snowflake_warehouse: str = Field("CARDFLOW_WH", validation_alias=_env("SNOWFLAKE_WAREHOUSE"))
+    snowflake_database: str = Field("CARDFLOW", validation_alias=_env("SNOWFLAKE_DATABASE"))
+    snowflake_raw_schema: str = Field("RAW", validation_alias=_env("SNOWFLAKE_RAW_SCHEMA"))
+    snowflake_silver_schema: str = Field("SILVER", validation_alias=_env("SNOWFLAKE_SILVER_SCHEMA"))
+    snowflake_gold_schema: str = Field("GOLD", validation_alias=_env("SNOWFLAKE_GOLD_SCHEMA"))
+    snowflake_host: str | None = Field(None, validation_alias=_env("SNOWFLAKE_HOST"))
+    """Only for Snowflake stand-ins (fakesnow server); production leaves it unset."""
+    snowflake_port: int | None = Field(None, validation_alias=_env("SNOWFLAKE_PORT"), ge=1, le=65535)
+    snowflake_protocol: Literal["https", "http"] = Field("https", validation_alias=_env("SNOWFLAKE_PROTOCOL"))
+    snowflake_stage: str = Field("BRONZE_STAGE", validation_alias=_env("SNOWFLAKE_STAGE"))
+    snowflake_storage_integration: str = Field(
+        "CARDFLOW_S3_INTEGRATION", validation_alias=_env("SNOWFLAKE_STORAGE_INTEGRATION")
+    )
+    snowflake_connector_block: str | None = Field(None, validation_alias=_env("CARDFLOW_SNOWFLAKE_BLOCK"))
+
+    # --- dbt -----------------------------------------------------------------------------------
+    dbt_target: str | None = Field(None, validation_alias=_env("DBT_TARGET"))
+    """dbt target; unset means the target named after the warehouse (duckdb or snowflake)."""
+    dbt_profiles_dir: Path | None = Field(None, validation_alias=_env("DBT_PROFILES_DIR"))
+    dbt_project_dir: Path | None = Field(None, validation_alias=_env("DBT_PROJECT_DIR"))
+
+    # --- data quality --------------------------------------------------------------------------
+    raw_events_freshness_warn_hours: float = Field(
+        6, validation_alias=_env("RAW_EVENTS_FRESHNESS_WARN_HOURS"), gt=0
+    )
+    raw_events_freshness_error_hours: float = Field(
+        24, validation_alias=_env("RAW_EVENTS_FRESHNESS_ERROR_HOURS"), gt=0
+    )
+    volume_anomaly_pct: float = Field(50, validation_alias=_env("VOLUME_ANOMALY_PCT"), gt=0, le=100)
+    volume_anomaly_lookback_days: int = Field(7, validation_alias=_env("VOLUME_ANOMALY_LOOKBACK_DAYS"), ge=1)
+
+    # --- real-time ingestion -------------------------------------------------------------------
+    rabbitmq_url: str = Field("amqp://guest:guest@127.0.0.1:5672/%2F", validation_alias=_env("RABBITMQ_URL"))
+    rabbitmq_queue: str = Field("cardflow.events", validation_alias=_env("RABBITMQ_QUEUE"))
+    webhook_secret: SecretStr | None = Field(None, validation_alias=_env("CARDFLOW_WEBHOOK_SECRET"))
+
+    # --- alerts --------------------------------------------------------------------------------
+    slack_webhook_url: SecretStr | None = Field(None, validation_alias=_env("SLACK_WEBHOOK_URL"))
+    slack_webhook_block: str | None = Field(None, validation_alias=_env("CARDFLOW_SLACK_BLOCK"))
+
+    @field_validator("s3_endpoint_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"expected an http(s) URL such as http://127.0.0.1:9000, got {value!r}")
+        return value
+
+    @field_validator("rabbitmq_url")
+    @classmethod
+    def _amqp_url(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in ("amqp", "amqps") or not parsed.hostname:
+            raise ValueError(f"expected amqp[s]://user:password@host:port/vhost, got a {parsed.scheme!r} URL")
+        return value
+
+    @field_validator("slack_webhook_url")
+    @classmethod
+    def _slack_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return value
+        parsed = urlparse(value.get_secret_value())
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError("expected an http(s) URL (value not shown: it is a secret)")
+        return value
+
+    @field_validator(
+        "snowflake_warehouse",
+        "snowflake_database",
+        "snowflake_raw_schema",
+        "snowflake_silver_schema",
+        "snowflake_gold_schema",
+        "snowflake_stage",
+        "snowflake_storage_integration",
+        "events_table",
+    )
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not _IDENTIFIER.match(value):
+            raise ValueError(f"{value!r} is not a plain SQL identifier (letters, digits, _ and $)")
+        return value
+
+    @field_validator("s3_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        return value.strip("/")
+
+    # --- derived -------------------------------------------------------------------------------
+    @property
+    def warehouse(self) -> Warehouse:
+        """The warehouse in use: explicit choice, else Snowflake when an account is configured."""
+        if self.warehouse_choice:
+            return self.warehouse_choice
+        return "snowflake" if self.snowflake_account else "duckdb"
+
+    @property
+    def uses_embedded_postgres(self) -> bool:
+        return not self.postgres_host
+
+    @property
+    def uses_s3(self) -> bool:
+        return bool(self.s3_bucket or self.s3_bucket_block)
+
+    @cached_property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def lake_dir(self) -> Path:
+        """Root of the local Bronze store (keys start with S3_PREFIX below it)."""
+        return self.resolved_data_dir / "lake"
+
+    @property
+    def duckdb_path(self) -> Path:
+        return (self.duckdb_path_override or self.resolved_data_dir / "warehouse.duckdb").expanduser().resolve()
+
+    @property
+    def pgdata_dir(self) -> Path:
+        return self.resolved_data_dir / "pgdata"
+
+    @property
+    def resolved_dbt_target(self) -> str:
+        return self.dbt_target or self.warehouse
+
+    def require(self, *fields: str) -> None:
+        """Raise :class:`ConfigurationError` naming the first unset field's variable."""
+        for name in fields:
+            if getattr(self, name) in (None, ""):
+                alias = type(self).model_fields[name].validation_alias
+                variable = alias.choices[0] if isinstance(alias, AliasChoices) else name.upper()
+                raise ConfigurationError(str(variable), "is required for this operation but is not set")
+
+
+def _variable_of(field_name: str) -> str:
+    alias = Settings.model_fields[field_name].validation_alias
+    return str(alias.choices[0]) if isinstance(alias, AliasChoices) else field_name.upper()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from env/.env plus ``overrides`` (field names); bad values name the variable.
+
+    Raises:
+        ConfigurationError: the first invalid variable, with what was expected.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = first["loc"][0] if first["loc"] else "?"
+        variable = _variable_of(str(loc)) if str(loc) in Settings.model_fields else str(loc)
+        raise ConfigurationError(variable, first["msg"]) from exc
+
+
+_cached: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    global _cached
+    if _cached is None:
+        _cached = load_settings()
+    return _cached
+
+
+def reset_settings_cache() -> None:
+    """Forget cached settings (tests change the environment between cases)."""
+    global _cached
+    _cached = None

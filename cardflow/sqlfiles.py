@@ -1,0 +1,28 @@
+"""Access to the SQL files under ``sql/`` (SQL lives there or in dbt, not in Python strings)."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
+
+
+@cache
+def read_sql(name: str) -> str:
+    """The text of ``sql/<name>``."""
+    return (SQL_DIR / name).read_text(encoding="utf-8")
+
+
+def split_statements(text: str) -> list[str]:
+    """Split a SQL script on ``;`` at line ends, dropping comment-only chunks.
+
+    Good enough for our own files, which keep one statement per ``;``-terminated block and put no
+    semicolons inside string literals.
+    """
+    statements = []
+    for chunk in text.split(";\n"):
+        lines = [ln for ln in chunk.splitlines() if ln.strip() and not ln.strip().startswith("--")]
+        if lines:
+            statements.append("\n".join(lines).rstrip(";").strip())
+    return statements
