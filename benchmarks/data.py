@@ -1,0 +1,23 @@
+"""Benchmark data: the generated events, created once per (size, seed) in the real local Postgres."""
+
+from __future__ import annotations
+
+from cardflow import eventstore
+from cardflow.generator import EventGenerator, GeneratorConfig
+
+from benchmarks.harness import BenchContext
+
+
+def ensure_events(ctx: BenchContext) -> int:
+    """Generate ``ctx.events`` events into the benchmark database unless they are already there."""
+    settings = ctx.settings()
+    if eventstore.count_events(settings) == ctx.events:
+        return ctx.events
+    with eventstore.connect(settings) as conn:
+        with conn.cursor() as cur:
+            cur.execute(f"TRUNCATE {settings.events_table}")
+        conn.commit()
+        eventstore.insert_events(conn, EventGenerator(GeneratorConfig(events=ctx.events, seed=ctx.seed)), settings)
+        with conn.cursor() as cur:
+            cur.execute(f"VACUUM ANALYZE {settings.events_table}") if conn.autocommit else None
+    return ctx.events
