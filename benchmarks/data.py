@@ -18,6 +18,4 @@ def ensure_events(ctx: BenchContext) -> int:
             cur.execute(f"TRUNCATE {settings.events_table}")
         conn.commit()
         eventstore.insert_events(conn, EventGenerator(GeneratorConfig(events=ctx.events, seed=ctx.seed)), settings)
-        with conn.cursor() as cur:
-            cur.execute(f"VACUUM ANALYZE {settings.events_table}") if conn.autocommit else None
     return ctx.events
