@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from benchmarks.harness import BenchContext
 from cardflow import eventstore
 from cardflow.generator import EventGenerator, GeneratorConfig
-
-from benchmarks.harness import BenchContext
 
 
 def ensure_events(ctx: BenchContext) -> int:

@@ -14,9 +14,7 @@ from cardflow.errors import CardflowError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="cardflow", description="Sports-card medallion data platform on Prefect."
-    )
+    parser = argparse.ArgumentParser(prog="cardflow", description="Sports-card medallion data platform on Prefect.")
     parser.add_argument("--version", action="version", version=f"cardflow {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

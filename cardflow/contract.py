@@ -82,7 +82,9 @@ def decode_decimal(value: Any, *, field: str = "decimal") -> Decimal:
         raise ContractViolation("bad_decimal", f"{field}.units and {field}.scale must be integers")
     if not 0 <= scale <= 18:
         raise ContractViolation("bad_decimal", f"{field}.scale must lie in [0, 18], got {scale}")
-    return Decimal(units).scaleb(-scale)
+    # built from its digits: exact at any size (``scaleb`` would round to the context precision)
+    sign, digits, _ = Decimal(units).as_tuple()
+    return Decimal((sign, digits, -scale))
 
 
 def encode_decimal(value: Decimal | str | int) -> dict[str, int]:
@@ -91,8 +93,8 @@ def encode_decimal(value: Decimal | str | int) -> dict[str, int]:
     sign, digits, exponent = dec.as_tuple()
     assert isinstance(exponent, int), "NaN and infinity have no {units, scale} form"
     scale = max(0, -exponent)
-    units = int(dec.scaleb(scale))
-    return {"units": units, "scale": scale}
+    units = int("".join(map(str, digits)) or "0") * 10 ** max(0, exponent)
+    return {"units": -units if sign else units, "scale": scale}
 
 
 def _is_int(value: Any) -> bool:

@@ -12,8 +12,8 @@ import io
 import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import psycopg2

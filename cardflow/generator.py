@@ -173,7 +173,10 @@ class EventGenerator:
     def _build_catalog(self) -> list[Card]:
         rng = self.rng
         players = [
-            (sport, team, player) for sport, teams in SPORTS.items() for team, names in teams.items() for player in names
+            (sport, team, player)
+            for sport, teams in SPORTS.items()
+            for team, members in teams.items()
+            for player in members
         ]
         names = list(PARALLELS)
         weights = [PARALLELS[p][2] for p in names]
@@ -212,7 +215,7 @@ class EventGenerator:
         # evening peak: a mixture of a broad daytime spread and a peak around 20:00 UTC
         rng = self.rng
         hour = rng.gauss(20, 2.5) if rng.random() < 0.55 else rng.uniform(0, 24)
-        seconds = int((hour % 24) * 3600) + rng.randrange(0, 60)
+        seconds = (int((hour % 24) * 3600) + rng.randrange(0, 60)) % 86_400
         return day + timedelta(seconds=seconds, microseconds=rng.randrange(0, 1_000_000))
 
     # -- events ----------------------------------------------------------------------------------
@@ -258,7 +261,6 @@ class EventGenerator:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         cfg = self.config
-        rng = self.rng
         # 1. the catalog is inserted in the first hours of the window
         for i, card in enumerate(self.catalog):
             if self.report.events >= cfg.events:
@@ -336,15 +338,22 @@ class EventGenerator:
             event = self._envelope("ManufacturingBatch", payload, self._time_in_day(day))
             yield {**event, "_anomaly": kind} if kind else event
 
+    def _popular_index(self) -> int:
+        """Catalog index of an ordered card: 40% follow a Pareto tail over the first SKUs (chase
+        cards), the rest spread evenly."""
+        rng = self.rng
+        if rng.random() < 0.4:
+            return min(len(self.catalog) - 1, int(rng.paretovariate(1.1)) * 7 + rng.randrange(0, 7))
+        return rng.randrange(len(self.catalog))
+
     def _orders(self, day: datetime, n: int) -> Iterator[dict[str, Any]]:
         rng = self.rng
         # popularity: a few chase players sell much more (Zipf-like over the catalog)
         for _ in range(n):
-            idx = min(len(self.catalog) - 1, int(rng.paretovariate(1.1)) * 7 + rng.randrange(0, 7)) if rng.random() < 0.4 else rng.randrange(len(self.catalog))
-            card = self.catalog[idx]
+            card = self.catalog[self._popular_index()]
             inserted_at = self._time_in_day(day)
             order_ts = inserted_at - timedelta(seconds=rng.randint(0, 90))
-            status = rng.choices(STATUS_FLOW + ("CANCELLED",), (0.35, 0.45, 0.15, 0.05))[0]
+            status = rng.choices((*STATUS_FLOW, "CANCELLED"), (0.35, 0.45, 0.15, 0.05))[0]
             payload = self._order_payload(card.sku, card, order_ts, status)
             kind = self._anomaly()
             if kind == "negative_quantity":
@@ -361,7 +370,8 @@ class EventGenerator:
             yield event
             if kind == "duplicate_delivery":
                 # an upstream retry re-sent the same order under a new event_id, a few seconds later
-                again = self._envelope("OrderCreated", dict(payload), inserted_at + timedelta(seconds=rng.randint(1, 30)))
+                resent_at = inserted_at + timedelta(seconds=rng.randint(1, 30))
+                again = self._envelope("OrderCreated", dict(payload), resent_at)
                 yield {**again, "_anomaly": kind}
             elif kind is None and isinstance(payload, dict) and status in ("CREATED", "PAID") and rng.random() < 0.12:
                 # a status change arrives later as a new event for the same order_id

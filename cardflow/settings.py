@@ -90,12 +90,8 @@ class Settings(BaseSettings):
     dbt_project_dir: Path | None = Field(None, validation_alias=_env("DBT_PROJECT_DIR"))
 
     # --- data quality --------------------------------------------------------------------------
-    raw_events_freshness_warn_hours: float = Field(
-        6, validation_alias=_env("RAW_EVENTS_FRESHNESS_WARN_HOURS"), gt=0
-    )
-    raw_events_freshness_error_hours: float = Field(
-        24, validation_alias=_env("RAW_EVENTS_FRESHNESS_ERROR_HOURS"), gt=0
-    )
+    raw_events_freshness_warn_hours: float = Field(6, validation_alias=_env("RAW_EVENTS_FRESHNESS_WARN_HOURS"), gt=0)
+    raw_events_freshness_error_hours: float = Field(24, validation_alias=_env("RAW_EVENTS_FRESHNESS_ERROR_HOURS"), gt=0)
     volume_anomaly_pct: float = Field(50, validation_alias=_env("VOLUME_ANOMALY_PCT"), gt=0, le=100)
     volume_anomaly_lookback_days: int = Field(7, validation_alias=_env("VOLUME_ANOMALY_LOOKBACK_DAYS"), ge=1)
 

@@ -81,7 +81,10 @@ def pg_database() -> Iterator[str]:
 def pg_settings(tmp_path: Path, pg_database: str) -> Settings:
     """Settings pointing at the real local PostgreSQL (fresh database) with a local lake."""
     return load_settings(
-        data_dir=tmp_path / "data", postgres_host=PG_HOST, postgres_port=PG_PORT, postgres_user=PG_USER,
+        data_dir=tmp_path / "data",
+        postgres_host=PG_HOST,
+        postgres_port=PG_PORT,
+        postgres_user=PG_USER,
         postgres_db=pg_database,
     )
 
@@ -107,12 +110,18 @@ def s3_settings(tmp_path: Path, moto_endpoint: str, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     bucket = f"cardflow-{uuid.uuid4().hex[:10]}"
     boto3.client(
-        "s3", endpoint_url=moto_endpoint, region_name="us-east-1", aws_access_key_id="testing",
+        "s3",
+        endpoint_url=moto_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
         aws_secret_access_key="testing",
     ).create_bucket(Bucket=bucket)
     return load_settings(
-        data_dir=tmp_path / "data", s3_bucket=bucket, s3_endpoint_url=moto_endpoint,
-        aws_access_key_id="testing", aws_secret_access_key="testing",
+        data_dir=tmp_path / "data",
+        s3_bucket=bucket,
+        s3_endpoint_url=moto_endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     )
 
 
@@ -123,7 +132,9 @@ def fakesnow_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     workdir = tmp_path_factory.mktemp("fakesnow")
     proc = subprocess.Popen(
         [sys.executable, "-m", "fakesnow", "-s", "-p", str(port)],
-        cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -29,7 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def config_from_args(args: argparse.Namespace) -> GeneratorConfig:
     end: datetime = args.end
     return GeneratorConfig(
-        events=args.events, seed=args.seed, days=args.days, end=end, anomalies=args.anomalies,
+        events=args.events,
+        seed=args.seed,
+        days=args.days,
+        end=end,
+        anomalies=args.anomalies,
         anomaly_rate=args.anomaly_rate,
     )
 

@@ -1,0 +1,81 @@
+"""Settings: embedded defaults, seed variable names, secrets hidden, bad values name the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from cardflow.errors import ConfigurationError
+from cardflow.settings import load_settings
+
+
+def test_embedded_defaults_with_no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("POSTGRES_HOST", "S3_BUCKET", "SNOWFLAKE_ACCOUNT", "CARDFLOW_WAREHOUSE"):
+        monkeypatch.delenv(name, raising=False)
+    s = load_settings()
+    assert s.uses_embedded_postgres
+    assert not s.uses_s3
+    assert s.warehouse == "duckdb"
+    assert s.duckdb_path.name == "warehouse.duckdb"
+    assert s.lake_dir.parent == s.resolved_data_dir
+
+
+def test_seed_variable_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POSTGRES_HOST", "db.internal")
+    monkeypatch.setenv("POSTGRES_PORT", "6543")
+    monkeypatch.setenv("S3_BUCKET", "bronze-bucket")
+    monkeypatch.setenv("S3_PREFIX", "/events/")
+    monkeypatch.setenv("SNOWFLAKE_ACCOUNT", "xy12345")
+    monkeypatch.setenv("VOLUME_ANOMALY_PCT", "35")
+    s = load_settings()
+    assert (s.postgres_host, s.postgres_port) == ("db.internal", 6543)
+    assert s.uses_s3 and s.s3_prefix == "events"
+    assert s.warehouse == "snowflake"
+    assert s.volume_anomaly_pct == 35
+
+
+def test_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    (tmp_path / ".env").write_text("RAW_EVENTS_FRESHNESS_WARN_HOURS=3\nCARDFLOW_WAREHOUSE=duckdb\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().raw_events_freshness_warn_hours == 3
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("CARDFLOW_WAREHOUSE", "bigquery"),
+        ("VOLUME_ANOMALY_PCT", "lots"),
+        ("RAW_EVENTS_FRESHNESS_ERROR_HOURS", "-1"),
+        ("S3_ENDPOINT_URL", "localhost:9000"),
+        ("RABBITMQ_URL", "http://guest@localhost"),
+        ("SNOWFLAKE_DATABASE", "cardflow; drop table x"),
+        ("POSTGRES_PORT", "99999"),
+    ],
+)
+def test_bad_value_fails_naming_the_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as info:
+        load_settings()
+    assert info.value.variable == variable
+    assert variable in str(info.value)
+
+
+def test_secrets_never_print(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SNOWFLAKE_PASSWORD", "hunter2-secret")
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", "https://hooks.example.test/T000/B000/XXXX")
+    s = load_settings()
+    assert "hunter2-secret" not in repr(s) and "hunter2-secret" not in str(s.model_dump())
+    assert "XXXX" not in repr(s)
+    assert s.snowflake_password.get_secret_value() == "hunter2-secret"
+
+
+def test_bad_secret_url_does_not_echo_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", "not-a-url-but-secret-token")
+    with pytest.raises(ConfigurationError) as info:
+        load_settings()
+    assert "secret-token" not in str(info.value)
+
+
+def test_require_names_missing_variable() -> None:
+    s = load_settings()
+    with pytest.raises(ConfigurationError, match="S3_BUCKET"):
+        s.require("s3_bucket")
