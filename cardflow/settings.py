@@ -35,7 +35,12 @@ class Settings(BaseSettings):
     """Typed configuration; field docs are the reference for ``.env.example``."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True, frozen=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        populate_by_name=True,
+        frozen=True,
     )
 
     # --- local embedded defaults -------------------------------------------------------------

@@ -26,3 +26,24 @@ def split_statements(text: str) -> list[str]:
         if lines:
             statements.append("\n".join(lines).rstrip(";").strip())
     return statements
+
+
+def named_queries(name: str, **schemas: str) -> dict[str, str]:
+    """Queries of ``sql/<name>`` keyed by their ``-- name: <key>`` line, placeholders filled.
+
+    ``schemas`` fill ``{raw}``, ``{silver}``, ``{gold}`` style placeholders (validated identifiers
+    from settings, never user input).
+    """
+    queries: dict[str, str] = {}
+    current: str | None = None
+    lines: list[str] = []
+    for line in read_sql(name).splitlines():
+        if line.startswith("-- name:"):
+            if current:
+                queries[current] = "\n".join(lines).strip().rstrip(";")
+            current, lines = line.split(":", 1)[1].strip(), []
+        elif current and not line.startswith("--"):
+            lines.append(line)
+    if current:
+        queries[current] = "\n".join(lines).strip().rstrip(";")
+    return {key: text.format(**schemas) for key, text in queries.items()}
