@@ -142,7 +142,9 @@ def run_demo(
     )
     if not summary.generated:
         console.print("  event store already holds the demo events: generation skipped (re-run)")
-    _timed(console, summary, "medallion_pipeline (backfill -> load -> dbt)", lambda: medallion_pipeline(settings=settings))
+    _timed(
+        console, summary, "medallion_pipeline (backfill -> load -> dbt)", lambda: medallion_pipeline(settings=settings)
+    )
     collect_summary(settings, summary)
     print_summary(console, settings, summary)
     return summary
