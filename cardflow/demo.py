@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cardflow import eventstore
-from cardflow.generator import EventGenerator, GeneratorConfig
+from cardflow.generator import EventGenerator, GeneratorConfig, current_hour
 from cardflow.settings import Settings, get_settings
 from cardflow.sqlfiles import named_queries
 
@@ -138,7 +138,7 @@ def run_demo(
         console,
         summary,
         f"generate {events:,} events (seed {seed})",
-        lambda: generate_into_store(settings, GeneratorConfig(events=events, seed=seed)),
+        lambda: generate_into_store(settings, GeneratorConfig(events=events, seed=seed, end=current_hour())),
     )
     if not summary.generated:
         console.print("  event store already holds the demo events: generation skipped (re-run)")

@@ -83,6 +83,11 @@ ANOMALY_KINDS: Final = (
 )
 
 
+def current_hour() -> datetime:
+    """Now, floored to the hour (UTC): the default end for demos, so the data looks fresh."""
+    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+
 @dataclass(frozen=True)
 class GeneratorConfig:
     """What to generate. ``end`` is exclusive; events spread over ``days`` days before it."""

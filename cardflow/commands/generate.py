@@ -8,7 +8,7 @@ import logging
 from datetime import datetime
 
 from cardflow.contract import parse_timestamp
-from cardflow.generator import DEFAULT_END, EventGenerator, GeneratorConfig
+from cardflow.generator import EventGenerator, GeneratorConfig, current_hour
 from cardflow.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -19,7 +19,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--events", type=int, default=200_000, help="number of events (default 200000)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--days", type=int, default=30, help="days the events spread over")
-    p.add_argument("--end", type=parse_timestamp, default=DEFAULT_END, help="exclusive end (ISO-8601)")
+    p.add_argument(
+        "--end",
+        type=parse_timestamp,
+        default=None,
+        help="exclusive end (ISO-8601); default: the current hour, so freshness checks see recent data",
+    )
     p.add_argument("--anomalies", action="store_true", help="inject anomalies for quality demos")
     p.add_argument("--anomaly-rate", type=float, default=0.002, help="share per anomaly kind")
     p.add_argument("--to", choices=("postgres",), default="postgres", help="destination")
@@ -27,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> GeneratorConfig:
-    end: datetime = args.end
+    end: datetime = args.end or current_hour()
     return GeneratorConfig(
         events=args.events,
         seed=args.seed,

@@ -11,14 +11,15 @@ import duckdb
 import pytest
 
 from cardflow import eventstore
-from cardflow.generator import EventGenerator, GeneratorConfig
+from cardflow.generator import EventGenerator, GeneratorConfig, current_hour
 from cardflow.settings import Settings
 from flows.pipeline import medallion_pipeline
 from tests.expected import expected_gold
 
 pytestmark = pytest.mark.integration
 
-CONFIG = GeneratorConfig(events=6_000, seed=11, days=10)
+# ends at the current hour so the freshness check sees recent data
+CONFIG = GeneratorConfig(events=6_000, seed=11, days=10, end=current_hour())
 
 
 def _gold(settings: Settings) -> dict[str, object]:
