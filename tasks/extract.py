@@ -1,9 +1,9 @@
 """Streaming extraction from the Postgres event store, for the backfill.
 
-Rows are read in keyset order on ``(inserted_at, event_id)`` (the table's index), one bounded chunk
-at a time, never the whole table: a chunk's end is found with an index scan (``OFFSET chunk-1``)
-and the chunk itself comes back through a server-side cursor as one row per hourly Bronze
-partition (``sql/backfill_chunk.sql``).
+Rows are read in keyset chunks on ``(inserted_at, event_id)`` (the table's index), one bounded
+chunk at a time, never the whole table: a chunk's end is found with an index scan
+(``OFFSET chunk-1``) and the chunk itself comes back through a server-side cursor as one row per
+hourly Bronze partition (``sql/backfill_chunk.sql``).
 
 Postgres does the per-row work: it checks each row with a conservative jsonpath rendering of the
 event contract and renders every row as an NDJSON line of the Bronze record, so Python handles a
@@ -88,11 +88,10 @@ BEGINNING = Position(MINUS_INFINITY, MIN_UUID)
 class PartitionGroup:
     """The rows of one chunk that fall in one hourly partition ``(source, event_type, hour)``.
 
-    ``lines`` holds one NDJSON line per row, in key order, each ending with a newline: rows the SQL
-    check accepted start with ``{`` and are canonical except that the payload is jsonb's spaced
-    text; the others start with ``?{`` and carry raw values. ``ids_sha256`` is the SHA-256 that
-    :func:`tasks.layout.part_id` computes over all the group's event ids. ``hour`` is None only for
-    rows whose inserted_at is not a finite timestamp.
+    ``lines`` holds one NDJSON line per row (in no particular order), each ending with a newline:
+    rows the SQL check accepted start with ``{`` and are canonical except that the payload is
+    jsonb's spaced text; the others start with ``?{`` and carry raw values. ``hour`` is None only
+    for rows whose inserted_at is not a finite timestamp.
     """
 
     source: str
@@ -100,7 +99,6 @@ class PartitionGroup:
     hour: str | None  # 'YYYY-MM-DDTHH' (UTC)
     rows_read: int
     lines: str
-    ids_sha256: str
 
     @property
     def hour_start(self) -> datetime | None:
@@ -263,9 +261,8 @@ def iter_groups(
     with conn.cursor(name="cardflow_backfill_chunk") as cur:
         cur.itersize = 4
         cur.execute(chunk_query(settings.events_table), params)
-        for source, event_type, hour, rows_read, lines, sha in cur:
+        for source, event_type, hour, rows_read, lines in cur:
             yield PartitionGroup(
-                source=source, event_type=event_type, hour=hour, rows_read=int(rows_read), lines=lines,
-                ids_sha256=sha,
+                source=source, event_type=event_type, hour=hour, rows_read=int(rows_read), lines=lines
             )
     conn.commit()

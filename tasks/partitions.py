@@ -1,9 +1,11 @@
 """Turning one hourly partition group of a chunk into the Bronze part to write.
 
 The chunk query (``sql/backfill_chunk.sql``) hands over a partition's rows as one string of lines.
-The common case never splits it: a few whole-string checks finish the contract check that the SQL
-jsonpath started, jsonb's spaced payload text is compacted with two replaces, and the result is
-byte for byte ``dumps_record(Envelope.to_bronze(ingested_at))`` per row. Only when a check is not
+The common case stays in C: a few whole-string checks finish the contract check that the SQL
+jsonpath started, jsonb's spaced payload text is compacted with two replaces, and the lines are
+sorted by event id (a part holds a set of events in event_id order; its id is the hash of those
+ids, so the same rows give the same key whatever order the database returned them in). Each line
+is byte for byte ``dumps_record(Envelope.to_bronze(ingested_at))``. Only when a check is not
 satisfied, or the hour already holds Bronze objects, is the group walked line by line, and only
 the lines in doubt are parsed and judged by the contract (:mod:`tasks.quarantine`).
 
@@ -22,6 +24,7 @@ impossible dates and times. Anything else is not an error, just the slow path.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -29,7 +32,6 @@ from typing import Any
 
 from cardflow.contract import PAYLOAD_FIELDS, SOURCE_OF
 from tasks.extract import PartitionGroup
-from tasks.layout import part_id
 from tasks.quarantine import judge_line
 
 PART_ID_LENGTH = 20
@@ -112,6 +114,17 @@ def _event_id(line: bytes) -> str:
     return line[start : start + 36].decode("ascii")
 
 
+def sorted_part(lines: list[bytes]) -> tuple[bytes, str]:
+    """Canonical lines -> (body in event_id order, part id over those ids).
+
+    Every canonical line starts with ``{"event_id":"<uuid>``, so sorting the lines as bytes sorts
+    them by event id; the id equals :func:`tasks.layout.part_id` of the sorted ids.
+    """
+    lines.sort()
+    ids = b"\n".join(line[13:49] for line in lines) + b"\n"
+    return b"\n".join(lines) + b"\n", hashlib.sha256(ids).hexdigest()[:PART_ID_LENGTH]
+
+
 def prepare_group(
     group: PartitionGroup,
     *,
@@ -119,7 +132,7 @@ def prepare_group(
     existing: frozenset[str] | set[str] | None = None,
     quarantined: frozenset[str] | set[str] = frozenset(),
 ) -> PreparedPart:
-    """Check, compact and (where needed) judge a group's rows; drop rows Bronze already holds.
+    """Check, compact, order and (where needed) judge a group's rows; drop rows Bronze holds.
 
     Args:
         existing: event ids already in Bronze parts of this partition-hour (None: the hour has no
@@ -136,10 +149,8 @@ def prepare_group(
         and hour is not None
         and text_checks_pass(body, group.rows_read, profile)
     ):
-        return PreparedPart(
-            group.source, group.event_type, hour, compact(body), group.rows_read,
-            group.ids_sha256[:PART_ID_LENGTH],
-        )
+        data, pid = sorted_part(compact(body).split(b"\n")[:-1])
+        return PreparedPart(group.source, group.event_type, hour, data, group.rows_read, pid)
     return _prepare_line_by_line(
         group, body, hour, profile, ingested_at, existing or frozenset(), quarantined
     )
@@ -155,7 +166,6 @@ def _prepare_line_by_line(
     quarantined: frozenset[str] | set[str],
 ) -> PreparedPart:
     out: list[bytes] = []
-    ids: list[str] = []
     entries: list[dict[str, Any]] = []
     skipped = slow = 0
     # split on "\n" only: JSON escapes newlines inside strings, but not U+2028 and friends
@@ -166,18 +176,15 @@ def _prepare_line_by_line(
             continue
         if profile is not None and hour is not None and text_checks_pass(line, 1, profile):
             out.append(compact(line))
-            ids.append(event_id)
             continue
         slow += 1
         verdict = judge_line(line.decode("utf-8"), ingested_at=ingested_at)
         if verdict.line is not None:
             out.append(verdict.line.encode("utf-8"))
-            ids.append(verdict.event_id)
         elif verdict.entry is not None:
             entries.append(verdict.entry)
+    entries.sort(key=lambda e: str(e["record"].get("event_id")))
     if not out:
         return PreparedPart(group.source, group.event_type, hour, None, 0, None, entries, skipped, slow)
-    unchanged = len(ids) == group.rows_read
-    pid = group.ids_sha256[:PART_ID_LENGTH] if unchanged else part_id(ids, length=PART_ID_LENGTH)
-    data = b"".join(line + b"\n" for line in out)
+    data, pid = sorted_part(out)
     return PreparedPart(group.source, group.event_type, hour, data, len(out), pid, entries, skipped, slow)
