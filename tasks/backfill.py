@@ -31,6 +31,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from prefect import task
+from prefect.cache_policies import NONE
+
 from cardflow import eventstore
 from cardflow.contract import format_timestamp
 from cardflow.errors import EventStoreError
@@ -492,4 +495,35 @@ def run_backfill(
         settings, store, start=start, end=end, full_refresh=full_refresh, chunk_size=chunk_size
     )
     landed = land_chunks(plan, settings, store)
+    return finish_backfill(plan, landed, settings, store)
+
+
+# --- Prefect tasks ------------------------------------------------------------------------------
+@task(name="plan-backfill", cache_policy=NONE)
+def plan_backfill_task(
+    settings: Settings,
+    store: BronzeStore,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    full_refresh: bool = False,
+    chunk_size: int | None = None,
+) -> BackfillPlan:
+    """Prefect task around :func:`plan_backfill`."""
+    return plan_backfill(
+        settings, store, start=start, end=end, full_refresh=full_refresh, chunk_size=chunk_size
+    )
+
+
+@task(name="land-backfill-chunks", cache_policy=NONE)
+def land_chunks_task(plan: BackfillPlan, settings: Settings, store: BronzeStore) -> LandingResult:
+    """Prefect task around :func:`land_chunks` (no automatic retry: re-running the flow resumes
+    from the committed watermark, and re-running the same range is safe)."""
+    return land_chunks(plan, settings, store)
+
+
+@task(name="finish-backfill", cache_policy=NONE)
+def finish_backfill_task(
+    plan: BackfillPlan, landed: LandingResult, settings: Settings, store: BronzeStore
+) -> BackfillResult:
+    """Prefect task around :func:`finish_backfill`."""
     return finish_backfill(plan, landed, settings, store)
