@@ -20,7 +20,9 @@ from tasks.warehouse import open_warehouse
 
 
 @flow(name="s3_to_snowflake_load_raw")
-def s3_to_snowflake_load_raw(manifest_keys: list[str] | None = None, settings: Settings | None = None) -> dict[str, Any]:
+def s3_to_snowflake_load_raw(
+    manifest_keys: list[str] | None = None, settings: Settings | None = None
+) -> dict[str, Any]:
     """Load the Bronze files the manifests list (all manifests when ``manifest_keys`` is None).
 
     Args:
@@ -52,7 +54,10 @@ def s3_to_snowflake_load_raw(manifest_keys: list[str] | None = None, settings: S
     )
     logger.info(
         "load: %d files loaded (%d rows), %d already loaded, %d failed; RAW.EVENTS rows=%d",
-        counts["files_loaded"], counts["rows_loaded"], counts["files_already_loaded"], counts["files_failed"],
+        counts["files_loaded"],
+        counts["rows_loaded"],
+        counts["files_already_loaded"],
+        counts["files_failed"],
         counts["raw_rows"],
     )
     raise_if_failed(summary)

@@ -22,7 +22,9 @@ from tasks.warehouse import open_warehouse
 
 
 @flow(name="bronze_replay")
-def bronze_replay(start: date, end: date, rebuild: bool = True, settings: Settings | None = None) -> dict[str, Any]:
+def bronze_replay(
+    start: date, end: date, rebuild: bool = True, settings: Settings | None = None
+) -> dict[str, Any]:
     """Reload Bronze partitions dated ``start``..``end`` (inclusive) and rebuild Silver/Gold.
 
     Args:
@@ -43,8 +45,11 @@ def bronze_replay(start: date, end: date, rebuild: bool = True, settings: Settin
     with open_warehouse(settings) as warehouse:
         summary = reload_files_task(warehouse, store, files)
     create_table_artifact(
-        key="bronze-replay", table=artifact_rows(summary),
-        description=f"Replay of Bronze {start}..{end} into {summary.warehouse}: {summary.loaded} files reloaded",
+        key="bronze-replay",
+        table=artifact_rows(summary),
+        description=(
+            f"Replay of Bronze {start}..{end} into {summary.warehouse}: {summary.loaded} files reloaded"
+        ),
     )
     raise_if_failed(summary, "reload")
     counts = summary.as_dict() | {"start": start.isoformat(), "end": end.isoformat(), "rebuilt": False}
@@ -61,6 +66,7 @@ def _transform_flow() -> Any:
     except ImportError as exc:
         raise TransformError(
             "replay reloaded RAW but cannot rebuild Silver/Gold: flows.transform is not installed "
-            f"({exc}); run `cardflow replay --no-rebuild` or install the transform flow, then run it with full_refresh"
+            f"({exc}); run `cardflow replay --no-rebuild` or install the transform flow, "
+            "then run it with full_refresh"
         ) from exc
     return dbt_transform_and_test

@@ -101,10 +101,14 @@ def read_manifest(store: BronzeStore, key: str) -> list[BronzeFile]:
     except StorageError as exc:
         raise LoadError(key, f"manifest not found ({exc}); check the key or that the run finished") from exc
     except (ValueError, KeyError, TypeError) as exc:
-        raise LoadError(key, f"unreadable manifest ({type(exc).__name__}: {exc}); fix or re-write it") from exc
+        raise LoadError(
+            key, f"unreadable manifest ({type(exc).__name__}: {exc}); fix or re-write it"
+        ) from exc
 
 
-def select_files(store: BronzeStore, settings: Settings, manifest_keys: Sequence[str] | None = None) -> BronzeSelection:
+def select_files(
+    store: BronzeStore, settings: Settings, manifest_keys: Sequence[str] | None = None
+) -> BronzeSelection:
     """The Bronze files a load should consider (already loaded ones are filtered by the warehouse).
 
     Args:
@@ -112,9 +116,11 @@ def select_files(store: BronzeStore, settings: Settings, manifest_keys: Sequence
             any part object no manifest lists.
     """
     selection = BronzeSelection()
-    keys = list(manifest_keys) if manifest_keys is not None else [
-        k for k in store.list_keys(manifests_prefix(settings)) if k.endswith(".json")
-    ]
+    keys = (
+        list(manifest_keys)
+        if manifest_keys is not None
+        else [k for k in store.list_keys(manifests_prefix(settings)) if k.endswith(".json")]
+    )
     listed: dict[str, BronzeFile] = {}
     for key in keys:
         try:
@@ -126,12 +132,21 @@ def select_files(store: BronzeStore, settings: Settings, manifest_keys: Sequence
             selection.problems.append(FileLoad(key, "failed", error=str(exc)))
     selection.files = list(listed.values())
     if manifest_keys is None:
-        unlisted = [k for k in store.list_keys(join(settings.s3_prefix) + "/") if is_part_key(k) and k not in listed]
+        unlisted = [
+            k for k in store.list_keys(join(settings.s3_prefix) + "/") if is_part_key(k) and k not in listed
+        ]
         selection.files += [BronzeFile(k) for k in unlisted]
         selection.unlisted = len(unlisted)
         if unlisted:
-            logger.warning("load: %d part objects are in no manifest; loading them without a checksum", len(unlisted))
-    logger.info("load: %d files from %d manifests (%d unlisted)", len(selection.files), selection.manifests, selection.unlisted)
+            logger.warning(
+                "load: %d part objects are in no manifest; loading them without a checksum", len(unlisted)
+            )
+    logger.info(
+        "load: %d files from %d manifests (%d unlisted)",
+        len(selection.files),
+        selection.manifests,
+        selection.unlisted,
+    )
     return selection
 
 
@@ -151,7 +166,8 @@ def select_date_range(store: BronzeStore, settings: Settings, start: date, end: 
         raise LoadError(f"{start}..{end}", "the replay range ends before it starts")
     known = {f.key: f for f in select_files(store, settings, None).files}
     keys = [
-        k for k in store.list_keys(join(settings.s3_prefix) + "/")
+        k
+        for k in store.list_keys(join(settings.s3_prefix) + "/")
         if is_part_key(k) and (d := partition_date(k)) is not None and start <= d <= end
     ]
     return [known.get(k, BronzeFile(k)) for k in keys]
@@ -186,13 +202,16 @@ def raise_if_failed(summary: LoadSummary, what: str = "load") -> None:
         more = f" (and {len(failed) - 5} more)" if len(failed) > 5 else ""
         raise LoadError(
             failed[0].file_name,
-            f"{len(failed)} Bronze files failed to {what} ({listed}{more}); the other {len(summary.files) - len(failed)} "
-            "were handled. Fix or re-land the failed files: the next run retries them",
+            f"{len(failed)} Bronze files failed to {what} ({listed}{more}); "
+            f"the other {len(summary.files) - len(failed)} were handled. "
+            "Fix or re-land the failed files: the next run retries them",
         )
 
 
 @task(name="select_bronze_files", cache_policy=NO_CACHE)
-def select_files_task(store: BronzeStore, settings: Settings, manifest_keys: list[str] | None) -> BronzeSelection:
+def select_files_task(
+    store: BronzeStore, settings: Settings, manifest_keys: list[str] | None
+) -> BronzeSelection:
     return select_files(store, settings, manifest_keys)
 
 
@@ -207,5 +226,7 @@ def reload_files_task(warehouse: Warehouse, store: BronzeStore, files: list[Bron
 
 
 @task(name="select_bronze_date_range", cache_policy=NO_CACHE)
-def select_date_range_task(store: BronzeStore, settings: Settings, start: date, end: date) -> list[BronzeFile]:
+def select_date_range_task(
+    store: BronzeStore, settings: Settings, start: date, end: date
+) -> list[BronzeFile]:
     return select_date_range(store, settings, start, end)

@@ -13,6 +13,7 @@ directory first. Every file's SHA-256 is checked against its manifest before it 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import tempfile
@@ -65,7 +66,9 @@ class DuckDBWarehouse:
                 self._conn = duckdb.connect(str(path))
             except duckdb.IOException as exc:
                 raise LoadError(
-                    str(path), f"cannot open the DuckDB file ({exc}); another process (dbt?) may hold it: retry after it ends"
+                    str(path),
+                    f"cannot open the DuckDB file ({exc}); another process (dbt?) may hold it: "
+                    "retry after it ends",
                 ) from exc
         return self._conn
 
@@ -114,12 +117,14 @@ class DuckDBWarehouse:
             if file.key not in history:
                 new.append(file)
                 continue
-            sha, rows = history[file.key]
+            sha, _rows = history[file.key]
             if file.sha256 and file.sha256 != sha:
                 results[file.key] = FileLoad(
-                    file.key, "failed",
+                    file.key,
+                    "failed",
                     error=f"checksum_changed: loaded before with sha256 {sha[:12]}, the manifest now says "
-                    f"{file.sha256[:12]}; Bronze files are immutable: find what rewrote it, then `cardflow replay`",
+                    f"{file.sha256[:12]}; Bronze files are immutable: find what rewrote it, "
+                    "then `cardflow replay`",
                 )
             else:
                 results[file.key] = FileLoad(file.key, "already_loaded", rows_parsed=0, rows_loaded=0)
@@ -142,7 +147,9 @@ class DuckDBWarehouse:
     def loaded_files(self) -> dict[str, tuple[str, int]]:
         """``load_history`` as {file_name: (sha256, rows)}."""
         self._ensure_tables()
-        rows = self.conn.execute(f"SELECT file_name, sha256, row_count FROM {self.raw}.load_history").fetchall()
+        rows = self.conn.execute(
+            f"SELECT file_name, sha256, row_count FROM {self.raw}.load_history"
+        ).fetchall()
         return {name: (sha, int(count)) for name, sha, count in rows}
 
     # --- internals -------------------------------------------------------------------------------
@@ -156,7 +163,9 @@ class DuckDBWarehouse:
         ).fetchall()
         return {name: (sha, int(count)) for name, sha, count in rows}
 
-    def _load_batch(self, batch: list[BronzeFile], store: BronzeStore, *, replace: bool) -> dict[str, FileLoad]:
+    def _load_batch(
+        self, batch: list[BronzeFile], store: BronzeStore, *, replace: bool
+    ) -> dict[str, FileLoad]:
         results: dict[str, FileLoad] = {}
         with tempfile.TemporaryDirectory(prefix="cardflow-load-") as tmp:
             staged: list[_Staged] = []
@@ -175,7 +184,11 @@ class DuckDBWarehouse:
                 if len(staged) == 1:
                     results[staged[0].file.key] = self._failure(staged[0], exc)
                     return results
-                logger.warning("load: batch of %d files failed (%s); retrying them one by one", len(staged), _first_line(exc))
+                logger.warning(
+                    "load: batch of %d files failed (%s); retrying them one by one",
+                    len(staged),
+                    _first_line(exc),
+                )
                 for one in staged:
                     try:
                         results.update(self._insert([one], replace=replace))
@@ -203,7 +216,8 @@ class DuckDBWarehouse:
             raise LoadError(
                 file.key,
                 f"checksum_mismatch: object has sha256 {sha[:12]} ({len(data)} bytes), its manifest says "
-                f"{file.sha256[:12]} ({file.bytes} bytes): truncated or rewritten; re-land it, it is retried next run",
+                f"{file.sha256[:12]} ({file.bytes} bytes): truncated or rewritten; "
+                "re-land it, it is retried next run",
             )
         return _Staged(file, path, sha)
 
@@ -216,16 +230,23 @@ class DuckDBWarehouse:
         union = "\nUNION ALL\n".join(
             render_sql(
                 template,
-                {"file_name": quote_literal(s.file.key), "path": quote_literal(str(s.path)), "loaded_at": loaded_at_sql},
+                {
+                    "file_name": quote_literal(s.file.key),
+                    "path": quote_literal(str(s.path)),
+                    "loaded_at": loaded_at_sql,
+                },
             )
             for s in staged
         )
         conn = self.conn
         conn.execute("BEGIN TRANSACTION")
         if replace:
-            conn.execute(f"DELETE FROM {self.raw}.events WHERE file_name IN (SELECT unnest(?::VARCHAR[]))", [names])
             conn.execute(
-                f"DELETE FROM {self.raw}.load_history WHERE file_name IN (SELECT unnest(?::VARCHAR[]))", [names]
+                f"DELETE FROM {self.raw}.events WHERE file_name IN (SELECT unnest(?::VARCHAR[]))", [names]
+            )
+            conn.execute(
+                f"DELETE FROM {self.raw}.load_history WHERE file_name IN (SELECT unnest(?::VARCHAR[]))",
+                [names],
             )
         conn.execute(f"INSERT INTO {self.raw}.events {union}")
         counts = dict(
@@ -240,23 +261,30 @@ class DuckDBWarehouse:
             rows = int(counts.get(s.file.key, 0))
             if s.file.rows is not None and rows != s.file.rows:
                 raise LoadError(
-                    s.file.key, f"row_count_mismatch: the file has {rows} records, its manifest says {s.file.rows}"
+                    s.file.key,
+                    f"row_count_mismatch: the file has {rows} records, its manifest says {s.file.rows}",
                 )
             history.append((s.file.key, s.sha256, rows, loaded_at))
         conn.executemany(f"INSERT INTO {self.raw}.load_history VALUES (?, ?, ?, ?)", history)
         self._commit()
-        logger.info("load: %d files, %d rows committed to %s.events", len(staged), sum(h[2] for h in history), self.raw)
-        return {name: FileLoad(name, "loaded", rows_parsed=rows, rows_loaded=rows) for name, _, rows, _ in history}
+        logger.info(
+            "load: %d files, %d rows committed to %s.events",
+            len(staged),
+            sum(h[2] for h in history),
+            self.raw,
+        )
+        return {
+            name: FileLoad(name, "loaded", rows_parsed=rows, rows_loaded=rows) for name, _, rows, _ in history
+        }
 
     def _commit(self) -> None:
         """COMMIT the open transaction (a separate method so tests can crash right before it)."""
         self.conn.execute("COMMIT")
 
     def _rollback(self) -> None:
-        try:
+        # the failed statement may already have ended the transaction
+        with contextlib.suppress(duckdb.TransactionException):
             self.conn.execute("ROLLBACK")
-        except duckdb.TransactionException:
-            pass  # the failed statement already ended the transaction
 
 
 def _first_line(exc: BaseException) -> str:

@@ -44,8 +44,16 @@ MAX_FILES_PER_COPY = 1000  # Snowflake's limit for FILES = (...)
 
 #: COPY INTO result columns, in Snowflake's documented order
 COPY_RESULT_COLUMNS = (
-    "file", "status", "rows_parsed", "rows_loaded", "error_limit", "errors_seen", "first_error",
-    "first_error_line", "first_error_character", "first_error_column_name",
+    "file",
+    "status",
+    "rows_parsed",
+    "rows_loaded",
+    "error_limit",
+    "errors_seen",
+    "first_error",
+    "first_error_line",
+    "first_error_character",
+    "first_error_column_name",
 )
 
 
@@ -152,8 +160,8 @@ class SnowflakeWarehouse:
         if not settings.snowflake_storage_aws_role_arn:
             skip.setdefault(
                 "CREATE STORAGE INTEGRATION",
-                f"SNOWFLAKE_STORAGE_AWS_ROLE_ARN is unset: integration {settings.snowflake_storage_integration} "
-                "must already exist (created by an account admin)",
+                "SNOWFLAKE_STORAGE_AWS_ROLE_ARN is unset: integration "
+                f"{settings.snowflake_storage_integration} must already exist (created by an account admin)",
             )
         executed: list[str] = []
         skipped: list[tuple[str, str]] = []
@@ -174,7 +182,7 @@ class SnowflakeWarehouse:
         base = join(self.prefix) + "/" if self.prefix else ""
         if base and not key.startswith(base):
             raise LoadError(key, f"is not under the stage prefix {base!r} (S3_PREFIX)")
-        return key[len(base):]
+        return key[len(base) :]
 
     def load(self, files: Sequence[BronzeFile], store: BronzeStore) -> list[FileLoad]:
         """COPY the files; Snowflake's load history turns already-loaded files into no-ops."""
@@ -240,17 +248,22 @@ class SnowflakeWarehouse:
         loaded = [r for r in outcome.values() if r.status == "loaded"]
         logger.info(
             "load: COPY INTO %s: %d files loaded (%d rows), %d already loaded",
-            table, len(loaded), sum(r.rows_loaded for r in loaded), len(outcome) - len(loaded),
+            table,
+            len(loaded),
+            sum(r.rows_loaded for r in loaded),
+            len(outcome) - len(loaded),
         )
         return outcome
 
-    def _outcomes(self, batch: list[tuple[BronzeFile, str]], parsed: list[dict[str, Any]]) -> dict[str, FileLoad]:
+    def _outcomes(
+        self, batch: list[tuple[BronzeFile, str]], parsed: list[dict[str, Any]]
+    ) -> dict[str, FileLoad]:
         """Match COPY results to files; raise _CopyFailed if a file did not load as promised."""
         stage_url = self.settings.snowflake_stage_url
         by_path: dict[str, dict[str, Any]] = {}
         for result in parsed:
             name = str(result["file"])
-            by_path[name[len(stage_url):] if name.startswith(stage_url) else name] = result
+            by_path[name[len(stage_url) :] if name.startswith(stage_url) else name] = result
         outcome: dict[str, FileLoad] = {}
         for file, path in batch:
             result = by_path.get(path)
@@ -263,7 +276,9 @@ class SnowflakeWarehouse:
             if status != "LOADED":
                 raise _CopyFailed(f"{path}: {status}: {result['first_error']}")
             if file.rows is not None and loaded_rows != file.rows:
-                raise _CopyFailed(f"{path}: row_count_mismatch: loaded {loaded_rows}, the manifest says {file.rows}")
+                raise _CopyFailed(
+                    f"{path}: row_count_mismatch: loaded {loaded_rows}, the manifest says {file.rows}"
+                )
             outcome[file.key] = FileLoad(file.key, "loaded", rows_parsed=parsed_rows, rows_loaded=loaded_rows)
         return outcome
 

@@ -8,8 +8,9 @@ This mirrors what the backfill writes without depending on its code, so the load
 else downstream) can be tested on its own.
 
 Events stream: a partition is flushed once the newest event seen is two days past it (the
-generator emits day by day, unordered within a day), so a million events need little memory. A late event for an already flushed hour simply becomes a
-second part in that partition (its part id differs because its identities do).
+generator emits day by day, unordered within a day), so a million events need little memory.
+A late event for an already flushed hour simply becomes a second part in that partition (its
+part id differs because its identities do).
 """
 
 from __future__ import annotations
@@ -79,7 +80,9 @@ def write_bronze(
         try:
             envelope = validate_envelope(raw)
         except ContractViolation as exc:
-            rejected.append(quarantine_entry(exc.reason, exc.detail, _jsonable(raw), origin=origin, seen_at=ingested_at))
+            rejected.append(
+                quarantine_entry(exc.reason, exc.detail, _jsonable(raw), origin=origin, seen_at=ingested_at)
+            )
             continue
         hour = _hour(envelope.inserted_at)
         part = (envelope.source, envelope.event_type, hour)
@@ -126,7 +129,10 @@ def generate_bronze(
     """Generate ``events`` realistic events and write them as one backfill-like Bronze run."""
     config = GeneratorConfig(events=events, seed=seed, days=days, **generator_options)
     return write_bronze(
-        store, prefix, EventGenerator(config), run_id=run_id or f"factory-{events}-{seed}",
+        store,
+        prefix,
+        EventGenerator(config),
+        run_id=run_id or f"factory-{events}-{seed}",
         keep_event_ids=events <= 200_000,
     )
 

@@ -25,8 +25,8 @@ from typing import Any
 
 import duckdb
 import fakesnow.copy_into as fs_copy
-import snowflake.connector.errors
 import fakesnow.transforms.stage as fs_stage
+import snowflake.connector.errors
 from sqlglot import exp
 
 _DOLLAR1 = exp.Parameter(this=exp.Literal(this="1", is_string=False))
@@ -68,14 +68,12 @@ def _rewrite_select(select: exp.Select) -> exp.Select:
 class _ReadJSONWithMetadata(fs_copy.ReadJSON):
     def read_expression(self, url: str) -> exp.Expr:
         root = _current_source["url"]
-        relative = url[len(root):] if root and url.startswith(root) else url
+        relative = url[len(root) :] if root and url.startswith(root) else url
         path = fs_stage.file_path(url) if url.startswith("file:") else url
         inner = exp.select(
             exp.column("json", quoted=True),
             exp.alias_(exp.Literal.string(relative), "METADATA$FILENAME", quoted=True),
-            exp.alias_(
-                exp.Window(this=exp.RowNumber()), "METADATA$FILE_ROW_NUMBER", quoted=True
-            ),
+            exp.alias_(exp.Window(this=exp.RowNumber()), "METADATA$FILE_ROW_NUMBER", quoted=True),
         ).from_(
             exp.func(
                 "read_json_objects",

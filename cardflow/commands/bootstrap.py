@@ -22,7 +22,8 @@ def run(args: argparse.Namespace) -> int:
     if args.print_sql:
         if settings.warehouse == "snowflake":
             values = sql_values(
-                settings, stage_url=settings.snowflake_stage_url,
+                settings,
+                stage_url=settings.snowflake_stage_url,
                 aws_role_arn=settings.snowflake_storage_aws_role_arn or "<SNOWFLAKE_STORAGE_AWS_ROLE_ARN>",
             )
             statements = ddl_statements("snowflake_ddl.sql", values)

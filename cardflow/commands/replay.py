@@ -11,7 +11,8 @@ from cardflow.settings import get_settings
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "replay", help="reload Bronze partitions dt=START..END into RAW from the immutable files, then rebuild"
+        "replay",
+        help="reload Bronze partitions dt=START..END into RAW from the immutable files, then rebuild",
     )
     p.add_argument("--start", type=date.fromisoformat, required=True, help="first dt partition (YYYY-MM-DD)")
     p.add_argument("--end", type=date.fromisoformat, required=True, help="last dt partition, inclusive")
@@ -22,6 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from flows.replay import bronze_replay
 
-    result = bronze_replay(start=args.start, end=args.end, rebuild=not args.no_rebuild, settings=get_settings())
+    result = bronze_replay(
+        start=args.start, end=args.end, rebuild=not args.no_rebuild, settings=get_settings()
+    )
     print(json.dumps(result, indent=2, default=str))
     return 0
