@@ -90,11 +90,12 @@ def test_render_sql_rejects_unknown_placeholders_and_keeps_literal_braces() -> N
 
 def test_copy_into_names_files_and_states_on_error() -> None:
     settings = load_settings(s3_bucket="b")
-    sql = render_sql(read_sql("snowflake_copy_into.sql"), sql_values(settings, files="'a.json.gz'", force=""))
+    template = split_statements(read_sql("snowflake_copy_into.sql"))[0]
+    sql = render_sql(template, sql_values(settings, files="'a.json.gz'", force=""))
     assert "FILES = ('a.json.gz')" in sql
     assert "ON_ERROR = ABORT_STATEMENT" in sql
     assert "METADATA$FILENAME" in sql and "METADATA$FILE_ROW_NUMBER" in sql
-    assert "FORCE" not in sql
+    assert "FORCE" not in sql and "--" not in sql
 
 
 def test_parse_copy_results() -> None:

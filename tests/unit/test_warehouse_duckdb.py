@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -34,14 +35,22 @@ def settings(tmp_path: Path) -> Settings:
     return load_settings(data_dir=tmp_path / "data", load_batch_files=8)
 
 
+@pytest.fixture(scope="module")
+def bronze_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, BronzeBatch]:
+    """Bronze written once per module; each test gets its own copy (tests corrupt files)."""
+    lake = tmp_path_factory.mktemp("bronze_template")
+    return lake, generate_bronze(LocalBronzeStore(lake), "bronze", events=1_500, days=1, seed=11)
+
+
 @pytest.fixture
-def store(settings: Settings) -> LocalBronzeStore:
+def store(settings: Settings, bronze_template: tuple[Path, BronzeBatch]) -> LocalBronzeStore:
+    shutil.copytree(bronze_template[0], settings.lake_dir)
     return LocalBronzeStore(settings.lake_dir)
 
 
 @pytest.fixture
-def bronze(store: LocalBronzeStore, settings: Settings) -> BronzeBatch:
-    return generate_bronze(store, settings.s3_prefix, events=1_500, days=1, seed=11)
+def bronze(store: LocalBronzeStore, bronze_template: tuple[Path, BronzeBatch]) -> BronzeBatch:
+    return bronze_template[1]
 
 
 def _files(batch: BronzeBatch) -> list[BronzeFile]:
