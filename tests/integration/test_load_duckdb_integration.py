@@ -7,6 +7,7 @@ read ``s3://`` here, so the load fetches objects with boto3 (via prefect-aws) in
 from __future__ import annotations
 
 import asyncio
+
 import duckdb
 import pytest
 
