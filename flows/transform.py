@@ -30,8 +30,13 @@ class TransformResult:
         return len(self.freshness["warnings"]) + len(self.build["warnings"])
 
     def as_dict(self) -> dict[str, Any]:
-        return {"target": self.target, "full_refresh": self.full_refresh, "freshness": self.freshness,
-                "build": self.build, "warnings": self.warnings}
+        return {
+            "target": self.target,
+            "full_refresh": self.full_refresh,
+            "freshness": self.freshness,
+            "build": self.build,
+            "warnings": self.warnings,
+        }
 
 
 @flow(name="dbt_transform_and_test", log_prints=False)
@@ -54,7 +59,8 @@ def dbt_transform_and_test(full_refresh: bool = False, settings: Settings | None
     freshness = dbt_source_freshness(settings)
     build = dbt_build(settings, full_refresh=full_refresh)
     create_markdown_artifact(
-        key="dbt-transform", markdown=summary_markdown(freshness, build),
+        key="dbt-transform",
+        markdown=summary_markdown(freshness, build),
         description="dbt source freshness and build: counts per status and warnings",
     )
     result = TransformResult(settings.resolved_dbt_target, full_refresh, freshness.as_dict(), build.as_dict())
