@@ -48,7 +48,8 @@ GOLD = {
 SELECT_OVERRIDES = {
     "dim_card_history": (
         "card_version_id, sku, version_number, card_name, sport, player_name, team_name, parallel, "
-        "print_run, valid_from, coalesce(valid_to, cast('9999-12-31 00:00:00+00:00' as {ts})) as valid_to, is_current, "
+        "print_run, valid_from, coalesce(valid_to, cast('9999-12-31 00:00:00+00:00' as {ts})) as valid_to, "
+        "is_current, "
         "source_event_id"
     ),
 }
