@@ -7,11 +7,12 @@ way). The URL is a secret: it is never logged, and errors name only the HTTP sta
 
 from __future__ import annotations
 
+import json
 import logging
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from typing import Literal
-
-import httpx
 
 from cardflow.settings import Settings
 
@@ -40,14 +41,18 @@ def notify(kind: AlertKind, summary: str, settings: Settings, *, timeout: float 
     if settings.slack_webhook_url is None:
         return AlertOutcome(kind, False, "no SLACK_WEBHOOK_URL configured")
     text = f"{_EMOJI.get(kind, '')} cardflow {kind.replace('_', ' ')}: {summary}"[:3000]
+    # urllib, not httpx: httpx logs every request URL at INFO, and this URL is the secret
+    request = urllib.request.Request(
+        settings.slack_webhook_url.get_secret_value(), data=json.dumps({"text": text}).encode(),
+        headers={"Content-Type": "application/json"}, method="POST",
+    )
     try:
-        response = httpx.post(
-            settings.slack_webhook_url.get_secret_value(), json={"text": text}, timeout=timeout
-        )
-    except httpx.HTTPError as exc:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        logger.error("alert %s not delivered: webhook answered HTTP %d", kind, exc.code)
+        return AlertOutcome(kind, False, f"webhook answered HTTP {exc.code}")
+    except (urllib.error.URLError, OSError) as exc:
         logger.error("alert %s not delivered: %s", kind, type(exc).__name__)
         return AlertOutcome(kind, False, f"post failed: {type(exc).__name__}")
-    if response.status_code >= 400:
-        logger.error("alert %s not delivered: webhook answered HTTP %d", kind, response.status_code)
-        return AlertOutcome(kind, False, f"webhook answered HTTP {response.status_code}")
-    return AlertOutcome(kind, True, f"posted (HTTP {response.status_code})")
+    return AlertOutcome(kind, True, f"posted (HTTP {status})")

@@ -382,7 +382,7 @@ def _stream_frames(warehouse: Warehouse, sql: str, chunk_rows: int) -> Iterator[
 
     pending: list[Any] = []
     held = 0
-    for batch in warehouse.conn.execute(sql).to_arrow_reader(min(chunk_rows, 122_880)):
+    for batch in warehouse.conn.sql(sql).to_arrow_reader(min(chunk_rows, 122_880)):
         pending.append(batch)
         held += batch.num_rows
         if held >= chunk_rows:
