@@ -43,8 +43,10 @@ def notify(kind: AlertKind, summary: str, settings: Settings, *, timeout: float 
     text = f"{_EMOJI.get(kind, '')} cardflow {kind.replace('_', ' ')}: {summary}"[:3000]
     # urllib, not httpx: httpx logs every request URL at INFO, and this URL is the secret
     request = urllib.request.Request(
-        settings.slack_webhook_url.get_secret_value(), data=json.dumps({"text": text}).encode(),
-        headers={"Content-Type": "application/json"}, method="POST",
+        settings.slack_webhook_url.get_secret_value(),
+        data=json.dumps({"text": text}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:

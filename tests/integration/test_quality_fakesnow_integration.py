@@ -32,10 +32,20 @@ GOLD = ("DIM_CARD", "DIM_CARD_HISTORY", "FCT_BATCH_PERFORMANCE", "FCT_ORDERS", "
 
 def _settings(tmp_path: Path, port: int, database: str, **overrides: Any) -> Settings:
     return load_settings(
-        data_dir=tmp_path / "data", warehouse_choice="snowflake", snowflake_account="fake-account",
-        snowflake_user="fake", snowflake_password="fake", snowflake_role="FAKE_ROLE", snowflake_database=database,
-        snowflake_host="localhost", snowflake_port=port, snowflake_protocol="http",
-        snowflake_publish_mode="clone", dbt_node_tasks=False, dbt_threads=1, **overrides,
+        data_dir=tmp_path / "data",
+        warehouse_choice="snowflake",
+        snowflake_account="fake-account",
+        snowflake_user="fake",
+        snowflake_password="fake",
+        snowflake_role="FAKE_ROLE",
+        snowflake_database=database,
+        snowflake_host="localhost",
+        snowflake_port=port,
+        snowflake_protocol="http",
+        snowflake_publish_mode="clone",
+        dbt_node_tasks=False,
+        dbt_threads=1,
+        **overrides,
     )
 
 
@@ -48,8 +58,13 @@ def _connect(settings: Settings) -> Any:
 def _gold(settings: Settings) -> dict[str, list[tuple]]:
     with _connect(settings) as conn:
         cur = conn.cursor()
-        return {t: sorted(map(tuple, cur.execute(f"SELECT * FROM {settings.snowflake_database}.GOLD.{t}").fetchall()),
-                          key=repr) for t in GOLD}
+        return {
+            t: sorted(
+                map(tuple, cur.execute(f"SELECT * FROM {settings.snowflake_database}.GOLD.{t}").fetchall()),
+                key=repr,
+            )
+            for t in GOLD
+        }
 
 
 @pytest.fixture
@@ -76,7 +91,9 @@ def test_gated_transform_on_snowflake_publishes_then_blocks_bad_batch(
     # a batch with an impossible defect rate: the Silver gate (run in the warehouse) stops it
     bad, _ = generate(events=200, seed=99, anomalies=True, anomaly_rate=0.05, days=1, end=datetime.now(UTC))
     with _connect(settings) as conn:
-        insert_raw_snowflake(conn, raw_rows(bad, file_prefix="bad"), settings.snowflake_database, tmp_path / "stage2")
+        insert_raw_snowflake(
+            conn, raw_rows(bad, file_prefix="bad"), settings.snowflake_database, tmp_path / "stage2"
+        )
     with pytest.raises(QualityGateFailed) as err:
         dbt_transform_and_test(settings=settings)
     assert err.value.gate == "silver"
@@ -121,4 +138,3 @@ def test_snowflake_publish_statements(fakesnow_settings: Settings) -> None:
         clone = settings.model_copy(update={"snowflake_publish_mode": "clone"})
         assert publish(wh, schemas, ["T1"], clone) == {"T1": "cloned"}
         assert sorted(wh.query(f"SELECT k FROM {db}.GOLD.T1")) == [(1,), (2,)]
-

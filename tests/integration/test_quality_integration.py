@@ -78,25 +78,35 @@ def _settings(data_dir: Path, **overrides: Any) -> Settings:
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     now = datetime.now(UTC)
-    events, report = generate(events=4_000, seed=11, anomalies=True, anomaly_rate=0.01, days=10, end=now)
+    events, _ = generate(events=4_000, seed=11, anomalies=True, anomaly_rate=0.01, days=10, end=now)
     seen: set[tuple[str, str]] = set()
     anomalies: dict[str, list[dict[str, Any]]] = defaultdict(list)
     clean = []
     for event in sorted(events, key=lambda e: e["inserted_at"]):
         kind = _kind(event, seen)
         (anomalies[kind] if kind else clean).append(event)
-    assert {"negative_quantity", "defect_rate_above_one", "duplicate_delivery", "unknown_sku"} <= set(anomalies)
+    assert {"negative_quantity", "defect_rate_above_one", "duplicate_delivery", "unknown_sku"} <= set(
+        anomalies
+    )
     cutoff = now - timedelta(days=1)
     baseline_dir = tmp_path_factory.mktemp("baseline")
     # the baseline's newest event is about a day old: relax freshness for this one run only
-    settings = _settings(baseline_dir, raw_events_freshness_warn_hours=30, raw_events_freshness_error_hours=48)
-    insert_raw_duckdb(settings.duckdb_path, raw_rows([e for e in clean if e["inserted_at"] < cutoff], file_prefix="base"))
+    settings = _settings(
+        baseline_dir, raw_events_freshness_warn_hours=30, raw_events_freshness_error_hours=48
+    )
+    insert_raw_duckdb(
+        settings.duckdb_path, raw_rows([e for e in clean if e["inserted_at"] < cutoff], file_prefix="base")
+    )
     result = dbt_transform_and_test(settings=settings)
     assert set(result.layers) == {"silver", "gold"}
-    return Scenario(baseline_dir, _gold(settings), [e for e in clean if e["inserted_at"] >= cutoff], dict(anomalies))
+    return Scenario(
+        baseline_dir, _gold(settings), [e for e in clean if e["inserted_at"] >= cutoff], dict(anomalies)
+    )
 
 
-def _run_on_copy(scenario: Scenario, tmp_path: Path, events: list[dict[str, Any]], **overrides: Any) -> Settings:
+def _run_on_copy(
+    scenario: Scenario, tmp_path: Path, events: list[dict[str, Any]], **overrides: Any
+) -> Settings:
     data_dir = tmp_path / "data"
     shutil.copytree(scenario.baseline_dir, data_dir)
     settings = _settings(data_dir, **overrides)
@@ -107,7 +117,9 @@ def _run_on_copy(scenario: Scenario, tmp_path: Path, events: list[dict[str, Any]
 
 def _tables(settings: Settings, schema: str) -> set[str]:
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
-        rows = con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [schema])
+        rows = con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [schema]
+        )
         return {r[0] for r in rows.fetchall()}
 
 
@@ -115,9 +127,16 @@ def _tables(settings: Settings, schema: str) -> set[str]:
     ("kind", "gate", "expectation"),
     [
         ("negative_quantity", "silver", "expect_column_values_to_be_between(quantity"),
-        ("defect_rate_above_one", "silver",
-         "stg_manufacturing_batch: expect_column_values_to_be_between(defect_rate_estimate)"),
-        ("duplicate_delivery", "silver", "stg_order_created: expect_compound_columns_to_be_unique(order_id, status)"),
+        (
+            "defect_rate_above_one",
+            "silver",
+            "stg_manufacturing_batch: expect_column_values_to_be_between(defect_rate_estimate)",
+        ),
+        (
+            "duplicate_delivery",
+            "silver",
+            "stg_order_created: expect_compound_columns_to_be_unique(order_id, status)",
+        ),
         ("unknown_sku", "gold", "fct_orders: expect_column_values_to_be_in_set(sku)"),
     ],
 )
@@ -134,8 +153,10 @@ def test_anomaly_stops_the_right_gate_and_gold_is_unchanged(
     assert "stg_order_created" in _tables(settings, "SILVER_AUDIT")
     if gate == "gold":
         assert "fct_orders" in _tables(settings, "GOLD_AUDIT")
-        assert any("fct_sku_supply_demand: expect_column_values_to_be_in_set(is_known_sku)" in f
-                   for f in err.value.failures)
+        assert any(
+            "fct_sku_supply_demand: expect_column_values_to_be_in_set(is_known_sku)" in f
+            for f in err.value.failures
+        )
 
 
 def test_stale_data_fails_before_building(scenario: Scenario, tmp_path: Path) -> None:
@@ -163,11 +184,19 @@ def test_clean_batch_passes_and_is_published(scenario: Scenario, tmp_path: Path)
     assert len(gold["fct_orders"]) > len(scenario.gold["fct_orders"])
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
         for model in GOLD:  # published == what the gate validated
-            assert con.execute(f"SELECT * FROM GOLD.{model} EXCEPT SELECT * FROM GOLD_AUDIT.{model}").fetchall() == []
-            assert con.execute(f"SELECT * FROM GOLD_AUDIT.{model} EXCEPT SELECT * FROM GOLD.{model}").fetchall() == []
+            assert (
+                con.execute(f"SELECT * FROM GOLD.{model} EXCEPT SELECT * FROM GOLD_AUDIT.{model}").fetchall()
+                == []
+            )
+            assert (
+                con.execute(f"SELECT * FROM GOLD_AUDIT.{model} EXCEPT SELECT * FROM GOLD.{model}").fetchall()
+                == []
+            )
         newest = con.execute("SELECT max(event_inserted_at) FROM GOLD.fct_orders").fetchone()[0]
     assert newest >= max(e["inserted_at"] for e in scenario.last_day if e["event_type"] == "OrderCreated")
-    assert (settings.resolved_data_dir / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").is_file()
+    assert (
+        settings.resolved_data_dir / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    ).is_file()
 
 
 def test_adhoc_checks_run_on_duckdb(scenario: Scenario) -> None:

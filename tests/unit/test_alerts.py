@@ -17,7 +17,7 @@ class _Hook(BaseHTTPRequestHandler):
     received: list[dict] = []
     status = 200
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
+    def do_POST(self) -> None:
         length = int(self.headers["Content-Length"])
         type(self).received.append(json.loads(self.rfile.read(length)))
         self.send_response(type(self).status)
@@ -57,6 +57,8 @@ def test_failed_post_is_reported_not_raised(webhook, caplog: pytest.LogCaptureFi
     url, handler = webhook
     handler.status = 500
     with caplog.at_level(logging.DEBUG):
-        outcome = notify("quality_failure", "gold gate failed", load_settings(data_dir=tmp_path, slack_webhook_url=url))
+        outcome = notify(
+            "quality_failure", "gold gate failed", load_settings(data_dir=tmp_path, slack_webhook_url=url)
+        )
     assert not outcome.sent and "500" in outcome.detail
     assert "secret-token" not in caplog.text

@@ -15,7 +15,8 @@ from tasks.quality_suites import load_suites
 
 ORDERS = """
 CREATE OR REPLACE TABLE SILVER_AUDIT.stg_order_created AS
-SELECT 'evt-' || range AS event_id, 'ORD-' || range AS order_id, 'CUST-1' AS customer_id, 'SKU-' || (range % 7) AS sku,
+SELECT 'evt-' || range AS event_id, 'ORD-' || range AS order_id, 'CUST-1' AS customer_id,
+       'SKU-' || (range % 7) AS sku,
        1 + range % 3 AS quantity, CAST(2.5 AS DECIMAL(38, 4)) AS unit_price,
        CASE WHEN range % 2 = 0 THEN 'CREATED' ELSE 'PAID' END AS status,
        now() - INTERVAL 2 HOUR AS order_ts, now() - INTERVAL 1 HOUR AS event_inserted_at
@@ -36,9 +37,15 @@ def settings(tmp_path: Path) -> Settings:
 def _run(settings: Settings, chunk_rows: int = 1_000, floor_hours: float = 24):
     spec = load_suites()["stg_order_created"]
     with open_warehouse(settings) as wh:
-        return validate_layer(wh, [spec], "SILVER_AUDIT", "silver",
-                              {"freshness_floor": datetime.now(UTC) - timedelta(hours=floor_hours)},
-                              settings, chunk_rows=chunk_rows)
+        return validate_layer(
+            wh,
+            [spec],
+            "SILVER_AUDIT",
+            "silver",
+            {"freshness_floor": datetime.now(UTC) - timedelta(hours=floor_hours)},
+            settings,
+            chunk_rows=chunk_rows,
+        )
 
 
 def _sql(settings: Settings, sql: str) -> None:
@@ -68,8 +75,11 @@ def test_negative_quantity_named_with_value_and_sample_row(settings: Settings) -
 
 def test_duplicate_across_chunks_is_found(settings: Settings) -> None:
     # first and last row of the table: far apart, in different streaming chunks
-    _sql(settings, "UPDATE SILVER_AUDIT.stg_order_created SET order_id = 'ORD-0', status = 'CREATED' "
-                   "WHERE event_id = 'evt-4998'")
+    _sql(
+        settings,
+        "UPDATE SILVER_AUDIT.stg_order_created SET order_id = 'ORD-0', status = 'CREATED' "
+        "WHERE event_id = 'evt-4998'",
+    )
     result = _run(settings, chunk_rows=1_000)
     assert any("expect_compound_columns_to_be_unique(order_id, status): 2 of" in f for f in result.failures())
 

@@ -45,15 +45,22 @@ def test_every_suite_gates_a_dbt_model_of_its_layer() -> None:
 )
 def test_contract_checks_are_in_the_suites(model: str, expectation: str, column: str | None) -> None:
     configs = load_suites()[model].expectations
-    assert any(c["type"] == expectation and (column is None or c["kwargs"].get("column") == column) for c in configs)
+    assert any(
+        c["type"] == expectation and (column is None or c["kwargs"].get("column") == column) for c in configs
+    )
 
 
 def _write(tmp_path: Path, expectations: list[dict]) -> Path:
     path = tmp_path / "stg_order_created.json"
-    path.write_text(json.dumps({
-        "name": "stg_order_created", "expectations": expectations,
-        "meta": {"cardflow": {"layer": "silver", "chunk_key": ["event_id"]}},
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "name": "stg_order_created",
+                "expectations": expectations,
+                "meta": {"cardflow": {"layer": "silver", "chunk_key": ["event_id"]}},
+            }
+        )
+    )
     return path
 
 
@@ -74,8 +81,16 @@ def test_bad_kwargs_are_named(tmp_path: Path) -> None:
 
 def test_suite_must_say_which_layer_and_model(tmp_path: Path) -> None:
     path = tmp_path / "fct_orders.json"
-    path.write_text(json.dumps({"name": "other", "expectations": [
-        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "order_id"}}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "name": "other",
+                "expectations": [
+                    {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "order_id"}}
+                ],
+            }
+        )
+    )
     with pytest.raises(SuiteDefinitionError) as err:
         load_suite_file(path)
     assert any("file name" in p for p in err.value.problems)

@@ -21,9 +21,7 @@ def settings(tmp_path: Path) -> Settings:
     return load_settings(data_dir=tmp_path / "data")
 
 
-@pytest.mark.parametrize(
-    ("age_hours", "status"), [(1, "ok"), (6.5, "warn"), (23, "warn"), (25, "error")]
-)
+@pytest.mark.parametrize(("age_hours", "status"), [(1, "ok"), (6.5, "warn"), (23, "warn"), (25, "error")])
 def test_freshness_thresholds(settings: Settings, age_hours: float, status: str) -> None:
     outcome = check_freshness(NOW - timedelta(hours=age_hours), NOW, settings)
     assert outcome.status == status

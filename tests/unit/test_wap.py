@@ -60,7 +60,9 @@ def test_prepare_clones_published_and_drops_leftovers(settings: Settings) -> Non
 def test_full_refresh_starts_from_nothing(settings: Settings) -> None:
     _make(settings, "GOLD.a", "(1, 'published')")
     with open_warehouse(settings) as wh:
-        assert prepare_audit(wh, layer_schemas(settings, "gold"), ["a"], full_refresh=True) == {"a": "dropped"}
+        assert prepare_audit(wh, layer_schemas(settings, "gold"), ["a"], full_refresh=True) == {
+            "a": "dropped"
+        }
 
 
 def test_publish_replaces_every_table_of_the_layer(settings: Settings) -> None:
@@ -68,7 +70,10 @@ def test_publish_replaces_every_table_of_the_layer(settings: Settings) -> None:
     _make(settings, "GOLD_AUDIT.a", "(1, 'new'), (2, 'new')")
     _make(settings, "GOLD_AUDIT.b", "(3, 'first publish')")
     with open_warehouse(settings) as wh:
-        assert publish(wh, layer_schemas(settings, "gold"), ["a", "b"], settings) == {"a": "replaced", "b": "replaced"}
+        assert publish(wh, layer_schemas(settings, "gold"), ["a", "b"], settings) == {
+            "a": "replaced",
+            "b": "replaced",
+        }
     assert _rows(settings, "GOLD.a") == [(1, "new"), (2, "new")]
     assert _rows(settings, "GOLD.b") == [(3, "first publish")]
 
