@@ -28,22 +28,26 @@ def split_statements(text: str) -> list[str]:
     return statements
 
 
-def named_queries(name: str, **schemas: str) -> dict[str, str]:
-    """Queries of ``sql/<name>`` keyed by their ``-- name: <key>`` line, placeholders filled.
+def named_statements(name: str) -> dict[str, str]:
+    """The statements of ``sql/<name>`` keyed by their ``-- name: <key>`` header line.
 
-    ``schemas`` fill ``{raw}``, ``{silver}``, ``{gold}`` style placeholders (validated identifiers
-    from settings, never user input).
+    A block runs from its header to the next header; comment lines and the final ``;`` are dropped.
     """
-    queries: dict[str, str] = {}
+    blocks: dict[str, list[str]] = {}
     current: str | None = None
-    lines: list[str] = []
     for line in read_sql(name).splitlines():
-        if line.startswith("-- name:"):
-            if current:
-                queries[current] = "\n".join(lines).strip().rstrip(";")
-            current, lines = line.split(":", 1)[1].strip(), []
-        elif current and not line.startswith("--"):
-            lines.append(line)
-    if current:
-        queries[current] = "\n".join(lines).strip().rstrip(";")
-    return {key: text.format(**schemas) for key, text in queries.items()}
+        stripped = line.strip()
+        if stripped.startswith("-- name:"):
+            current = stripped.split(":", 1)[1].strip()
+            blocks[current] = []
+        elif current is not None and stripped and not stripped.startswith("--"):
+            blocks[current].append(line)
+    return {key: "\n".join(lines).strip().rstrip(";").strip() for key, lines in blocks.items()}
+
+
+def named_queries(name: str, **schemas: str) -> dict[str, str]:
+    """Like :func:`named_statements`, with ``{raw}``/``{silver}``/``{gold}`` placeholders filled.
+
+    ``schemas`` are validated identifiers from settings, never user input.
+    """
+    return {key: text.format(**schemas) for key, text in named_statements(name).items()}

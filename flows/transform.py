@@ -1,19 +1,31 @@
-"""Flow ``dbt_transform_and_test``: RAW.EVENTS -> Silver -> Gold with dbt, tested on the way.
+"""Flow ``dbt_transform_and_test``: RAW.EVENTS -> Silver -> Gold, gated, write-audit-publish.
 
-Reads like its table of contents: check RAW freshness, build (models, unit tests and data tests in
-DAG order; each dbt node a Prefect task run), publish an artifact with counts and warnings.
+Reads like its table of contents:
+
+1. freshness and volume of RAW.EVENTS (warn: artifact + alert; error: the flow fails, nothing built)
+2. build Silver with dbt into SILVER_AUDIT (starting from the published Silver), gate it, publish it
+3. build Gold into GOLD_AUDIT (reading the published Silver), gate it, publish it
+
+A failed build or gate stops the flow before the next publish: analysts keep the last good tables,
+the audit schema keeps what failed, and the gate's artifact names each failed expectation.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from cardflow.settings import Settings, get_settings
-from tasks.dbt import dbt_build, dbt_source_freshness, summary_markdown
+from tasks.quality import (
+    build_layer_task,
+    gate_layer_task,
+    publish_layer_task,
+    raw_events_checks_task,
+    reconcile_raw_task,
+)
 
 
 @dataclass(frozen=True)
@@ -22,47 +34,87 @@ class TransformResult:
 
     target: str
     full_refresh: bool
-    freshness: dict[str, Any]
-    build: dict[str, Any]
-
-    @property
-    def warnings(self) -> int:
-        return len(self.freshness["warnings"]) + len(self.build["warnings"])
+    raw_checks: dict[str, str]
+    layers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reconciliation_gaps: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "target": self.target,
             "full_refresh": self.full_refresh,
-            "freshness": self.freshness,
-            "build": self.build,
-            "warnings": self.warnings,
+            "raw_checks": self.raw_checks,
+            "layers": self.layers,
+            "reconciliation_gaps": self.reconciliation_gaps,
         }
+
+    def to_markdown(self) -> str:
+        lines = [
+            "# dbt_transform_and_test",
+            "",
+            f"Target `{self.target}`, full refresh: {self.full_refresh}.",
+            "",
+            "RAW checks: " + ", ".join(f"{k} {v}" for k, v in self.raw_checks.items()),
+            "",
+            "| layer | dbt nodes | gate expectations | rows gated | published |",
+            "|---|---|---:|---:|---|",
+        ]
+        for name, layer in self.layers.items():
+            lines.append(
+                f"| {name} | {layer['dbt_counts']} | {layer['expectations']} | {layer['rows']:,} | "
+                f"{', '.join(layer['published'])} |"
+            )
+        return "\n".join(lines) + "\n"
 
 
 @flow(name="dbt_transform_and_test", log_prints=False)
-def dbt_transform_and_test(full_refresh: bool = False, settings: Settings | None = None) -> TransformResult:
-    """Build Silver and Gold with dbt and run every dbt test.
+def dbt_transform_and_test(
+    full_refresh: bool = False, reconcile: bool = False, settings: Settings | None = None
+) -> TransformResult:
+    """Check RAW, then build, gate and publish Silver and then Gold.
 
     Args:
-        full_refresh: rebuild the incremental models from all of RAW.EVENTS.
+        full_refresh: rebuild the incremental models from all of RAW.EVENTS (in the audit schemas).
+        reconcile: also compare distinct events per day and type with the event store (artifact;
+            gaps alert as warnings).
         settings: cardflow settings (warehouse, dbt target, thresholds); default: the environment.
 
     Returns:
-        Counts per node status for the freshness check and the build, and the warnings.
+        RAW check verdicts and, per layer, dbt node counts, gate counts and the published models.
 
     Raises:
-        QualityGateFailed: RAW.EVENTS is staler than RAW_EVENTS_FRESHNESS_ERROR_HOURS (nothing built).
-        TransformError: a model failed or an error-severity test failed; the message lists the nodes.
+        QualityGateFailed: RAW checks (gate ``raw_events``) or a layer's gate failed; nothing of that
+            layer (or later ones) was published.
+        TransformError: dbt failed while building a layer into its audit schema.
     """
     settings = settings or get_settings()
     log = get_run_logger()
-    freshness = dbt_source_freshness(settings)
-    build = dbt_build(settings, full_refresh=full_refresh)
+    raw = raw_events_checks_task(settings)
+    gaps = len(reconcile_raw_task(settings).gaps) if reconcile else None
+    layers: dict[str, dict[str, Any]] = {}
+    for layer in ("silver", "gold"):
+        build = build_layer_task(layer, settings, full_refresh)
+        gate = gate_layer_task(layer, settings)
+        published = publish_layer_task(layer, settings)
+        layers[layer] = {
+            "dbt_counts": build["dbt"]["counts"],
+            "dbt_warnings": build["dbt"]["warnings"],
+            "expectations": sum(len(m.outcomes) for m in gate.models),
+            "rows": sum(max(m.rows, 0) for m in gate.models),
+            "gate_seconds": round(gate.seconds, 2),
+            "published": sorted(published),
+        }
+        log.info(
+            "%s built, gated (%d expectations) and published: %s",
+            layer,
+            layers[layer]["expectations"],
+            ", ".join(sorted(published)),
+        )
+    result = TransformResult(
+        settings.resolved_dbt_target, full_refresh, {o.check: o.status for o in raw.outcomes}, layers, gaps
+    )
     create_markdown_artifact(
         key="dbt-transform",
-        markdown=summary_markdown(freshness, build),
-        description="dbt source freshness and build: counts per status and warnings",
+        markdown=result.to_markdown(),
+        description="RAW checks, audit builds, gates and publishes of this run",
     )
-    result = TransformResult(settings.resolved_dbt_target, full_refresh, freshness.as_dict(), build.as_dict())
-    log.info("dbt build on %s: %s, %d warnings", result.target, build.counts, result.warnings)
     return result
