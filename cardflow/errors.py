@@ -63,3 +63,11 @@ class QualityGateFailed(CardflowError):
         self.failures = failures
         listed = "; ".join(failures[:10])
         super().__init__(f"quality gate {gate!r} failed ({len(failures)} checks): {listed}")
+
+
+class ReportError(CardflowError):
+    """The Gold report could not be built: ``what`` names the warehouse file or the query that failed."""
+
+    def __init__(self, what: str, problem: str) -> None:
+        self.what = what
+        super().__init__(f"report: {what}: {problem}")
