@@ -78,8 +78,9 @@ def open_gold(settings: Settings) -> Iterator[Query]:
             raise ReportError(
                 str(path), "the DuckDB warehouse does not exist yet; run `cardflow demo` or the pipeline first"
             )
-        con = duckdb.connect(str(path), read_only=True, config={"TimeZone": "UTC"})
+        con = duckdb.connect(str(path), read_only=True)
         try:
+            con.execute("SET TimeZone = 'UTC'")  # after connect: ICU autoloads then, not in config
             yield lambda sql: _frame_from_cursor(con.execute(sql))
         finally:
             con.close()
