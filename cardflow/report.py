@@ -167,10 +167,22 @@ class ReportData:
     generated_at: datetime
 
 
+def _missing(value: Any) -> bool:
+    """None, NaN, NaT or pandas NA (NaT is a datetime instance, so test it before any isinstance)."""
+    import pandas as pd
+
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # lists and other non-scalars
+        return False
+
+
 def _utc(value: Any) -> datetime | None:
     import pandas as pd
 
-    if value is None or (not isinstance(value, datetime) and pd.isna(value)):
+    if _missing(value):
         return None
     ts = pd.Timestamp(value)
     ts = ts.tz_localize(UTC) if ts.tzinfo is None else ts.tz_convert(UTC)
@@ -407,7 +419,7 @@ def _table(frame: pd.DataFrame, limit: int = 10) -> dict[str, Any]:
 def _cell(value: Any) -> str:
     import pandas as pd
 
-    if value is None or (not isinstance(value, str | datetime | Decimal | bool) and pd.isna(value)):
+    if _missing(value):
         return ""
     if isinstance(value, datetime | pd.Timestamp):
         return _utc(value).strftime("%Y-%m-%d %H:%M UTC")
