@@ -1,4 +1,4 @@
-{{ config(unique_key='event_id', incremental_strategy='merge') }}
+{{ config(unique_key='event_id') }}
 
 {#
   Events that cannot be typed into Silver, with the reason: the quarantine of the warehouse.

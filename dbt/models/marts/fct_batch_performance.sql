@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', unique_key='batch_id', incremental_strategy='merge') }}
+{{ config(materialized='incremental', unique_key='batch_id') }}
 
 {#
   One row per batch_id (the latest ManufacturingBatch event of a batch wins), with exact estimated

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', unique_key='order_id', incremental_strategy='merge') }}
+{{ config(materialized='incremental', unique_key='order_id') }}
 
 {#
   One row per order_id: the latest OrderCreated event of the order wins (re-emitted status changes

@@ -1,4 +1,4 @@
-{{ config(unique_key='event_id', incremental_strategy='merge') }}
+{{ config(unique_key='event_id') }}
 
 {%- set event_type = 'ManufacturingBatch' %}
 
