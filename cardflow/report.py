@@ -213,13 +213,13 @@ def judge_freshness(row: dict[str, Any], settings: Settings, now: datetime) -> F
 
 
 def read_quality_status(settings: Settings) -> QualityStatus:
-    """The latest quality-gate run as recorded under ``<data dir>/quality/latest.json``.
+    """The latest quality-gate run as recorded by :func:`record_quality_status`.
 
-    The quality gates write that file at the end of every gated transform (status, checked_at and
-    one entry per gate). Nothing recorded means the gates have not run on this data directory: the
-    report says so instead of implying they passed.
+    The gated transform records its verdict (status, checked_at and one entry per gate) at the end
+    of every run. Nothing recorded means the gates have not run on this data directory: the report
+    says so instead of implying they passed.
     """
-    path = settings.resolved_data_dir / "quality" / "latest.json"
+    path = quality_record_path(settings)
     if not path.exists():
         return QualityStatus("not run", f"no quality-gate result recorded at {path}")
     try:
@@ -232,6 +232,36 @@ def read_quality_status(settings: Settings) -> QualityStatus:
         checked_at=_utc(record.get("checked_at")),
         gates=list(record.get("gates") or []),
     )
+
+
+def quality_record_path(settings: Settings) -> Path:
+    """Where the latest quality-gate verdict is recorded: ``<CARDFLOW_DATA_DIR>/quality/latest.json``."""
+    return settings.resolved_data_dir / "quality" / "latest.json"
+
+
+def record_quality_status(
+    settings: Settings, status: str, detail: str = "", gates: list[dict[str, Any]] | None = None,
+    *, checked_at: datetime | None = None,
+) -> Path:
+    """Record the verdict of a gated transform for the report (overwrites the previous record).
+
+    The transform flow calls this once per run: ``status`` ``passed`` or ``failed`` (or ``warn``),
+    ``gates`` one ``{"gate", "status", "detail"}`` entry per gate. Written atomically, so a report
+    rendered at the same time reads the old or the new record, never half of one.
+    """
+    path = quality_record_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "status": status,
+        "detail": detail,
+        "checked_at": (checked_at or datetime.now(UTC)).isoformat(),
+        "gates": gates or [],
+    }
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+    partial.replace(path)
+    logger.info("quality status recorded: %s (%d gates) at %s", status, len(record["gates"]), path)
+    return path
 
 
 def collect_report_data(settings: Settings, *, now: datetime | None = None) -> ReportData:

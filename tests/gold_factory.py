@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cardflow.settings import load_settings
+from tasks.dbt import dbt_env
 from tests import raw_factory
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,10 +49,10 @@ def build_gold_duckdb(workdir: Path, *, events: int = 4_000, seed: int = 7, days
     generated, _ = raw_factory.generate(events=events, seed=seed, days=days, anomalies=False)
     path = workdir / "warehouse.duckdb"
     raw_factory.insert_raw_duckdb(path, raw_factory.raw_rows(generated))
+    settings = load_settings(data_dir=workdir, duckdb_path_override=path, warehouse_choice="duckdb")
     env = {
         **os.environ,
-        "CARDFLOW_DUCKDB_PATH": str(path),
-        "DBT_TARGET": "duckdb",
+        **dbt_env(settings),  # the same settings -> dbt variables the transform flow uses
         "DBT_TARGET_PATH": str(workdir / "dbt-target"),
         "DBT_LOG_PATH": str(workdir / "dbt-logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",

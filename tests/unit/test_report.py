@@ -18,6 +18,7 @@ from cardflow.report import (
     build_charts,
     judge_freshness,
     read_quality_status,
+    record_quality_status,
     render_html,
     vega_javascript,
 )
@@ -57,6 +58,16 @@ def test_quality_status_not_run_when_nothing_is_recorded(settings: Settings) -> 
     status = read_quality_status(settings)
     assert status.status == "not run"
     assert "no quality-gate result recorded" in status.detail
+
+
+def test_recorded_quality_status_is_read_back(settings: Settings) -> None:
+    gates = [{"gate": "silver", "status": "passed"}, {"gate": "gold", "status": "failed", "detail": "3 rows"}]
+    path = record_quality_status(settings, "failed", "gate gold failed", gates, checked_at=NOW)
+    assert path == settings.resolved_data_dir / "quality" / "latest.json"
+    status = read_quality_status(settings)
+    assert (status.status, status.detail, status.checked_at, status.gates) == ("failed", "gate gold failed", NOW, gates)
+    record_quality_status(settings, "passed")  # the next run replaces it
+    assert read_quality_status(settings).status == "passed"
 
 
 def test_quality_status_unreadable_record_says_so(settings: Settings) -> None:
