@@ -118,3 +118,27 @@ def copy_gold_to_snowflake(duckdb_path: Path, conn: Any, database: str, csv_dir:
             cur.execute(f"SELECT count(*) FROM {target}")
             copied[table] = cur.fetchone()[0]
     return copied
+
+
+def connect_fakesnow(port: int) -> Any:
+    """A real snowflake-connector connection to the fakesnow server on ``port`` (session in UTC)."""
+    import snowflake.connector
+
+    return snowflake.connector.connect(
+        account="fakesnow", user="fake", password="fake", host="localhost", port=port, protocol="http",
+        session_parameters={"TIMEZONE": "UTC"},
+    )
+
+
+def build_gold_snowflake(gold: GoldBuild, port: int, database: str, workdir: Path) -> dict[str, int]:
+    """Gold (copied from the DuckDB build) and RAW.EVENTS (the same events) in ``database`` on fakesnow."""
+    conn = connect_fakesnow(port)
+    try:
+        copied = copy_gold_to_snowflake(gold.duckdb_path, conn, database, workdir / "gold-csv")
+        raw_factory.create_raw_snowflake(conn, database)
+        copied["RAW.EVENTS"] = raw_factory.insert_raw_snowflake(
+            conn, raw_factory.raw_rows(gold.events), database, workdir / "raw-csv"
+        )
+        return copied
+    finally:
+        conn.close()

@@ -17,7 +17,7 @@ import pytest
 
 from cardflow.sqlfiles import named_queries, read_sql
 from tests.expected_examples import GoldModel
-from tests.gold_factory import GoldBuild, build_gold_duckdb, copy_gold_to_snowflake
+from tests.gold_factory import GoldBuild, build_gold_duckdb, build_gold_snowflake, connect_fakesnow
 
 pytestmark = pytest.mark.integration
 
@@ -147,16 +147,11 @@ def test_examples_map_to_a_configured_gold_schema() -> None:
 def snowflake_results(
     gold: GoldBuild, fakesnow_port: int, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, list[tuple]]:
-    import snowflake.connector
-
     database = "CARDFLOW_EXAMPLES"
-    conn = snowflake.connector.connect(
-        account="fakesnow", user="fake", password="fake", host="localhost", port=fakesnow_port, protocol="http",
-        session_parameters={"TIMEZONE": "UTC"},
-    )
+    copied = build_gold_snowflake(gold, fakesnow_port, database, tmp_path_factory.mktemp("fakesnow-gold"))
+    assert all(copied.values()), copied
+    conn = connect_fakesnow(fakesnow_port)
     try:
-        copied = copy_gold_to_snowflake(gold.duckdb_path, conn, database, tmp_path_factory.mktemp("gold-csv"))
-        assert all(copied.values()), copied
         conn.cursor().execute(f"USE DATABASE {database}")
         results = {}
         for key, sql in QUERIES.items():

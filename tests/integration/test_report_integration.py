@@ -19,10 +19,17 @@ import pytest
 
 from cardflow.cli import main
 from cardflow.errors import ReportError
-from cardflow.report import EXAMPLE_QUERIES, build_charts, collect_report_data, default_report_path, write_report
+from cardflow.report import (
+    EXAMPLE_QUERIES,
+    build_charts,
+    collect_report_data,
+    default_report_path,
+    render_html,
+    write_report,
+)
 from cardflow.settings import Settings, load_settings
 from tests.expected_examples import GoldModel
-from tests.gold_factory import GoldBuild, build_gold_duckdb
+from tests.gold_factory import GoldBuild, build_gold_duckdb, build_gold_snowflake
 from tests.headless_chromium import find_chromium, visit
 
 pytestmark = pytest.mark.integration
@@ -131,6 +138,30 @@ def test_cli_writes_the_report_and_prints_its_path(
     assert main(["report", "--output", str(out)]) == 0
     assert capsys.readouterr().out.strip() == str(out)
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_report_reads_gold_on_the_snowflake_target(
+    gold: GoldBuild, fakesnow_port: int, tmp_path: Path
+) -> None:
+    """Same data, same page contents, when the warehouse is Snowflake (fakesnow server)."""
+    database = "CARDFLOW_REPORT"
+    build_gold_snowflake(gold, fakesnow_port, database, tmp_path)
+    settings = load_settings(
+        data_dir=tmp_path / "data", warehouse_choice="snowflake", snowflake_account="fakesnow",
+        snowflake_user="fake", snowflake_password="fake", snowflake_database=database,
+        snowflake_host="localhost", snowflake_port=fakesnow_port, snowflake_protocol="http",
+    )
+    newest = max(e["inserted_at"] for e in gold.events)
+    data = collect_report_data(settings, now=newest + timedelta(hours=1))
+    model = GoldModel(gold.events)
+    assert data.warehouse == "snowflake"
+    assert data.freshness.raw_events == len(gold.events)
+    assert data.freshness.newest_event_inserted_at == newest
+    assert data.gold_counts["fct_orders"] == len(model.orders)
+    assert list(data.frames["top_skus_by_revenue"]["sku"]) == [r[0] for r in model.top_skus_by_revenue()]
+    assert len(data.frames["defect_rate_by_batch"]) == len(model.batches)
+    html = render_html(data)
+    assert 'id="chart-supply-demand"' in html and "from the snowflake warehouse" in html
 
 
 def test_missing_warehouse_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
