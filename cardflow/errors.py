@@ -77,3 +77,11 @@ class SuiteDefinitionError(CardflowError):
             "Fix the suite JSON "
             "(expectation type names and kwargs as in the GX 1.x gallery)."
         )
+
+
+class ReportError(CardflowError):
+    """The Gold report could not be built: ``what`` names the warehouse file or the query that failed."""
+
+    def __init__(self, what: str, problem: str) -> None:
+        self.what = what
+        super().__init__(f"report: {what}: {problem}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -46,8 +47,50 @@ def named_statements(name: str) -> dict[str, str]:
 
 
 def named_queries(name: str, **schemas: str) -> dict[str, str]:
-    """Like :func:`named_statements`, with ``{raw}``/``{silver}``/``{gold}`` placeholders filled.
+    """Queries of ``sql/<name>`` keyed by their ``-- name: <key>`` line, schema names filled in.
 
-    ``schemas`` are validated identifiers from settings, never user input.
+    ``schemas`` (validated identifiers from settings, never user input) map a schema key such as
+    ``gold`` to the configured schema name. A query may name a schema either way:
+
+    * as a placeholder, ``{gold}.dim_card``, for files only cardflow runs (``demo_summary.sql``);
+    * literally by its default name, ``gold.dim_card`` (any case), for files analysts paste
+      unchanged into DuckDB or Snowflake (``examples.sql``); the reference is rewritten to the
+      configured name, so a deployment with SNOWFLAKE_GOLD_SCHEMA=ANALYTICS runs them too.
+      Text inside single-quoted string literals is never rewritten.
     """
-    return {key: text.format(**schemas) for key, text in named_statements(name).items()}
+    return {
+        key: qualify_schemas(text.format(**schemas), **schemas) for key, text in named_statements(name).items()
+    }
+
+
+_STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
+
+
+def qualify_schemas(sql: str, **schemas: str) -> str:
+    """Rewrite literal ``<key>.<object>`` references (any case) to ``<schemas[key]>.<object>``.
+
+    Only a schema key standing alone before a dot and an identifier is rewritten (``gold.fct_orders``,
+    not ``x.gold.y`` nor ``'Gold /50'``), and never inside single-quoted string literals. Does
+    nothing when every configured name equals its key (the defaults).
+    """
+    patterns = [
+        (re.compile(rf"(?<![\w.$]){re.escape(key)}\.(?=[A-Za-z_])", re.IGNORECASE), f"{value}.")
+        for key, value in schemas.items()
+        if value.lower() != key.lower()
+    ]
+    if not patterns:
+        return sql
+    out: list[str] = []
+    position = 0
+    for literal in _STRING_LITERAL.finditer(sql):
+        out.append(_rewrite(sql[position : literal.start()], patterns))
+        out.append(literal.group())
+        position = literal.end()
+    out.append(_rewrite(sql[position:], patterns))
+    return "".join(out)
+
+
+def _rewrite(code: str, patterns: list[tuple[re.Pattern[str], str]]) -> str:
+    for pattern, replacement in patterns:
+        code = pattern.sub(replacement, code)
+    return code
