@@ -117,8 +117,11 @@ def land_messages(messages: Sequence[RawMessage], store: BronzeStore, prefix: st
             duplicates += 1
         else:
             rejects.append(
-                Canonical(result.message, reason="conflicting_duplicate",
-                          detail=f"event_id {record['event_id']} arrived twice in one batch with different content")
+                Canonical(
+                    result.message,
+                    reason="conflicting_duplicate",
+                    detail=f"event_id {record['event_id']} arrived twice in one batch with different content",
+                )
             )
     groups: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
     for event_id, record in first.items():
@@ -134,8 +137,17 @@ def land_messages(messages: Sequence[RawMessage], store: BronzeStore, prefix: st
     quarantined: list[WrittenObject] = []
     if rejects:
         entries = sorted(
-            (quarantine_entry(r.reason or "unknown", r.detail or "", r.message.quarantine_record(), origin=ORIGIN,
-                              seen_at=ingested_at) | {"identity": r.identity} for r in rejects),
+            (
+                quarantine_entry(
+                    r.reason or "unknown",
+                    r.detail or "",
+                    r.message.quarantine_record(),
+                    origin=ORIGIN,
+                    seen_at=ingested_at,
+                )
+                | {"identity": r.identity}
+                for r in rejects
+            ),
             key=lambda e: (e["identity"], e["reason"]),
         )
         obj = write_quarantine(store, prefix, ORIGIN, entries, identity=batch_id, at=ingested_at)
@@ -159,7 +171,13 @@ def land_messages(messages: Sequence[RawMessage], store: BronzeStore, prefix: st
     store.write_bytes(mkey, json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode("utf-8"))
     logger.info(
         "landed batch %s: %d messages -> %d rows in %d objects, %d duplicates, %d quarantined; manifest %s",
-        batch_id, len(messages), landed, len(written), duplicates, len(rejects), mkey,
+        batch_id,
+        len(messages),
+        landed,
+        len(written),
+        duplicates,
+        len(rejects),
+        mkey,
     )
     return LandingResult(
         batch_id=batch_id,

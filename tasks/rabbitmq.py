@@ -46,8 +46,15 @@ logger = logging.getLogger(__name__)
 #: headers the broker adds on redelivery/dead-lettering: not part of the message's identity
 BROKER_HEADERS: Final = frozenset(
     {
-        "x-delivery-count", "x-death", "x-first-death-exchange", "x-first-death-queue", "x-first-death-reason",
-        "x-last-death-exchange", "x-last-death-queue", "x-last-death-reason", "x-received-from",
+        "x-delivery-count",
+        "x-death",
+        "x-first-death-exchange",
+        "x-first-death-queue",
+        "x-first-death-reason",
+        "x-last-death-exchange",
+        "x-last-death-queue",
+        "x-last-death-reason",
+        "x-received-from",
     }
 )
 
@@ -94,12 +101,15 @@ def declare_topology(channel: BlockingChannel, topology: Topology) -> None:
     try:
         channel.exchange_declare(topology.dead_letter_exchange, exchange_type="direct", durable=True)
         channel.queue_declare(topology.dead_letter_queue, durable=True, arguments={"x-queue-type": "quorum"})
-        channel.queue_bind(topology.dead_letter_queue, topology.dead_letter_exchange, routing_key=topology.queue)
+        channel.queue_bind(
+            topology.dead_letter_queue, topology.dead_letter_exchange, routing_key=topology.queue
+        )
         channel.queue_declare(topology.queue, durable=True, arguments=topology.queue_arguments())
     except pika.exceptions.ChannelClosedByBroker as exc:
         raise BrokerError(
-            f"declaring queue {topology.queue!r} failed: {exc.reply_text}. If it exists with other arguments, "
-            f"delete it or set RABBITMQ_QUEUE to a new name (cardflow needs a quorum queue with a dead-letter exchange)."
+            f"declaring queue {topology.queue!r} failed: {exc.reply_text}. If it exists with other "
+            "arguments, delete it or set RABBITMQ_QUEUE to a new name (cardflow needs a quorum queue "
+            "with a dead-letter exchange)."
         ) from exc
 
 
@@ -158,8 +168,16 @@ class ConfirmingPublisher:
     confirmed.
     """
 
-    def __init__(self, url: str, routing_key: str, *, exchange: str = "", window: int = 2000,
-                 max_attempts: int = 3, persistent: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        routing_key: str,
+        *,
+        exchange: str = "",
+        window: int = 2000,
+        max_attempts: int = 3,
+        persistent: bool = True,
+    ) -> None:
         self.params = connection_parameters(url)
         self.routing_key = routing_key
         self.exchange = exchange
@@ -193,7 +211,9 @@ class _PublishRun:
     def start(self) -> PublishReport:
         began = time.perf_counter()
         self.connection = pika.SelectConnection(
-            self.p.params, on_open_callback=self._on_open, on_open_error_callback=self._on_open_error,
+            self.p.params,
+            on_open_callback=self._on_open,
+            on_open_error_callback=self._on_open_error,
             on_close_callback=self._on_closed,
         )
         self.connection.ioloop.start()
@@ -247,8 +267,12 @@ class _PublishRun:
         headers = dict(message.headers)
         headers.setdefault(PUBLISHED_AT_HEADER, now.isoformat(timespec="microseconds"))
         props = BasicProperties(
-            content_type=message.content_type, delivery_mode=2 if self.p.persistent else 1, headers=headers,
-            message_id=message.message_id, type=message.type, timestamp=int(now.timestamp()),
+            content_type=message.content_type,
+            delivery_mode=2 if self.p.persistent else 1,
+            headers=headers,
+            message_id=message.message_id,
+            type=message.type,
+            timestamp=int(now.timestamp()),
         )
         self.channel.basic_publish(self.p.exchange, self.p.routing_key, message.body, props)
         self.outstanding[self.next_tag] = (message, attempt)
@@ -274,7 +298,9 @@ class _PublishRun:
                 self.report.republished_after_nack += 1
                 self.retry.append((message, attempt + 1))
             else:
-                self.error = f"broker nacked a message {attempt} times (queue {self.p.routing_key!r}); giving up"
+                self.error = (
+                    f"broker nacked a message {attempt} times (queue {self.p.routing_key!r}); giving up"
+                )
                 self.channel.close()
                 return
         self._pump()
@@ -298,8 +324,15 @@ def raw_from_delivery(delivery: Delivery) -> RawMessage:
         headers = normalize_headers({k: v for k, v in headers.items() if k not in BROKER_HEADERS})
     stamp = datetime.fromtimestamp(props.timestamp, tz=UTC) if props.timestamp else None
     return RawMessage(
-        body=body, content_type=props.content_type, content_encoding=props.content_encoding, headers=headers,
-        timestamp=stamp, message_id=props.message_id, type=props.type, delivery_tag=tag, redelivered=redelivered,
+        body=body,
+        content_type=props.content_type,
+        content_encoding=props.content_encoding,
+        headers=headers,
+        timestamp=stamp,
+        message_id=props.message_id,
+        type=props.type,
+        delivery_tag=tag,
+        redelivered=redelivered,
     )
 
 
@@ -320,10 +353,14 @@ class ConsumerConfig:
 
     def __post_init__(self) -> None:
         if self.batch_size > self.prefetch:
-            raise ValueError(f"batch_size {self.batch_size} exceeds prefetch {self.prefetch}: batches would never fill")
+            raise ValueError(
+                f"batch_size {self.batch_size} exceeds prefetch {self.prefetch}: batches would never fill"
+            )
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, queue: str | None = None, **overrides: Any) -> ConsumerConfig:
+    def from_settings(
+        cls, settings: Settings, *, queue: str | None = None, **overrides: Any
+    ) -> ConsumerConfig:
         values: dict[str, Any] = {
             "url": settings.rabbitmq_url,
             "topology": Topology.from_settings(settings, queue),
@@ -413,12 +450,17 @@ def land_or_isolate(lander: Lander, batch: list[RawMessage], *, attempts: int = 
         except StorageError as exc:
             if attempt == attempts:
                 raise
-            logger.warning("storage write failed (attempt %d/%d), retrying in %.1fs: %s", attempt, attempts, delay, exc)
+            logger.warning(
+                "storage write failed (attempt %d/%d), retrying in %.1fs: %s", attempt, attempts, delay, exc
+            )
             time.sleep(delay)
             delay = min(delay * 2, 30)
         except Exception as exc:
-            logger.error("batch of %d failed with %s; landing messages one by one to isolate it",
-                         len(batch), type(exc).__name__)
+            logger.error(
+                "batch of %d failed with %s; landing messages one by one to isolate it",
+                len(batch),
+                type(exc).__name__,
+            )
             break
     results, failed, failures = [], [], []
     for message in batch:
@@ -429,7 +471,9 @@ def land_or_isolate(lander: Lander, batch: list[RawMessage], *, attempts: int = 
         except Exception as exc:
             failed.append(message.delivery_tag if message.delivery_tag is not None else -1)
             failures.append(f"{type(exc).__name__}: {str(exc)[:200]}")
-            logger.error("message (delivery tag %s) breaks the landing: %s", message.delivery_tag, type(exc).__name__)
+            logger.error(
+                "message (delivery tag %s) breaks the landing: %s", message.delivery_tag, type(exc).__name__
+            )
     return BatchOutcome(results, failed, failures)
 
 
@@ -453,8 +497,14 @@ class BatchConsumer:
             I/O thread after the acks of a batch were sent (benchmarks measure latency with it).
     """
 
-    def __init__(self, config: ConsumerConfig, lander: Lander | None = None, *, settings: Settings | None = None,
-                 on_settled: Callable[[list[Delivery], BatchOutcome, float], None] | None = None) -> None:
+    def __init__(
+        self,
+        config: ConsumerConfig,
+        lander: Lander | None = None,
+        *,
+        settings: Settings | None = None,
+        on_settled: Callable[[list[Delivery], BatchOutcome, float], None] | None = None,
+    ) -> None:
         self.config = config
         self.lander = lander
         self.settings = settings
@@ -486,10 +536,14 @@ class BatchConsumer:
             signal.signal(sig, lambda signum, _frame: self._on_signal(signum))
 
     def _on_signal(self, signum: int) -> None:
-        logger.info("received %s: finishing in-flight batches, then disconnecting", signal.Signals(signum).name)
+        logger.info(
+            "received %s: finishing in-flight batches, then disconnecting", signal.Signals(signum).name
+        )
         self._stop.set()
 
-    def run(self, *, max_messages: int | None = None, idle_exit_seconds: float | None = None) -> ConsumerStats:
+    def run(
+        self, *, max_messages: int | None = None, idle_exit_seconds: float | None = None
+    ) -> ConsumerStats:
         """Consume until stopped (signal or :meth:`stop`), ``max_messages`` were settled, or the
         queue was idle for ``idle_exit_seconds``. Returns counts.
 
@@ -514,8 +568,10 @@ class BatchConsumer:
             import multiprocessing
 
             pool = ProcessPoolExecutor(
-                self.config.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker, initargs=(self.settings,),
+                self.config.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(self.settings,),
             )
             # start the workers before consuming: their imports must not count against the first batches
             for ready in [pool.submit(_warm_worker) for _ in range(self.config.workers)]:
@@ -536,20 +592,30 @@ class BatchConsumer:
             self._connection = pika.BlockingConnection(params)
         except pika.exceptions.AMQPConnectionError as exc:
             raise BrokerError(
-                f"cannot connect to RabbitMQ at {describe_url(self.config.url)}: {exc!r}. Is it running? Check RABBITMQ_URL."
+                f"cannot connect to RabbitMQ at {describe_url(self.config.url)}: {exc!r}. "
+                "Is it running? Check RABBITMQ_URL."
             ) from exc
         self._channel = self._connection.channel()
         declare_topology(self._channel, self.config.topology)
         self._channel.basic_qos(prefetch_count=self.config.prefetch)
-        self._consumer_tag = self._channel.basic_consume(self.config.topology.queue, self._on_message, auto_ack=False)
+        self._consumer_tag = self._channel.basic_consume(
+            self.config.topology.queue, self._on_message, auto_ack=False
+        )
         logger.info(
             "consuming %s on %s (prefetch %d, batches of %d or %.2fs, delivery limit %d, DLQ %s)",
-            self.config.topology.queue, describe_url(self.config.url), self.config.prefetch, self.config.batch_size,
-            self.config.batch_seconds, self.config.topology.delivery_limit, self.config.topology.dead_letter_queue,
+            self.config.topology.queue,
+            describe_url(self.config.url),
+            self.config.prefetch,
+            self.config.batch_size,
+            self.config.batch_seconds,
+            self.config.topology.delivery_limit,
+            self.config.topology.dead_letter_queue,
         )
 
     # -- the loop -------------------------------------------------------------------------------
-    def _on_message(self, _channel: BlockingChannel, method: Basic.Deliver, props: BasicProperties, body: bytes) -> None:
+    def _on_message(
+        self, _channel: BlockingChannel, method: Basic.Deliver, props: BasicProperties, body: bytes
+    ) -> None:
         if not self._buffer:
             self._buffer_started = time.monotonic()
         self._buffer.append((method.delivery_tag, bool(method.redelivered), props, body))
@@ -582,8 +648,11 @@ class BatchConsumer:
                 # storage down for good: ack nothing more, stop; unacked messages go back to the queue
                 self._fatal = exc
                 self._stop.set()
-                logger.error("landing failed after retries; stopping without ack (batch ending at tag %d): %s",
-                             pending.last_tag, exc)
+                logger.error(
+                    "landing failed after retries; stopping without ack (batch ending at tag %d): %s",
+                    pending.last_tag,
+                    exc,
+                )
                 self._pending.clear()
                 return
             for tag in outcome.failed_tags:
@@ -608,7 +677,11 @@ class BatchConsumer:
                 last_activity = now
             if max_messages is not None and self.stats.messages >= max_messages:
                 break
-            if idle_exit_seconds is not None and not self._buffer and now - last_activity >= idle_exit_seconds:
+            if (
+                idle_exit_seconds is not None
+                and not self._buffer
+                and now - last_activity >= idle_exit_seconds
+            ):
                 break
 
     def _shutdown(self) -> None:
@@ -625,7 +698,9 @@ class BatchConsumer:
                     connection.process_data_events(time_limit=0.05)
                     self._settle()
         except pika.exceptions.AMQPError as exc:
-            logger.warning("broker connection lost during shutdown (%s); unacked messages will be redelivered", exc)
+            logger.warning(
+                "broker connection lost during shutdown (%s); unacked messages will be redelivered", exc
+            )
         finally:
             if self._executor is not None:
                 self._executor.shutdown(wait=True, cancel_futures=True)

@@ -62,8 +62,13 @@ def topology(request: pytest.FixtureRequest) -> Iterator[Topology]:
 
 
 def _settings(tmp_path: Path, topo: Topology, **overrides) -> Settings:
-    return load_settings(data_dir=tmp_path / "data", rabbitmq_url=URL, rabbitmq_queue=topo.queue,
-                         rabbitmq_delivery_limit=topo.delivery_limit, **overrides)
+    return load_settings(
+        data_dir=tmp_path / "data",
+        rabbitmq_url=URL,
+        rabbitmq_queue=topo.queue,
+        rabbitmq_delivery_limit=topo.delivery_limit,
+        **overrides,
+    )
 
 
 def _publish(topo: Topology, messages: list[Outgoing]) -> None:
@@ -93,8 +98,12 @@ def _bronze(lake: Path) -> tuple[list[dict], dict[str, str]]:
 
 
 def _quarantine(lake: Path) -> list[dict]:
-    return [json.loads(line) for p in lake.rglob("*.json.gz") if "/_quarantine/" in p.as_posix()
-            for line in gzip.decompress(p.read_bytes()).splitlines()]
+    return [
+        json.loads(line)
+        for p in lake.rglob("*.json.gz")
+        if "/_quarantine/" in p.as_posix()
+        for line in gzip.decompress(p.read_bytes()).splitlines()
+    ]
 
 
 def _consumer_cmd(*extra: str) -> list[str]:
@@ -103,8 +112,11 @@ def _consumer_cmd(*extra: str) -> list[str]:
 
 def _env(settings: Settings) -> dict[str, str]:
     return os.environ | {
-        "PYTHONPATH": str(ROOT), "CARDFLOW_DATA_DIR": str(settings.data_dir), "RABBITMQ_URL": URL,
-        "RABBITMQ_QUEUE": settings.rabbitmq_queue, "RABBITMQ_DELIVERY_LIMIT": str(settings.rabbitmq_delivery_limit),
+        "PYTHONPATH": str(ROOT),
+        "CARDFLOW_DATA_DIR": str(settings.data_dir),
+        "RABBITMQ_URL": URL,
+        "RABBITMQ_QUEUE": settings.rabbitmq_queue,
+        "RABBITMQ_DELIVERY_LIMIT": str(settings.rabbitmq_delivery_limit),
         "PREFECT_LOGGING_LEVEL": "WARNING",
     }
 
@@ -122,7 +134,9 @@ def _mid_batch(lake: Path) -> bool:
 
 
 @pytest.mark.parametrize("topology", [10], indirect=True)  # crashes count as deliveries
-def test_sigkill_mid_batch_then_restart_lands_each_event_exactly_once(tmp_path: Path, topology: Topology) -> None:
+def test_sigkill_mid_batch_then_restart_lands_each_event_exactly_once(
+    tmp_path: Path, topology: Topology
+) -> None:
     """N distinct events plus re-published duplicates; the consumer is SIGKILLed while landing;
     after a restart Bronze holds every event_id (none lost) and no object twice (none doubled).
     Silver's event_id dedupe then gives exactly N (checked end to end after load + dbt)."""
@@ -135,8 +149,13 @@ def test_sigkill_mid_batch_then_restart_lands_each_event_exactly_once(tmp_path: 
     lake = settings.lake_dir
     batch_args = ("--batch-size", "200", "--prefetch", "400", "--batch-seconds", "0.3")
 
-    first = subprocess.Popen(_consumer_cmd(*batch_args), env=_env(settings), cwd=tmp_path,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    first = subprocess.Popen(
+        _consumer_cmd(*batch_args),
+        env=_env(settings),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 120
     killed_mid_batch = False
     while time.monotonic() < deadline and first.poll() is None:
@@ -150,8 +169,13 @@ def test_sigkill_mid_batch_then_restart_lands_each_event_exactly_once(tmp_path: 
     assert killed_mid_batch, "never caught the consumer between a part write and its manifest"
     assert _depth(topology.queue) > 0  # the kill left unacked messages; the broker requeued them
 
-    second = subprocess.run(_consumer_cmd(*batch_args, "--idle-exit", "3"), env=_env(settings), cwd=tmp_path,
-                            capture_output=True, timeout=180)
+    second = subprocess.run(
+        _consumer_cmd(*batch_args, "--idle-exit", "3"),
+        env=_env(settings),
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=180,
+    )
     assert second.returncode == 0, second.stdout.decode()[-2000:] + second.stderr.decode()[-2000:]
     assert _depth(topology.queue) == 0
     assert _depth(topology.dead_letter_queue) == 0
@@ -163,12 +187,15 @@ def test_sigkill_mid_batch_then_restart_lands_each_event_exactly_once(tmp_path: 
     # every record is the canonical Bronze record of its event (dedupe by event_id is lossless)
     by_id: dict[str, set[str]] = {}
     for r in records:
-        by_id.setdefault(r["event_id"], set()).add(json.dumps({k: v for k, v in r.items() if k != "ingested_at"},
-                                                              sort_keys=True))
+        by_id.setdefault(r["event_id"], set()).add(
+            json.dumps({k: v for k, v in r.items() if k != "ingested_at"}, sort_keys=True)
+        )
     assert all(len(v) == 1 for v in by_id.values())
 
 
-def test_poison_messages_go_to_quarantine_or_dlq_and_good_ones_land(tmp_path: Path, topology: Topology) -> None:
+def test_poison_messages_go_to_quarantine_or_dlq_and_good_ones_land(
+    tmp_path: Path, topology: Topology
+) -> None:
     """Contract-bad messages are quarantined with reasons; a message that breaks the landing code
     is nacked until the broker's delivery limit dead-letters it; the good ones behind both land."""
     events = list(EventGenerator(GeneratorConfig(events=60, seed=5)))
@@ -180,15 +207,25 @@ def test_poison_messages_go_to_quarantine_or_dlq_and_good_ones_land(tmp_path: Pa
     bad_types["event_id"] = str(uuid.uuid4())
     no_id = json.loads(outgoing_for_event(order).body)
     del no_id["event_id"]
-    unknown = json.loads(outgoing_for_event(order).body) | {"event_type": "CardGraded", "event_id": str(uuid.uuid4())}
+    unknown = json.loads(outgoing_for_event(order).body) | {
+        "event_type": "CardGraded",
+        "event_id": str(uuid.uuid4()),
+    }
     poison = [
         Outgoing(b"this is not json {", "application/json"),
         Outgoing(json.dumps(bad_types).encode()),
         Outgoing(json.dumps(no_id).encode()),
         Outgoing(json.dumps(unknown).encode()),
-        Outgoing(b"\x0a\xff\xff\xff", protobuf_content_type("OrderCreated"),
-                 {"event_id": str(uuid.uuid4()), "source": "orders", "event_type": "OrderCreated",
-                  "inserted_at": "2026-10-01T00:00:00+00:00"}),
+        Outgoing(
+            b"\x0a\xff\xff\xff",
+            protobuf_content_type("OrderCreated"),
+            {
+                "event_id": str(uuid.uuid4()),
+                "source": "orders",
+                "event_type": "OrderCreated",
+                "inserted_at": "2026-10-01T00:00:00+00:00",
+            },
+        ),
         Outgoing(b"<xml/>", "application/xml"),
     ]
     _publish(topology, good[:20] + poison[:3] + [breaker] + poison[3:] + good[20:])
@@ -215,10 +252,16 @@ def test_poison_messages_go_to_quarantine_or_dlq_and_good_ones_land(tmp_path: Pa
     records, _ = _bronze(settings.lake_dir)
     assert {r["event_id"] for r in records} == {e["event_id"] for e in events[:50]}
     reasons = sorted(e["reason"] for e in _quarantine(settings.lake_dir))
-    assert set(reasons) == {"not_json", "bad_type", "null_event_id", "unknown_event_type", "bad_protobuf",
-                            "unsupported_content_type"}
+    assert set(reasons) == {
+        "not_json",
+        "bad_type",
+        "null_event_id",
+        "unknown_event_type",
+        "bad_protobuf",
+        "unsupported_content_type",
+    }
     connection = pika.BlockingConnection(connection_parameters(URL))
-    method, props, body = connection.channel().basic_get(topology.dead_letter_queue, auto_ack=True)
+    _method, props, body = connection.channel().basic_get(topology.dead_letter_queue, auto_ack=True)
     connection.close()
     assert body == breaker.body
     assert props.headers["x-first-death-reason"] == "delivery_limit"
@@ -234,7 +277,10 @@ def test_sigterm_lands_the_partial_batch_and_exits_cleanly(tmp_path: Path, topol
     settings = _settings(tmp_path, topology)
     proc = subprocess.Popen(
         _consumer_cmd("--batch-size", "500", "--prefetch", "1000", "--batch-seconds", "60"),
-        env=_env(settings), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=_env(settings),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not list(settings.lake_dir.rglob("_manifests/**/*.json")):
@@ -253,8 +299,22 @@ def test_sigterm_lands_the_partial_batch_and_exits_cleanly(tmp_path: Path, topol
 def test_generate_to_rabbitmq_publishes_with_confirms(tmp_path: Path, topology: Topology) -> None:
     settings = _settings(tmp_path, topology)
     result = subprocess.run(
-        [sys.executable, "-m", "cardflow", "generate", "--to", "rabbitmq", "--events", "500", "--format", "protobuf"],
-        env=_env(settings), cwd=tmp_path, capture_output=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "cardflow",
+            "generate",
+            "--to",
+            "rabbitmq",
+            "--events",
+            "500",
+            "--format",
+            "protobuf",
+        ],
+        env=_env(settings),
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr.decode()[-2000:]
     report = json.loads(result.stdout)

@@ -21,12 +21,14 @@ _CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
 
 def test_template_passes_cfn_lint() -> None:
     runner = "import sys; from cfnlint.runner import main; sys.argv[0] = 'cfn-lint'; sys.exit(main())"
-    result = subprocess.run([sys.executable, "-c", runner, str(TEMPLATE)], capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        [sys.executable, "-c", runner, str(TEMPLATE)], capture_output=True, text=True, timeout=180
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_relay_signs_the_body_the_way_the_app_checks_it() -> None:
-    template = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    template = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)
     code = template["Resources"]["RelayFunction"]["Properties"]["Code"]["ZipFile"]
     assert "x-cardflow-signature" in code and "sha256=" in code
     compile(code, "relay.py", "exec")

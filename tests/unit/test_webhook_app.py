@@ -32,27 +32,45 @@ def _wire(n: int = 30, *, amazon_bytes: bool = False) -> list[dict]:
         headers = dict(o.headers) | {"published_at": "2026-11-20T12:00:00+00:00"}
         if amazon_bytes:
             headers = {k: {"bytes": list(str(v).encode())} for k, v in headers.items()}
-        items.append({"basicProperties": {"contentType": o.content_type, "headers": headers,
-                                          "timestamp": "Nov 20, 2026, 12:00:00 PM"},
-                      "redelivered": False, "data": base64.b64encode(o.body).decode()})
+        items.append(
+            {
+                "basicProperties": {
+                    "contentType": o.content_type,
+                    "headers": headers,
+                    "timestamp": "Nov 20, 2026, 12:00:00 PM",
+                },
+                "redelivered": False,
+                "data": base64.b64encode(o.body).decode(),
+            }
+        )
     return items
 
 
 def _amazon_event(items: list[dict]) -> dict:
     half = len(items) // 2
-    return {"eventSource": "aws:rmq", "eventSourceArn": "arn:aws:mq:us-east-1:111122223333:broker:b:b-1",
-            "rmqMessagesByQueue": {"cardflow.events::/": items[:half], "cardflow.other::/": items[half:]}}
+    return {
+        "eventSource": "aws:rmq",
+        "eventSourceArn": "arn:aws:mq:us-east-1:111122223333:broker:b:b-1",
+        "rmqMessagesByQueue": {"cardflow.events::/": items[:half], "cardflow.other::/": items[half:]},
+    }
 
 
 def _post(client: TestClient, document: object, *, secret: str = SECRET, raw: bytes | None = None):
     body = raw if raw is not None else json.dumps(document).encode()
-    return client.post("/mq", content=body, headers={"x-cardflow-signature": sign(secret, body),
-                                                     "content-type": "application/json"})
+    return client.post(
+        "/mq",
+        content=body,
+        headers={"x-cardflow-signature": sign(secret, body), "content-type": "application/json"},
+    )
 
 
 def _lake(settings: Settings) -> dict[str, bytes]:
     root = settings.lake_dir
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()} if root.exists() else {}
+    return (
+        {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+        if root.exists()
+        else {}
+    )
 
 
 def test_amazon_mq_event_lands_through_the_flow(settings: Settings) -> None:
@@ -89,7 +107,12 @@ def test_bearer_and_header_secret_are_accepted(settings: Settings) -> None:
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"x-cardflow-signature": "sha256=" + "0" * 64}, {"authorization": "Bearer wrong"}, {"x-cardflow-secret": "no"}],
+    [
+        {},
+        {"x-cardflow-signature": "sha256=" + "0" * 64},
+        {"authorization": "Bearer wrong"},
+        {"x-cardflow-secret": "no"},
+    ],
 )
 def test_bad_credentials_are_401_and_land_nothing(settings: Settings, headers: dict) -> None:
     client = TestClient(create_app(settings, run_as_flow=False))
@@ -118,7 +141,9 @@ def test_signature_of_another_body_is_rejected(settings: Settings) -> None:
         (b'{"rmqMessagesByQueue": {"q::/": "x"}}', 422, "must be a list"),
     ],
 )
-def test_malformed_bodies_get_a_4xx_that_says_why(settings: Settings, raw: bytes, status: int, fragment: str) -> None:
+def test_malformed_bodies_get_a_4xx_that_says_why(
+    settings: Settings, raw: bytes, status: int, fragment: str
+) -> None:
     client = TestClient(create_app(settings, run_as_flow=False))
     response = _post(client, None, raw=raw)
     assert response.status_code == status
@@ -136,8 +161,11 @@ def test_oversized_body_is_413(settings: Settings) -> None:
 
 def test_bad_messages_inside_a_good_request_are_quarantined(settings: Settings) -> None:
     client = TestClient(create_app(settings, run_as_flow=False))
-    items = _wire(5) + [{"data": "%%%", "basicProperties": {}},
-                        {"data": base64.b64encode(b"plain").decode(), "basicProperties": {"contentType": "text/plain"}}]
+    items = [
+        *_wire(5),
+        {"data": "%%%", "basicProperties": {}},
+        {"data": base64.b64encode(b"plain").decode(), "basicProperties": {"contentType": "text/plain"}},
+    ]
     response = _post(client, {"messages": items})
     assert response.status_code == 200
     assert response.json()["reasons"] == {"bad_base64": 1, "unsupported_content_type": 1}
