@@ -34,8 +34,8 @@ from benchmarks.harness import BenchContext, Case
 
 URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 MAX_MESSAGES = 200_000
-LATENCY_RATE = 2_000
-LATENCY_SECONDS = 10
+LATENCY_RATE = 1_000
+LATENCY_SECONDS = 15
 
 
 def _messages(ctx: BenchContext) -> int:

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +44,17 @@ from tasks.storage import BronzeStore
 logger = logging.getLogger(__name__)
 
 ORIGIN = "realtime"
+_writer_pool: ThreadPoolExecutor | None = None
+_writer_lock = threading.Lock()
+
+
+def _writers() -> ThreadPoolExecutor:
+    """A small process-wide pool for concurrent part uploads (created on first use)."""
+    global _writer_pool
+    with _writer_lock:
+        if _writer_pool is None:
+            _writer_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bronze-writer")
+        return _writer_pool
 
 
 @dataclass(frozen=True)
@@ -127,11 +140,13 @@ def land_messages(messages: Sequence[RawMessage], store: BronzeStore, prefix: st
     for event_id, record in first.items():
         groups[(record["source"], record["event_type"])][event_id] = record
 
-    written: list[WrittenObject] = []
+    # the part objects are independent: upload them concurrently (S3 latency overlaps); the
+    # manifest below waits for all of them
+    uploads: list[Future[WrittenObject]] = []
     for (source, event_type), by_id in sorted(groups.items()):
         ids = sorted(by_id)
         key = bronze_key(prefix, source, event_type, ingested_at, part_id(ids))
-        written.append(write_records(store, key, [by_id[i] for i in ids]))
+        uploads.append(_writers().submit(write_records, store, key, [by_id[i] for i in ids]))
 
     reasons = Counter(r.reason or "unknown" for r in rejects)
     quarantined: list[WrittenObject] = []
@@ -154,6 +169,7 @@ def land_messages(messages: Sequence[RawMessage], store: BronzeStore, prefix: st
         if obj:
             quarantined.append(obj)
 
+    written = [upload.result() for upload in uploads]  # re-raises the first StorageError
     run_id = f"{ingested_at:%Y%m%dT%H%M%S%fZ}-{batch_id}"
     mkey = manifest_key(prefix, ORIGIN, run_id)
     landed = sum(o.rows for o in written)

@@ -113,11 +113,14 @@ def declare_topology(channel: BlockingChannel, topology: Topology) -> None:
         ) from exc
 
 
-def connection_parameters(url: str, *, heartbeat: int = 30) -> pika.URLParameters:
-    """pika parameters from RABBITMQ_URL with a heartbeat the consumer loop always honours."""
+def connection_parameters(url: str, *, heartbeat: int = 30, name: str | None = None) -> pika.URLParameters:
+    """pika parameters from RABBITMQ_URL with a heartbeat the consumer loop always honours; ``name``
+    shows in the management UI and ``rabbitmqctl list_connections client_properties``."""
     params = pika.URLParameters(url)
     params.heartbeat = heartbeat
     params.blocked_connection_timeout = 300
+    if name:
+        params.client_properties = {"connection_name": name}
     return params
 
 
@@ -344,7 +347,7 @@ class ConsumerConfig:
     url: str
     topology: Topology
     prefix: str
-    prefetch: int = 2000
+    prefetch: int = 3000
     batch_size: int = 1000
     batch_seconds: float = 0.5
     workers: int = 0
@@ -391,6 +394,7 @@ class ConsumerStats:
     quarantined: int = 0
     nacked: int = 0
     objects: int = 0
+    reconnects: int = 0
 
     def add(self, outcome: BatchOutcome, size: int) -> None:
         self.batches += 1
@@ -495,6 +499,8 @@ class BatchConsumer:
         settings: needed when ``config.workers > 0`` (worker processes build their own store).
         on_settled: optional hook ``(deliveries, outcome, settled_monotonic)`` called on the
             I/O thread after the acks of a batch were sent (benchmarks measure latency with it).
+        reconnect_attempts: after a lost connection, reconnect up to this many times (backoff
+            1 s .. 30 s); unacked messages are redelivered by the broker and land idempotently.
     """
 
     def __init__(
@@ -504,6 +510,7 @@ class BatchConsumer:
         *,
         settings: Settings | None = None,
         on_settled: Callable[[list[Delivery], BatchOutcome, float], None] | None = None,
+        reconnect_attempts: int = 10,
     ) -> None:
         self.config = config
         self.lander = lander
@@ -519,6 +526,7 @@ class BatchConsumer:
         self._channel: BlockingChannel | None = None
         self._consumer_tag: str | None = None
         self._fatal: BaseException | None = None
+        self.reconnect_attempts = reconnect_attempts
 
     # -- lifecycle ------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -554,12 +562,56 @@ class BatchConsumer:
         self._executor = self._make_executor()
         try:
             self._connect()
-            self._loop(max_messages, idle_exit_seconds)
+            delay = 1.0
+            while True:
+                try:
+                    self._loop(max_messages, idle_exit_seconds)
+                    break
+                except _CONNECTION_LOST as exc:
+                    if self._stop.is_set() or self.reconnect_attempts <= 0:
+                        raise BrokerError(f"lost the broker connection: {exc!r}") from exc
+                    self._abandon_in_flight(exc)
+                    delay = self._reconnect(delay)
         finally:
             self._shutdown()
         if self._fatal is not None:
             raise self._fatal
         return self.stats
+
+    def _abandon_in_flight(self, exc: BaseException) -> None:
+        """The channel is gone: its delivery tags are void and the broker requeues every unacked
+        message. Let running landings finish (they are idempotent) and forget buffer and pending."""
+        self.stats.reconnects += 1
+        for pending in self._pending:
+            try:
+                pending.future.result()
+            except BaseException:  # the redelivery will retry it
+                logger.debug("in-flight landing failed while the connection was down", exc_info=True)
+        logger.warning(
+            "lost the broker connection (%r); %d buffered and %d in-flight messages will be redelivered",
+            exc,
+            len(self._buffer),
+            sum(len(p.batch) for p in self._pending),
+        )
+        self._pending.clear()
+        self._buffer = []
+        self._connection = self._channel = None
+
+    def _reconnect(self, delay: float) -> float:
+        """Reconnect with exponential backoff (1 s .. 30 s), at most ``reconnect_attempts`` tries."""
+        for attempt in range(1, self.reconnect_attempts + 1):
+            if self._stop.is_set():
+                return delay
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
+            try:
+                self._connect()
+                return 1.0
+            except BrokerError as exc:
+                logger.warning("reconnect %d/%d failed: %s", attempt, self.reconnect_attempts, exc)
+        raise BrokerError(
+            f"could not reconnect to {describe_url(self.config.url)} after {self.reconnect_attempts} tries"
+        )
 
     def _make_executor(self) -> Executor:
         if self.config.workers > 0:
@@ -584,10 +636,15 @@ class BatchConsumer:
                 raise ValueError("BatchConsumer needs a lander or settings")
             store, prefix = get_store(self.settings), self.config.prefix
             self.lander = lambda batch: land_messages(batch, store, prefix)
-        return ThreadPoolExecutor(1, thread_name_prefix="cardflow-landing")
+        # two landings may overlap (one waits on uploads while the next encodes); acks stay in order
+        return ThreadPoolExecutor(2, thread_name_prefix="cardflow-landing")
 
     def _connect(self) -> None:
-        params = connection_parameters(self.config.url, heartbeat=self.config.heartbeat)
+        params = connection_parameters(
+            self.config.url,
+            heartbeat=self.config.heartbeat,
+            name=f"cardflow-consume {self.config.topology.queue}",
+        )
         try:
             self._connection = pika.BlockingConnection(params)
         except pika.exceptions.AMQPConnectionError as exc:
@@ -710,6 +767,13 @@ class BatchConsumer:
                 except pika.exceptions.AMQPError:
                     logger.debug("close after shutdown failed", exc_info=True)
             logger.info("consumer stopped: %s", self.stats.as_dict())
+
+
+_CONNECTION_LOST = (
+    pika.exceptions.AMQPConnectionError,
+    pika.exceptions.ChannelClosedByBroker,
+    pika.exceptions.ChannelWrongStateError,
+)
 
 
 def _wake(connection: pika.BlockingConnection) -> None:

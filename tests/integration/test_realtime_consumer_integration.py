@@ -324,3 +324,46 @@ def test_generate_to_rabbitmq_publishes_with_confirms(tmp_path: Path, topology: 
     stats = consumer.run(idle_exit_seconds=1.5)
     assert stats.landed + stats.quarantined == 500
     assert stats.landed == 500  # protobuf bodies with headers land like JSON ones
+
+
+def _close_connections_named(name: str) -> int:
+    """Force-close our consumer's connection (only the one carrying ``name``) from the broker side."""
+    listing = subprocess.run(
+        ["rabbitmqctl", "-q", "list_connections", "pid", "client_properties"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    pids = [line.split("\t", 1)[0] for line in listing.splitlines() if name in line]
+    for pid in pids:
+        subprocess.run(
+            ["rabbitmqctl", "close_connection", pid, "test: broker closed the connection"],
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
+    return len(pids)
+
+
+def test_consumer_reconnects_after_the_broker_drops_it(tmp_path: Path, topology: Topology) -> None:
+    """The broker closes the connection mid-stream: unacked messages come back, the consumer
+    reconnects by itself, and every event lands (idempotently) with nothing left in the queue."""
+    events = list(EventGenerator(GeneratorConfig(events=1500, seed=13)))
+    _publish(topology, [outgoing_for_event(e) for e in events])
+    settings = _settings(tmp_path, topology)
+    config = ConsumerConfig.from_settings(settings, batch_size=100, prefetch=200, batch_seconds=0.2)
+    consumer = BatchConsumer(config, settings=settings)
+    result: dict = {}
+    runner = threading.Thread(target=lambda: result.update(stats=consumer.run(idle_exit_seconds=3)))
+    runner.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and consumer.stats.messages == 0:
+        time.sleep(0.05)
+    assert _close_connections_named(f"cardflow-consume {topology.queue}") == 1
+    runner.join(120)
+    assert not runner.is_alive()
+    assert result["stats"].reconnects >= 1
+    records, _ = _bronze(settings.lake_dir)
+    assert {r["event_id"] for r in records} == {e["event_id"] for e in events}
+    assert _depth(topology.queue) == 0
