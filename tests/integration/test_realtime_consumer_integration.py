@@ -353,14 +353,29 @@ def test_consumer_reconnects_after_the_broker_drops_it(tmp_path: Path, topology:
     _publish(topology, [outgoing_for_event(e) for e in events])
     settings = _settings(tmp_path, topology)
     config = ConsumerConfig.from_settings(settings, batch_size=100, prefetch=200, batch_seconds=0.2)
-    consumer = BatchConsumer(config, settings=settings)
+    store = LocalBronzeStore(settings.lake_dir)
+    closed = threading.Event()
+    landed_batches: list[int] = []
+
+    def lander(batch):
+        # after the first batch, hold the landing until the broker has dropped the connection, so
+        # the drop surely happens with deliveries in flight (rabbitmqctl is slow on a busy machine)
+        if landed_batches:
+            closed.wait(120)
+        landed_batches.append(len(batch))
+        return land_messages(batch, store, settings.s3_prefix)
+
+    consumer = BatchConsumer(config, lander)
     result: dict = {}
     runner = threading.Thread(target=lambda: result.update(stats=consumer.run(idle_exit_seconds=3)))
     runner.start()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and consumer.stats.messages == 0:
         time.sleep(0.05)
-    assert _close_connections_named(f"cardflow-consume {topology.queue}") == 1
+    try:
+        assert _close_connections_named(f"cardflow-consume {topology.queue}") == 1
+    finally:
+        closed.set()
     runner.join(120)
     assert not runner.is_alive()
     assert result["stats"].reconnects >= 1
