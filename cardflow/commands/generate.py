@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("generate", help="generate realistic events into the event store")
+    p = subparsers.add_parser("generate", help="generate realistic events into the event store (or RabbitMQ)")
     p.add_argument("--events", type=int, default=200_000, help="number of events (default 200000)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--days", type=int, default=30, help="days the events spread over")

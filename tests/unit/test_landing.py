@@ -120,3 +120,20 @@ def test_empty_batch_writes_nothing(tmp_path: Path) -> None:
     result = land_messages([], LocalBronzeStore(tmp_path), "bronze")
     assert result.messages == 0 and result.manifest_key is None
     assert not any(tmp_path.iterdir())
+
+
+def test_protobuf_and_json_batches_land_byte_identical_objects(tmp_path: Path) -> None:
+    """Protobuf bodies (envelope in headers) and JSON bodies of the same events: same keys, same bytes."""
+    stamp = {PUBLISHED_AT_HEADER: "2026-11-20T10:15:00+00:00"}
+    events = list(EventGenerator(GeneratorConfig(events=120, seed=4)))
+    lakes = {}
+    for body_format in ("json", "protobuf"):
+        batch = []
+        for event in events:
+            o = outgoing_for_event(event, body_format=body_format)
+            batch.append(RawMessage(o.body, o.content_type, headers=o.headers | stamp, type=o.type))
+        root = tmp_path / body_format
+        result = land_messages(batch, LocalBronzeStore(root), "bronze")
+        assert result.landed == 120
+        lakes[body_format] = {k: v for k, v in _snapshot(root).items() if is_part_key(k)}
+    assert lakes["protobuf"] == lakes["json"]
