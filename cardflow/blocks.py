@@ -89,7 +89,8 @@ def slack_blocks(settings: Settings) -> list[PlannedBlock]:
     from prefect.blocks.notifications import SlackWebhook
 
     block = SlackWebhook(url=settings.slack_webhook_url)
-    return [PlannedBlock("slack-webhook", settings.slack_webhook_block or DEFAULT_SLACK_BLOCK, block, "CARDFLOW_SLACK_BLOCK")]
+    name = settings.slack_webhook_block or DEFAULT_SLACK_BLOCK
+    return [PlannedBlock("slack-webhook", name, block, "CARDFLOW_SLACK_BLOCK")]
 
 
 def planned_blocks(settings: Settings) -> list[PlannedBlock]:

@@ -162,7 +162,7 @@ def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
 
 
 def backoff_delays(attempts: int, base_seconds: float, max_seconds: float = 300.0) -> list[float]:
-    """Exponential backoff with jitter for ``attempts`` retries: base, 2*base, 4*base... each ×[0.5, 1]."""
+    """Exponential backoff with jitter for ``attempts`` retries: base, 2*base, 4*base... jittered to 50-100%."""
     return [min(max_seconds, base_seconds * 2**i) * random.uniform(0.5, 1.0) for i in range(attempts)]
 
 

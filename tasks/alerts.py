@@ -153,7 +153,7 @@ def post_alert(alert: Alert, settings: Settings, *, timeout: float = 10.0) -> Al
     url = webhook_url(settings)
     if url is None:
         return AlertOutcome(alert.kind, False, "no SLACK_WEBHOOK_URL or CARDFLOW_SLACK_BLOCK configured")
-    payload = alert.payload(secret_values(settings) + [url])
+    payload = alert.payload([*secret_values(settings), url])
     try:
         response = httpx.post(url, json=payload, timeout=timeout)
     except httpx.HTTPError as exc:

@@ -142,7 +142,8 @@ class PrefectServer:
             timeout=timeout,
         )
         if result.returncode != 0:
-            raise RuntimeError(f"prefect {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+            command = " ".join(args)
+            raise RuntimeError(f"prefect {command} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         return result.stdout
 
     def api(self, method: str, path: str, body: Any | None = None) -> Any:
@@ -157,7 +158,7 @@ class PrefectServer:
         return self.api("GET", f"/deployments/name/{flow_name}/{name}")
 
     def wait_for_run(
-        self, deployment_id: str, *, timeout: float, done: tuple[str, ...] = ("COMPLETED",), exclude: set[str] = frozenset()
+        self, deployment_id: str, *, timeout: float, exclude: frozenset[str] = frozenset()
     ) -> dict[str, Any]:
         """Wait until a run of the deployment (not in ``exclude``) reaches a final state."""
         deadline = time.monotonic() + timeout
