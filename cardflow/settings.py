@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cardflow.errors import ConfigurationError
@@ -103,7 +103,21 @@ class Settings(BaseSettings):
     # --- real-time ingestion -------------------------------------------------------------------
     rabbitmq_url: str = Field("amqp://guest:guest@127.0.0.1:5672/%2F", validation_alias=_env("RABBITMQ_URL"))
     rabbitmq_queue: str = Field("cardflow.events", validation_alias=_env("RABBITMQ_QUEUE"))
+    rabbitmq_prefetch: int = Field(2000, validation_alias=_env("RABBITMQ_PREFETCH"), ge=1, le=65535)
+    """Unacked messages the broker may push to `cardflow consume` (must be >= RABBITMQ_BATCH_SIZE)."""
+    rabbitmq_batch_size: int = Field(1000, validation_alias=_env("RABBITMQ_BATCH_SIZE"), ge=1)
+    """A micro-batch lands when it holds this many messages..."""
+    rabbitmq_batch_seconds: float = Field(0.5, validation_alias=_env("RABBITMQ_BATCH_SECONDS"), gt=0, le=300)
+    """...or when its first message has waited this long."""
+    rabbitmq_delivery_limit: int = Field(5, validation_alias=_env("RABBITMQ_DELIVERY_LIMIT"), ge=1)
+    """Deliveries before the broker dead-letters a message (quorum queue x-delivery-limit)."""
+    rabbitmq_landing_workers: int = Field(0, validation_alias=_env("RABBITMQ_LANDING_WORKERS"), ge=0, le=32)
+    """0: land in one background thread; N: land in N worker processes (CPU-bound batches)."""
     webhook_secret: SecretStr | None = Field(None, validation_alias=_env("CARDFLOW_WEBHOOK_SECRET"))
+    """Shared secret of the webhook receiver: bearer token, or key of the HMAC-SHA256 body signature."""
+    webhook_max_body_bytes: int = Field(
+        10 * 1024 * 1024, validation_alias=_env("CARDFLOW_WEBHOOK_MAX_BYTES"), ge=1024
+    )
 
     # --- alerts --------------------------------------------------------------------------------
     slack_webhook_url: SecretStr | None = Field(None, validation_alias=_env("SLACK_WEBHOOK_URL"))
@@ -126,6 +140,16 @@ class Settings(BaseSettings):
         if parsed.scheme not in ("amqp", "amqps") or not parsed.hostname:
             raise ValueError(f"expected amqp[s]://user:password@host:port/vhost, got a {parsed.scheme!r} URL")
         return value
+
+    @model_validator(mode="after")
+    def _batch_fits_prefetch(self) -> Settings:
+        # the broker stops delivering at `prefetch` unacked messages: a bigger batch never fills
+        if self.rabbitmq_batch_size > self.rabbitmq_prefetch:
+            raise ValueError(
+                f"RABBITMQ_BATCH_SIZE ({self.rabbitmq_batch_size}) must not exceed RABBITMQ_PREFETCH "
+                f"({self.rabbitmq_prefetch}): the broker stops delivering at prefetch unacked messages"
+            )
+        return self
 
     @field_validator("slack_webhook_url")
     @classmethod

@@ -22,7 +22,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--end", type=parse_timestamp, default=DEFAULT_END, help="exclusive end (ISO-8601)")
     p.add_argument("--anomalies", action="store_true", help="inject anomalies for quality demos")
     p.add_argument("--anomaly-rate", type=float, default=0.002, help="share per anomaly kind")
-    p.add_argument("--to", choices=("postgres",), default="postgres", help="destination")
+    p.add_argument("--to", choices=("postgres", "rabbitmq"), default="postgres", help="destination")
+    p.add_argument("--queue", default=None, help="rabbitmq: queue name (default RABBITMQ_QUEUE)")
+    p.add_argument("--format", choices=("json", "protobuf"), default="json", help="rabbitmq: message body format")
+    p.add_argument("--confirm-window", type=int, default=2000, help="rabbitmq: unconfirmed messages in flight")
     p.set_defaults(func=run)
 
 
@@ -43,8 +46,33 @@ def run(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     generator = EventGenerator(config_from_args(args))
+    if args.to == "rabbitmq":
+        return _to_rabbitmq(args, generator)
     with eventstore.connect(settings) as conn:
         inserted = eventstore.insert_events(conn, generator, settings)
     report = generator.report.as_dict() | {"inserted": inserted, "destination": eventstore.describe(settings)}
     print(json.dumps(report, indent=2))
+    return 0
+
+
+def _to_rabbitmq(args: argparse.Namespace, generator: EventGenerator) -> int:
+    """Publish the generated events to RabbitMQ with batched publisher confirms."""
+    import pika
+
+    from tasks.rabbitmq import ConfirmingPublisher, Topology, connection_parameters, declare_topology, describe_url
+    from tasks.realtime_publish import outgoing_for_event
+
+    settings = get_settings()
+    topology = Topology.from_settings(settings, args.queue)
+    connection = pika.BlockingConnection(connection_parameters(settings.rabbitmq_url))
+    try:
+        declare_topology(connection.channel(), topology)
+    finally:
+        connection.close()
+    publisher = ConfirmingPublisher(settings.rabbitmq_url, topology.queue, window=args.confirm_window)
+    report = publisher.publish(outgoing_for_event(e, body_format=args.format) for e in generator)
+    summary = generator.report.as_dict() | report.as_dict() | {
+        "destination": f"{describe_url(settings.rabbitmq_url)} queue {topology.queue}", "format": args.format,
+    }
+    print(json.dumps(summary, indent=2))
     return 0

@@ -1,0 +1,1 @@
+"""Serving and deploying cardflow: the webhook receiver's ASGI app and deployment snippets."""
