@@ -176,7 +176,27 @@ def notify(kind: AlertKind, summary: str, settings: Settings, *, timeout: float 
     logger.warning("%s: %s", kind, summary)
     context = current_run_context()
     title = f"cardflow {kind.replace('_', ' ')}" + (f" in {context.flow}" if context.flow else "")
-    return post_alert(Alert(kind, title, summary, context), settings, timeout=timeout)
+    alert = Alert(kind, title, summary, context)
+    _emit_event(alert, settings)
+    return post_alert(alert, settings, timeout=timeout)
+
+
+def _emit_event(alert: Alert, settings: Settings) -> None:
+    """Emit ``cardflow.<kind>`` so server/Cloud automations can react (deployments/automations/).
+
+    Best effort: without a Prefect API the event is dropped, never raised.
+    """
+    try:
+        from prefect.events import emit_event
+
+        fields = alert.payload(secret_values(settings))["cardflow"]
+        emit_event(
+            event=f"cardflow.{alert.kind}",
+            resource={"prefect.resource.id": f"cardflow.quality.{alert.context.flow or 'adhoc'}"},
+            payload={k: fields.get(k) for k in ("flow", "deployment", "run", "state", "link", "summary")},
+        )
+    except Exception as exc:  # events are a convenience for automations, not the alert itself
+        logger.debug("quality event not emitted: %s", type(exc).__name__)
 
 
 def current_run_context() -> RunContext:
