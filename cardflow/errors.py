@@ -63,3 +63,16 @@ class QualityGateFailed(CardflowError):
         self.failures = failures
         listed = "; ".join(failures[:10])
         super().__init__(f"quality gate {gate!r} failed ({len(failures)} checks): {listed}")
+
+
+class SuiteDefinitionError(CardflowError):
+    """An expectation suite file under ``expectations/`` is missing, unreadable or has expectations
+    that Great Expectations would not accept (GX drops those with only a log line)."""
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        super().__init__(
+            f"{path}: {len(problems)} expectation(s) rejected: {'; '.join(problems[:10])}. Fix the suite JSON "
+            "(expectation type names and kwargs as in the GX 1.x gallery)."
+        )

@@ -99,6 +99,15 @@ class Settings(BaseSettings):
     raw_events_freshness_error_hours: float = Field(24, validation_alias=_env("RAW_EVENTS_FRESHNESS_ERROR_HOURS"), gt=0)
     volume_anomaly_pct: float = Field(50, validation_alias=_env("VOLUME_ANOMALY_PCT"), gt=0, le=100)
     volume_anomaly_lookback_days: int = Field(7, validation_alias=_env("VOLUME_ANOMALY_LOOKBACK_DAYS"), ge=1)
+    audit_schema_suffix: str = Field("_AUDIT", validation_alias=_env("CARDFLOW_AUDIT_SCHEMA_SUFFIX"))
+    """Write-audit-publish: Silver/Gold are built into <schema><suffix> and published after the gate."""
+    snowflake_publish_mode: Literal["swap", "clone"] = Field(
+        "swap", validation_alias=_env("CARDFLOW_SNOWFLAKE_PUBLISH_MODE")
+    )
+    """swap: ALTER TABLE audit SWAP WITH published (production); clone: CREATE OR REPLACE TABLE published
+    CLONE audit (for stand-ins such as fakesnow that have no SWAP)."""
+    quality_chunk_rows: int = Field(500_000, validation_alias=_env("CARDFLOW_QUALITY_CHUNK_ROWS"), ge=1_000)
+    """DuckDB gates validate tables in pieces of this many rows (bounds memory)."""
 
     # --- real-time ingestion -------------------------------------------------------------------
     rabbitmq_url: str = Field("amqp://guest:guest@127.0.0.1:5672/%2F", validation_alias=_env("RABBITMQ_URL"))
@@ -175,6 +184,13 @@ class Settings(BaseSettings):
     def _identifier(cls, value: str) -> str:
         if not _IDENTIFIER.match(value):
             raise ValueError(f"{value!r} is not a plain SQL identifier (letters, digits, _ and $)")
+        return value
+
+    @field_validator("audit_schema_suffix")
+    @classmethod
+    def _suffix(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_$]{1,40}", value):
+            raise ValueError(f"{value!r} must be a non-empty identifier suffix (letters, digits, _ and $)")
         return value
 
     @field_validator("s3_prefix")

@@ -47,3 +47,20 @@ def named_queries(name: str, **schemas: str) -> dict[str, str]:
     if current:
         queries[current] = "\n".join(lines).strip().rstrip(";")
     return {key: text.format(**schemas) for key, text in queries.items()}
+
+
+def named_statements(name: str) -> dict[str, str]:
+    """The statements of ``sql/<name>`` keyed by their ``-- name: <key>`` header line.
+
+    A block runs from its header to the next header; comment lines and the final ``;`` are dropped.
+    """
+    blocks: dict[str, list[str]] = {}
+    current: str | None = None
+    for line in read_sql(name).splitlines():
+        stripped = line.strip()
+        if stripped.startswith("-- name:"):
+            current = stripped.split(":", 1)[1].strip()
+            blocks[current] = []
+        elif current is not None and stripped and not stripped.startswith("--"):
+            blocks[current].append(line)
+    return {key: "\n".join(lines).strip().rstrip(";").strip() for key, lines in blocks.items()}

@@ -17,12 +17,14 @@ in the Prefect UI (``PREFECT_UI_URL``; self-hosted servers derive it from ``PREF
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
 from pydantic import SecretStr
 
 from cardflow.settings import Settings, get_settings
@@ -154,16 +156,21 @@ def post_alert(alert: Alert, settings: Settings, *, timeout: float = 10.0) -> Al
     if url is None:
         return AlertOutcome(alert.kind, False, "no SLACK_WEBHOOK_URL or CARDFLOW_SLACK_BLOCK configured")
     payload = alert.payload([*secret_values(settings), url])
+    # urllib, not httpx: httpx logs every request URL at INFO, and this URL is the secret
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
     try:
-        response = httpx.post(url, json=payload, timeout=timeout)
-    except httpx.HTTPError as exc:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        logger.error("alert %s not delivered: webhook answered HTTP %d", alert.kind, exc.code)
+        return AlertOutcome(alert.kind, False, f"webhook answered HTTP {exc.code}")
+    except (urllib.error.URLError, OSError) as exc:
         logger.error("alert %s not delivered: %s", alert.kind, type(exc).__name__)
         return AlertOutcome(alert.kind, False, f"post failed: {type(exc).__name__}")
-    if response.status_code >= 400:
-        logger.error("alert %s not delivered: webhook answered HTTP %d", alert.kind, response.status_code)
-        return AlertOutcome(alert.kind, False, f"webhook answered HTTP {response.status_code}")
-    logger.info("alert %s posted (HTTP %d)", alert.kind, response.status_code)
-    return AlertOutcome(alert.kind, True, f"posted (HTTP {response.status_code})")
+    logger.info("alert %s posted (HTTP %d)", alert.kind, status)
+    return AlertOutcome(alert.kind, True, f"posted (HTTP {status})")
 
 
 def notify(kind: AlertKind, summary: str, settings: Settings, *, timeout: float = 10.0) -> AlertOutcome:

@@ -1,0 +1,80 @@
+{#
+  Incremental helpers.
+
+  Silver reads RAW rows loaded since its watermark (max loaded_at already in Silver) minus a
+  lookback window, then recomputes the dedupe for every event_id those rows touch, over ALL raw
+  rows of that event_id, so an incremental run gives exactly what a full refresh would.
+#}
+
+{# predicate on RAW.loaded_at selecting rows not yet seen by `this` (a Silver model) #}
+{% macro raw_rows_since_watermark(loaded_at_column='loaded_at') -%}
+    {{ loaded_at_column }} > (
+        select {{ dbt.dateadd('minute', -1 * (var('incremental_lookback_minutes') | int), 'max(loaded_at)') }}
+        from {{ this }}
+    )
+    or (select count(*) from {{ this }}) = 0
+{%- endmacro %}
+
+{#
+  Dedupe: one row per `key`, keeping the latest `order_by` (a list, most significant first, each
+  sorted descending); the list must end in columns that make the order total (tie-break), so the
+  choice is deterministic.
+#}
+{% macro keep_latest(key, order_by) -%}
+    qualify row_number() over (
+        partition by {{ key }}
+        order by {% for column in order_by %}{{ column }} desc{% if not loop.last %}, {% endif %}{% endfor %}
+    ) = 1
+{%- endmacro %}
+
+{# the RAW tie-break order of copies of one event: latest inserted, then latest ingested/loaded, then file position #}
+{% macro raw_event_order() -%}
+    {{ return(['inserted_at', 'ingested_at', 'loaded_at', 'file_name', 'file_row_number']) }}
+{%- endmacro %}
+
+{#
+  The import CTEs every Silver model starts with (the model passes source('raw', 'events') so dbt
+  sees the dependency, also in unit tests), ending in `latest_copy`: the RAW rows of one
+  event type (all types when None) (for an incremental run: only event_ids with a copy loaded since the watermark, with
+  all their copies), deduplicated to the latest copy per event_id.
+#}
+{% macro latest_raw_copies(raw_relation, event_type=none) -%}
+raw_events as (
+
+    select * from {{ raw_relation }}
+    {%- if event_type %}
+    where event_type = '{{ event_type }}'
+    {%- endif %}
+
+),
+
+{% if is_incremental() -%}
+touched_events as (
+
+    -- event_ids with a copy loaded since the last run; all their copies are re-deduplicated
+    select distinct event_id from raw_events
+    where ({{ cardflow.raw_rows_since_watermark() }})
+
+),
+
+candidates as (
+
+    select * from raw_events
+    where event_id in (select event_id from touched_events)
+
+),
+{%- else -%}
+candidates as (
+
+    select * from raw_events
+
+),
+{%- endif %}
+
+latest_copy as (
+
+    select * from candidates
+    {{ cardflow.keep_latest('event_id', cardflow.raw_event_order()) }}
+
+)
+{%- endmacro %}

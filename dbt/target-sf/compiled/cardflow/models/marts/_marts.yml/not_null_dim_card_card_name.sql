@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select card_name
+from CARDFLOW.GOLD.dim_card
+where card_name is null
+
+

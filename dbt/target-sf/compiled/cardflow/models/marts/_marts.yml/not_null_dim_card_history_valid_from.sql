@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select valid_from
+from CARDFLOW.GOLD.dim_card_history
+where valid_from is null
+
+

@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select last_updated_at
+from CARDFLOW.GOLD.dim_card
+where last_updated_at is null
+
+

@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select sku
+from CARDFLOW.GOLD.dim_card
+where sku is null
+
+

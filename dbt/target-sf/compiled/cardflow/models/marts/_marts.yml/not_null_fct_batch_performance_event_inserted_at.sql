@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select event_inserted_at
+from CARDFLOW.GOLD.fct_batch_performance
+where event_inserted_at is null
+
+

@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select sku
+from CARDFLOW.GOLD.fct_batch_performance
+where sku is null
+
+

@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select order_id
+from CARDFLOW.GOLD.fct_orders
+where order_id is null
+
+

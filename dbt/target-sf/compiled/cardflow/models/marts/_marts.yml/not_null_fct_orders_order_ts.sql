@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select order_ts
+from CARDFLOW.GOLD.fct_orders
+where order_ts is null
+
+

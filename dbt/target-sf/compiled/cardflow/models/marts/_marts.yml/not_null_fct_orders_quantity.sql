@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select quantity
+from CARDFLOW.GOLD.fct_orders
+where quantity is null
+
+

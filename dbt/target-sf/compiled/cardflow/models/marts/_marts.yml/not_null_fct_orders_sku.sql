@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select sku
+from CARDFLOW.GOLD.fct_orders
+where sku is null
+
+

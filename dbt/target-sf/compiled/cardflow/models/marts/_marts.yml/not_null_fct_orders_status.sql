@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select status
+from CARDFLOW.GOLD.fct_orders
+where status is null
+
+

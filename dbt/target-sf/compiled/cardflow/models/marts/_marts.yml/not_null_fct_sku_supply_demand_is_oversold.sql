@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select is_oversold
+from CARDFLOW.GOLD.fct_sku_supply_demand
+where is_oversold is null
+
+

@@ -1,0 +1,14 @@
+
+    
+    
+
+select
+    sku as unique_field,
+    count(*) as n_records
+
+from CARDFLOW.GOLD.dim_card
+where sku is not null
+group by sku
+having count(*) > 1
+
+

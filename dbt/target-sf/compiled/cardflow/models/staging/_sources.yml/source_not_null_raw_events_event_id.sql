@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select event_id
+from CARDFLOW.RAW.events
+where event_id is null
+
+

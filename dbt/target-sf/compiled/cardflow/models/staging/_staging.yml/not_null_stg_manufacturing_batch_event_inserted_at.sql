@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select event_inserted_at
+from CARDFLOW.SILVER.stg_manufacturing_batch
+where event_inserted_at is null
+
+

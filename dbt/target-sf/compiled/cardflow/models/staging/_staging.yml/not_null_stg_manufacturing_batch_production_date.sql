@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select production_date
+from CARDFLOW.SILVER.stg_manufacturing_batch
+where production_date is null
+
+

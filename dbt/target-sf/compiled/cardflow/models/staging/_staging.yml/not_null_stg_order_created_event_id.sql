@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select event_id
+from CARDFLOW.SILVER.stg_order_created
+where event_id is null
+
+

@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select quantity
+from CARDFLOW.SILVER.stg_order_created
+where quantity is null
+
+

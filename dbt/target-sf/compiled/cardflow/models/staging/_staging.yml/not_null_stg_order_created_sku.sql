@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select sku
+from CARDFLOW.SILVER.stg_order_created
+where sku is null
+
+

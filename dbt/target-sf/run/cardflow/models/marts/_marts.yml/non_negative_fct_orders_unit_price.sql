@@ -1,0 +1,20 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+
+select unit_price as failing_value
+from CARDFLOW.GOLD.fct_orders
+where unit_price < 0
+
+
+  
+  
+      
+    ) dbt_internal_test

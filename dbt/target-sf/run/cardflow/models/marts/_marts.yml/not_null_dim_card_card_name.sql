@@ -1,0 +1,25 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+    
+    
+
+
+
+select card_name
+from CARDFLOW.GOLD.dim_card
+where card_name is null
+
+
+
+  
+  
+      
+    ) dbt_internal_test

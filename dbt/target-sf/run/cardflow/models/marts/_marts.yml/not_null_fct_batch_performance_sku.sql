@@ -1,0 +1,25 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+    
+    
+
+
+
+select sku
+from CARDFLOW.GOLD.fct_batch_performance
+where sku is null
+
+
+
+  
+  
+      
+    ) dbt_internal_test

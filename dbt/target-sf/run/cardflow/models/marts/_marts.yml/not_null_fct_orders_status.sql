@@ -1,0 +1,25 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+    
+    
+
+
+
+select status
+from CARDFLOW.GOLD.fct_orders
+where status is null
+
+
+
+  
+  
+      
+    ) dbt_internal_test

@@ -1,0 +1,20 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+
+select defect_rate_estimate as failing_value
+from CARDFLOW.SILVER.stg_manufacturing_batch
+where defect_rate_estimate < 0 or defect_rate_estimate > 1
+
+
+  
+  
+      
+    ) dbt_internal_test

@@ -1,0 +1,20 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+
+select print_run as failing_value
+from CARDFLOW.SILVER.stg_card_catalog_entry_inserted
+where print_run < 0
+
+
+  
+  
+      
+    ) dbt_internal_test

@@ -1,0 +1,20 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+
+select quantity as failing_value
+from CARDFLOW.SILVER.stg_order_created
+where quantity < 0
+
+
+  
+  
+      
+    ) dbt_internal_test

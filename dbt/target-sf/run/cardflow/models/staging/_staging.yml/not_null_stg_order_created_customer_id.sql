@@ -1,0 +1,25 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+    
+    
+
+
+
+select customer_id
+from CARDFLOW.SILVER.stg_order_created
+where customer_id is null
+
+
+
+  
+  
+      
+    ) dbt_internal_test

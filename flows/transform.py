@@ -1,0 +1,94 @@
+"""Flow ``dbt_transform_and_test``: RAW.EVENTS -> Silver -> Gold, gated, write-audit-publish.
+
+Reads like its table of contents:
+
+1. freshness and volume of RAW.EVENTS (warn: artifact + alert; error: the flow fails, nothing built)
+2. build Silver with dbt into SILVER_AUDIT (starting from the published Silver), gate it, publish it
+3. build Gold into GOLD_AUDIT (reading the published Silver), gate it, publish it
+
+A failed build or gate stops the flow before the next publish: analysts keep the last good tables,
+the audit schema keeps what failed, and the gate's artifact names each failed expectation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+
+from cardflow.run_names import transform_run_name
+from cardflow.settings import Settings, get_settings
+from tasks.alerts import alert_on_failure
+from tasks.quality import build_layer_task, gate_layer_task, publish_layer_task, raw_events_checks_task
+
+
+@dataclass(frozen=True)
+class TransformResult:
+    """Counts of a transform run (JSON-friendly through :meth:`as_dict`)."""
+
+    target: str
+    full_refresh: bool
+    raw_checks: dict[str, str]
+    layers: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "full_refresh": self.full_refresh, "raw_checks": self.raw_checks,
+                "layers": self.layers}
+
+    def to_markdown(self) -> str:
+        lines = ["# dbt_transform_and_test", "", f"Target `{self.target}`, full refresh: {self.full_refresh}.", "",
+                 "RAW checks: " + ", ".join(f"{k} {v}" for k, v in self.raw_checks.items()), "",
+                 "| layer | dbt nodes | gate expectations | rows gated | published |", "|---|---|---:|---:|---|"]
+        for name, layer in self.layers.items():
+            lines.append(f"| {name} | {layer['dbt_counts']} | {layer['expectations']} | {layer['rows']:,} | "
+                         f"{', '.join(layer['published'])} |")
+        return "\n".join(lines) + "\n"
+
+
+@flow(
+    name="dbt_transform_and_test",
+    flow_run_name=transform_run_name,
+    log_prints=False,
+    on_failure=[alert_on_failure],
+    on_crashed=[alert_on_failure],
+)
+def dbt_transform_and_test(full_refresh: bool = False, settings: Settings | None = None) -> TransformResult:
+    """Check RAW, then build, gate and publish Silver and then Gold.
+
+    Args:
+        full_refresh: rebuild the incremental models from all of RAW.EVENTS (in the audit schemas).
+        settings: cardflow settings (warehouse, dbt target, thresholds); default: the environment.
+
+    Returns:
+        RAW check verdicts and, per layer, dbt node counts, gate counts and the published models.
+
+    Raises:
+        QualityGateFailed: RAW checks (gate ``raw_events``) or a layer's gate failed; nothing of that
+            layer (or later ones) was published.
+        TransformError: dbt failed while building a layer into its audit schema.
+    """
+    settings = settings or get_settings()
+    log = get_run_logger()
+    raw = raw_events_checks_task(settings)
+    layers: dict[str, dict[str, Any]] = {}
+    for layer in ("silver", "gold"):
+        build = build_layer_task(layer, settings, full_refresh)
+        gate = gate_layer_task(layer, settings)
+        published = publish_layer_task(layer, settings)
+        layers[layer] = {
+            "dbt_counts": build["dbt"]["counts"],
+            "dbt_warnings": build["dbt"]["warnings"],
+            "expectations": sum(len(m.outcomes) for m in gate.models),
+            "rows": sum(max(m.rows, 0) for m in gate.models),
+            "gate_seconds": round(gate.seconds, 2),
+            "published": sorted(published),
+        }
+        log.info("%s built, gated (%d expectations) and published: %s", layer, layers[layer]["expectations"],
+                 ", ".join(sorted(published)))
+    result = TransformResult(settings.resolved_dbt_target, full_refresh,
+                             {o.check: o.status for o in raw.outcomes}, layers)
+    create_markdown_artifact(key="dbt-transform", markdown=result.to_markdown(),
+                             description="RAW checks, audit builds, gates and publishes of this run")
+    return result
