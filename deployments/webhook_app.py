@@ -1,0 +1,203 @@
+"""The webhook receiver: an ASGI app that lands MQ batches posted over HTTP.
+
+Senders: an Amazon MQ event-source mapping relayed by the Lambda or EventBridge Pipe in
+``infra/cloudformation/amazonmq_to_webhook.yml`` (body ``{"eventSource": "aws:rmq",
+"rmqMessagesByQueue": {"<queue>::<vhost>": [...]}}``), or any client posting ``{"messages": [...]}``.
+
+Contract with the sender (at-least-once in, exactly-once effect out):
+
+* ``2xx`` only after :func:`flows.realtime.mq_realtime_landing` returned, i.e. every Bronze object
+  and the manifest of the batch are durably written. Posting the same batch again is harmless: it
+  rewrites the same keys with the same bytes.
+* ``401`` bad or missing credentials; ``413`` body over CARDFLOW_WEBHOOK_MAX_BYTES; ``400`` not
+  JSON; ``422`` JSON of the wrong shape -- these are not retried usefully, the message says why.
+* ``503`` Bronze could not be written: retry later (the sender's retry policy redelivers).
+
+Authentication (CARDFLOW_WEBHOOK_SECRET must be set): either header
+``X-Cardflow-Signature: sha256=<hex HMAC-SHA256 of the raw body with the secret>`` or the secret
+itself as ``Authorization: Bearer <secret>`` / ``X-Cardflow-Secret: <secret>`` (what an EventBridge
+API-destination connection sends). Comparisons are constant-time; secrets are never logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from cardflow.errors import CardflowError, ConfigurationError, StorageError
+from cardflow.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "x-cardflow-signature"
+SECRET_HEADER = "x-cardflow-secret"
+
+Lander = Callable[[list[dict[str, Any]]], dict[str, Any]]
+
+
+class BadRequest(Exception):
+    """A request the sender must fix; ``status`` is the HTTP code, the message says what is wrong."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The signature header value for ``body``: ``sha256=<hex>`` (for senders and tests)."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def check_auth(headers: Any, body: bytes, secret: str) -> None:
+    """Accept a valid HMAC signature of the body, or the shared secret as bearer/header token.
+
+    Raises:
+        BadRequest: 401 naming which credential was wrong or missing (never echoing it).
+    """
+    signature = headers.get(SIGNATURE_HEADER)
+    if signature:
+        if hmac.compare_digest(signature.strip(), sign(secret, body)):
+            return
+        raise BadRequest(401, f"{SIGNATURE_HEADER} does not match the body (HMAC-SHA256 with the shared secret)")
+    token = headers.get(SECRET_HEADER)
+    auth = headers.get("authorization", "")
+    if not token and auth.lower().startswith("bearer "):
+        token = auth[7:].strip()
+    if token:
+        if hmac.compare_digest(token.encode(), secret.encode()):
+            return
+        raise BadRequest(401, "shared secret does not match")
+    raise BadRequest(
+        401, f"missing credentials: send {SIGNATURE_HEADER}: sha256=<hmac>, Authorization: Bearer <secret> "
+        f"or {SECRET_HEADER}: <secret>",
+    )
+
+
+def extract_messages(document: Any) -> list[dict[str, Any]]:
+    """The list of messages of either accepted body shape.
+
+    Raises:
+        BadRequest: 422 when the document is neither shape or holds non-object messages.
+    """
+    if not isinstance(document, dict):
+        raise BadRequest(422, f"body must be a JSON object, got {type(document).__name__}")
+    if "rmqMessagesByQueue" in document:
+        by_queue = document["rmqMessagesByQueue"]
+        if not isinstance(by_queue, dict):
+            raise BadRequest(422, "rmqMessagesByQueue must be an object of '<queue>::<vhost>': [messages]")
+        messages: list[Any] = []
+        for queue, items in by_queue.items():
+            if not isinstance(items, list):
+                raise BadRequest(422, f"rmqMessagesByQueue[{queue!r}] must be a list of messages")
+            messages.extend(items)
+    elif "messages" in document:
+        messages = document["messages"]
+        if not isinstance(messages, list):
+            raise BadRequest(422, "messages must be a list")
+    else:
+        raise BadRequest(
+            422, 'expected {"messages": [...]} or an Amazon MQ event with "rmqMessagesByQueue"; '
+            f"got keys {sorted(document)[:10]}",
+        )
+    for i, item in enumerate(messages):
+        if not isinstance(item, dict):
+            raise BadRequest(422, f"message {i} must be an object with 'data' (base64) and 'basicProperties'")
+    return messages
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise BadRequest(413, f"body of {int(declared)} bytes exceeds the limit of {limit} bytes")
+        except ValueError as exc:
+            raise BadRequest(400, "Content-Length is not a number") from exc
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BadRequest(413, f"body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(settings: Settings | None = None, *, lander: Lander | None = None, run_as_flow: bool = True) -> Starlette:
+    """Build the ASGI app.
+
+    Args:
+        settings: cardflow settings (CARDFLOW_WEBHOOK_SECRET required).
+        lander: lands a list of wire messages and returns counts; default: the Prefect flow
+            ``mq_realtime_landing`` (one flow run per request) or, with ``run_as_flow=False``,
+            the landing function directly (no Prefect API needed).
+
+    Raises:
+        ConfigurationError: CARDFLOW_WEBHOOK_SECRET is not set (the receiver never runs open).
+    """
+    settings = settings or get_settings()
+    if settings.webhook_secret is None or not settings.webhook_secret.get_secret_value():
+        raise ConfigurationError("CARDFLOW_WEBHOOK_SECRET", "the webhook receiver needs a shared secret")
+    secret = settings.webhook_secret.get_secret_value()
+    limit = settings.webhook_max_body_bytes
+    land = lander or _default_lander(settings, run_as_flow)
+
+    async def receive(request: Request) -> JSONResponse:
+        try:
+            body = await _read_body(request, limit)
+            check_auth(request.headers, body, secret)
+            try:
+                document = json.loads(body)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise BadRequest(400, f"body is not valid JSON: {exc}") from exc
+            messages = extract_messages(document)
+        except BadRequest as exc:
+            logger.warning("webhook rejected a request with %d: %s", exc.status, exc)
+            return JSONResponse({"error": str(exc)}, status_code=exc.status)
+        try:
+            counts = await run_in_threadpool(land, messages)
+        except StorageError as exc:
+            logger.error("webhook batch of %d not landed (store): %s", len(messages), exc)
+            return JSONResponse({"error": f"Bronze write failed, retry later: {exc}"}, status_code=503)
+        except CardflowError as exc:
+            logger.error("webhook batch of %d not landed: %s", len(messages), exc)
+            return JSONResponse({"error": f"landing failed, retry later: {exc}"}, status_code=503)
+        return JSONResponse({"status": "landed", **counts}, status_code=200)
+
+    async def health(_request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "bronze": "s3" if settings.uses_s3 else "local"})
+
+    return Starlette(
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            Route("/mq", receive, methods=["POST"]),
+            Route("/", receive, methods=["POST"]),
+        ]
+    )
+
+
+def _default_lander(settings: Settings, run_as_flow: bool) -> Lander:
+    if run_as_flow:
+        from flows.realtime import mq_realtime_landing
+
+        return lambda messages: mq_realtime_landing(messages, settings=settings)
+    from tasks.landing import land_messages
+    from tasks.messages import RawMessage
+    from tasks.storage import get_store
+
+    store = get_store(settings)
+    return lambda messages: land_messages([RawMessage.from_wire(m) for m in messages], store, settings.s3_prefix).counts()
+
+
+def app_factory() -> Starlette:
+    """For ``uvicorn --factory deployments.webhook_app:app_factory`` (settings from the environment)."""
+    return create_app()

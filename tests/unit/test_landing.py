@@ -1,0 +1,112 @@
+"""Landing a batch: deterministic keys and bytes, dedupe within a batch, quarantine, manifest last."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from cardflow.generator import EventGenerator, GeneratorConfig
+from tasks.bronze_writer import decode_lines
+from tasks.landing import land_messages
+from tasks.layout import is_part_key
+from tasks.messages import PUBLISHED_AT_HEADER, RawMessage
+from tasks.realtime_publish import outgoing_for_event
+from tasks.storage import LocalBronzeStore
+
+
+def _messages(n: int, *, published_at: str = "2026-11-20T10:15:00.250000+00:00") -> list[RawMessage]:
+    out = []
+    for event in EventGenerator(GeneratorConfig(events=n, seed=3)):
+        o = outgoing_for_event(event)
+        out.append(RawMessage(o.body, o.content_type, headers=o.headers | {PUBLISHED_AT_HEADER: published_at}))
+    return out
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_redelivered_batch_rewrites_same_keys_and_bytes(tmp_path: Path) -> None:
+    """The same messages in another order (a redelivery) produce exactly the same objects."""
+    store = LocalBronzeStore(tmp_path)
+    batch = _messages(300)
+    first = land_messages(batch, store, "bronze")
+    before = _snapshot(tmp_path)
+    shuffled = batch[:]
+    random.Random(1).shuffle(shuffled)
+    again = land_messages(shuffled, store, "bronze")
+    assert _snapshot(tmp_path) == before
+    assert again.counts() == first.counts()
+    assert first.landed == 300
+    # one object per (source, type) partition of the batch, partitioned by the bus time
+    parts = [k for k in before if is_part_key(k)]
+    assert len(parts) == len(first.objects) <= 3
+    assert all("/dt=2026-11-20/hour=10/" in k for k in parts)
+
+
+def test_ingested_at_is_the_latest_bus_time_not_the_clock(tmp_path: Path) -> None:
+    batch = _messages(5, published_at="2026-11-20T09:00:00+00:00")
+    late = RawMessage(batch[0].body, batch[0].content_type,
+                      headers=batch[0].headers | {PUBLISHED_AT_HEADER: "2026-11-20T09:30:00.5+00:00"})
+    result = land_messages([*batch[1:], late], LocalBronzeStore(tmp_path), "bronze")
+    assert result.ingested_at == "2026-11-20T09:30:00.500000+00:00"
+    assert result.ingested_at_source == "bus"
+    records = [json.loads(line) for o in result.objects for line in decode_lines((tmp_path / o["key"]).read_bytes())]
+    assert {r["ingested_at"] for r in records} == {result.ingested_at}
+
+
+def test_duplicates_in_a_batch_land_once_and_conflicts_are_quarantined(tmp_path: Path) -> None:
+    batch = _messages(20)
+    envelope = json.loads(batch[3].body)
+    envelope["payload"] = {**envelope["payload"], "sku": "CHANGED"}
+    conflicting = RawMessage(json.dumps(envelope).encode(), "application/json", headers=batch[3].headers)
+    result = land_messages([*batch, batch[0], batch[1], conflicting], LocalBronzeStore(tmp_path), "bronze")
+    assert result.landed == 20
+    assert result.duplicates == 2
+    assert result.quarantined == 1
+    assert result.reasons == {"conflicting_duplicate": 1}
+
+
+def test_bad_messages_are_quarantined_with_reason_and_good_ones_land(tmp_path: Path) -> None:
+    store = LocalBronzeStore(tmp_path)
+    good = _messages(10)
+    bad = [RawMessage(b"\x00\x01binary", "application/octet-stream", headers={"k": "v"}), RawMessage(b"{oops", None)]
+    result = land_messages([*good[:5], *bad, *good[5:]], store, "bronze")
+    assert (result.landed, result.quarantined) == (10, 2)
+    assert result.reasons == {"not_json": 1, "unsupported_content_type": 1}
+    (qkey,) = [q["key"] for q in result.quarantine]
+    assert "/_quarantine/origin=realtime/" in qkey
+    entries = [json.loads(line) for line in decode_lines(store.read_bytes(qkey))]
+    by_reason = {e["reason"]: e for e in entries}
+    assert by_reason["unsupported_content_type"]["record"]["data_base64"] == "AAFiaW5hcnk="
+    assert by_reason["unsupported_content_type"]["record"]["headers"] == {"k": "v"}
+    assert all(e["detail"] for e in entries)
+
+
+def test_manifest_lists_every_object_with_checksums(tmp_path: Path) -> None:
+    import hashlib
+
+    store = LocalBronzeStore(tmp_path)
+    result = land_messages([*_messages(50), RawMessage(b"nope", "text/plain")], store, "bronze")
+    manifest = json.loads(store.read_bytes(result.manifest_key))
+    assert manifest["origin"] == "realtime"
+    assert manifest["rows"] == 50
+    assert manifest["run_id"].endswith(result.batch_id)
+    for obj in manifest["objects"] + manifest["quarantine"]:
+        data = store.read_bytes(obj["key"])
+        assert hashlib.sha256(data).hexdigest() == obj["sha256"]
+        assert len(data) == obj["bytes"]
+    assert manifest["quarantine"][0]["reasons"] == {"unsupported_content_type": 1}
+
+
+def test_batch_without_any_time_falls_back_to_wall_clock(tmp_path: Path) -> None:
+    result = land_messages([RawMessage(b"x", "text/plain")], LocalBronzeStore(tmp_path), "bronze")
+    assert result.ingested_at_source == "wall_clock"
+    assert result.quarantined == 1 and result.landed == 0
+
+
+def test_empty_batch_writes_nothing(tmp_path: Path) -> None:
+    result = land_messages([], LocalBronzeStore(tmp_path), "bronze")
+    assert result.messages == 0 and result.manifest_key is None
+    assert not any(tmp_path.iterdir())
