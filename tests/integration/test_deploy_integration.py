@@ -10,7 +10,8 @@ One test, in phases, because the server and worker take a while to start on a sm
 4. ``prefect event emit cardflow.mq.batch`` with a small batch in the payload: the deployment
    trigger runs mq_realtime_landing with the batch as a list and the batch lands in Bronze;
 5. a run of the backfill deployment pointed at a closed Postgres port fails and posts exactly one
-   alert (through the block) naming flow, deployment, run, state, error and link, with no secret.
+   alert (through the block) naming flow, deployment, run, state, error and link, with no secret;
+6. ``cardflow automations`` creates the server-side alert automations (idempotently).
 
 Settings reach the worker through its environment only (embedded Postgres in a temporary
 CARDFLOW_DATA_DIR, local lake, DuckDB). Everything started is stopped at the end.
@@ -206,6 +207,16 @@ def test_deploy_run_trigger_and_alert_on_a_real_server(
         assert fields["summary"]
         text = json.dumps(received[0])
         assert SECRET not in text and slack_url not in text
+
+        # 6. the server-side alternative: automations created against the Slack block
+        applied = _cardflow(server, flow_env, "automations")
+        assert "cardflow-flow-run-failed" in applied and "cardflow-quality-warning" in applied
+        _cardflow(server, flow_env, "automations")  # idempotent: replaced, not duplicated
+        automations = server.api("POST", "/automations/filter", {})
+        names = sorted(a["name"] for a in automations)
+        assert names == ["cardflow-flow-run-failed", "cardflow-quality-warning"]
+        block = server.api("GET", "/block_types/slug/slack-webhook/block_documents/name/cardflow-slack")
+        assert all(a["actions"][0]["block_document_id"] == block["id"] for a in automations)
     finally:
         server.stop()
         _stop_embedded_postgres(settings.pgdata_dir)
