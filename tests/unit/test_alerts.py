@@ -159,3 +159,29 @@ def test_webhook_errors_are_reported_not_raised(tmp_path: Any, slack: tuple[str,
 )
 def test_scrub(text: str, secrets: list[str], expected: str) -> None:
     assert scrub(text, secrets) == expected
+
+
+def test_quality_warning_inside_a_run_names_the_run(
+    alert_settings: Settings, slack: tuple[str, list[dict[str, Any]]]
+) -> None:
+    from prefect import task
+
+    @task
+    def gate() -> None:
+        notify("quality_warning", "RAW.EVENTS: newest event is 7.5 h old (warn at 6 h)", alert_settings)
+
+    @flow(name="quality_probe")
+    def probe() -> str:
+        gate()
+        from prefect.runtime import flow_run
+
+        return flow_run.id
+
+    run_id = probe()
+    _, received = slack
+    (alert,) = received
+    fields = alert["body"]["cardflow"]
+    assert fields["kind"] == "quality_warning"
+    assert fields["flow"] == "quality_probe"
+    assert run_id in fields["run"]
+    assert fields["state"] == "Running"
