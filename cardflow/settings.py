@@ -68,6 +68,22 @@ class Settings(BaseSettings):
     s3_bucket_block: str | None = Field(None, validation_alias=_env("CARDFLOW_S3_BUCKET_BLOCK"))
     """Name of a prefect-aws S3Bucket block to use instead of the variables above."""
 
+    # --- backfill (event store -> Bronze) -------------------------------------------------------
+    backfill_chunk_size: int = Field(100_000, validation_alias=_env("CARDFLOW_BACKFILL_CHUNK_SIZE"), ge=1)
+    """Rows per backfill chunk; the watermark is committed after each chunk's objects are written."""
+    backfill_lookback_minutes: float = Field(60, validation_alias=_env("CARDFLOW_BACKFILL_LOOKBACK_MINUTES"), ge=0)
+    """Each incremental run re-scans this far behind the watermark to pick up late-committed rows."""
+    backfill_upload_concurrency: int = Field(
+        8, validation_alias=_env("CARDFLOW_BACKFILL_UPLOAD_CONCURRENCY"), ge=1, le=64
+    )
+    """Compress-and-upload threads (bounded; uploads beyond twice this number wait)."""
+    backfill_gzip_level: int = Field(1, validation_alias=_env("CARDFLOW_BACKFILL_GZIP_LEVEL"), ge=1, le=9)
+    """Gzip level of backfilled parts (part keys do not depend on it; bytes do: keep it fixed)."""
+    backfill_chunk_pause_seconds: float = Field(
+        0, validation_alias=_env("CARDFLOW_BACKFILL_CHUNK_PAUSE_SECONDS"), ge=0
+    )
+    """Pause after each committed chunk, to throttle load on a busy event store (0 = none)."""
+
     # --- Snowflake -----------------------------------------------------------------------------
     snowflake_account: str | None = Field(None, validation_alias=_env("SNOWFLAKE_ACCOUNT"))
     snowflake_user: str | None = Field(None, validation_alias=_env("SNOWFLAKE_USER"))

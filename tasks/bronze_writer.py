@@ -37,8 +37,29 @@ class WrittenObject:
 
 def encode_lines(lines: Iterable[str], *, level: int = GZIP_LEVEL) -> bytes:
     """Gzip NDJSON bytes of ``lines`` (each without newline), deterministic (mtime=0, no name)."""
-    body = "".join(f"{line}\n" for line in lines).encode("utf-8")
+    return encode_body("".join(f"{line}\n" for line in lines).encode("utf-8"), level=level)
+
+
+def encode_body(body: bytes, *, level: int = GZIP_LEVEL) -> bytes:
+    """Gzip an NDJSON body (lines already ending in newlines), deterministic (mtime=0, no name).
+
+    ``gzip.compress`` with ``mtime=0`` runs in zlib, which releases the GIL: compressing in a
+    thread pool uses every core.
+    """
     return gzip.compress(body, compresslevel=level, mtime=0)
+
+
+def write_body(
+    store: BronzeStore, key: str, body: bytes, rows: int, *, level: int = GZIP_LEVEL
+) -> WrittenObject:
+    """Compress an already rendered NDJSON body of ``rows`` records and write it at ``key``.
+
+    For writers that render canonical lines in bulk (the backfill): same bytes as
+    :func:`write_records` for the same records and level.
+    """
+    data = encode_body(body, level=level)
+    store.write_bytes(key, data)
+    return WrittenObject(key=key, rows=rows, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
 
 
 def decode_lines(data: bytes) -> list[str]:
@@ -66,7 +87,13 @@ def quarantine_entry(reason: str, detail: str, raw: Any, *, origin: str, seen_at
 
 
 def write_quarantine(
-    store: BronzeStore, prefix: str, origin: str, entries: list[dict[str, Any]], *, identity: str, at: datetime
+    store: BronzeStore,
+    prefix: str,
+    origin: str,
+    entries: list[dict[str, Any]],
+    *,
+    identity: str,
+    at: datetime,
 ) -> WrittenObject | None:
     """Write quarantine entries as one object keyed by ``identity``. Does nothing if there are none."""
     if not entries:

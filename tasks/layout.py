@@ -36,6 +36,27 @@ def part_id(identities: Iterable[str], *, length: int = 20) -> str:
     return digest.hexdigest()[:length]
 
 
+def day_prefix(prefix: str, source: str, event_type: str, day: str) -> str:
+    """The folder of one day of one partition (``day`` is ``YYYY-MM-DD``), with a trailing slash."""
+    return join(prefix, f"source={source}", f"type={event_type}", f"dt={day}") + "/"
+
+
+def type_prefix(prefix: str, source: str, event_type: str) -> str:
+    """The folder of all days of one (source, event_type), with a trailing slash."""
+    return join(prefix, f"source={source}", f"type={event_type}") + "/"
+
+
+def parse_part_key(key: str) -> tuple[str, str, str, str] | None:
+    """``(source, event_type, 'YYYY-MM-DD', 'HH')`` of a part key, or None for other keys."""
+    if not is_part_key(key):
+        return None
+    fields = dict(seg.split("=", 1) for seg in key.split("/") if "=" in seg)
+    try:
+        return fields["source"], fields["type"], fields["dt"], fields["hour"]
+    except KeyError:
+        return None
+
+
 def bronze_key(prefix: str, source: str, event_type: str, ts: datetime, pid: str) -> str:
     """Key of one Bronze part object."""
     return join(partition_prefix(prefix, source, event_type, ts), f"part-{pid}{PART_SUFFIX}")
@@ -45,6 +66,11 @@ def quarantine_key(prefix: str, origin: str, ts: datetime, pid: str) -> str:
     """Key of a quarantine object (records that failed the contract, each with its reason)."""
     utc = ts.astimezone(UTC)
     return join(prefix, "_quarantine", f"origin={origin}", f"dt={utc:%Y-%m-%d}", f"part-{pid}{PART_SUFFIX}")
+
+
+def quarantine_day_prefix(prefix: str, origin: str, day: str) -> str:
+    """The folder of one day of an origin's quarantine, with a trailing slash."""
+    return join(prefix, "_quarantine", f"origin={origin}", f"dt={day}") + "/"
 
 
 def state_key(prefix: str, name: str) -> str:
