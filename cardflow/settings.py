@@ -24,6 +24,8 @@ from cardflow.errors import ConfigurationError
 
 Warehouse = Literal["duckdb", "snowflake"]
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
+_STAGE_URL = re.compile(r"^(s3|file)://[A-Za-z0-9._~/=+-]+$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$")
 
 
 def _env(name: str) -> AliasChoices:
@@ -103,6 +105,18 @@ class Settings(BaseSettings):
         "CARDFLOW_S3_INTEGRATION", validation_alias=_env("SNOWFLAKE_STORAGE_INTEGRATION")
     )
     snowflake_connector_block: str | None = Field(None, validation_alias=_env("CARDFLOW_SNOWFLAKE_BLOCK"))
+    snowflake_file_format: str = Field("BRONZE_JSON", validation_alias=_env("SNOWFLAKE_FILE_FORMAT"))
+    """Named JSON file format the stage and COPY INTO use (created by ``cardflow bootstrap``)."""
+    snowflake_stage_url_override: str | None = Field(None, validation_alias=_env("SNOWFLAKE_STAGE_URL"))
+    """URL of the external stage; unset means ``s3://S3_BUCKET/S3_PREFIX/``. ``file://`` for fakesnow."""
+    snowflake_storage_aws_role_arn: str | None = Field(
+        None, validation_alias=_env("SNOWFLAKE_STORAGE_AWS_ROLE_ARN")
+    )
+    """IAM role the storage integration assumes; unset means an admin created the integration."""
+
+    # --- load ------------------------------------------------------------------------------------
+    load_batch_files: int = Field(200, validation_alias=_env("CARDFLOW_LOAD_BATCH_FILES"), ge=1, le=1000)
+    """Bronze files per load transaction (DuckDB) or per COPY INTO statement (Snowflake, max 1000)."""
 
     # --- dbt -----------------------------------------------------------------------------------
     dbt_target: str | None = Field(None, validation_alias=_env("DBT_TARGET"))
@@ -194,6 +208,7 @@ class Settings(BaseSettings):
         "snowflake_gold_schema",
         "snowflake_stage",
         "snowflake_storage_integration",
+        "snowflake_file_format",
         "events_table",
     )
     @classmethod
@@ -207,6 +222,22 @@ class Settings(BaseSettings):
     def _suffix(cls, value: str) -> str:
         if not re.fullmatch(r"[A-Za-z0-9_$]{1,40}", value):
             raise ValueError(f"{value!r} must be a non-empty identifier suffix (letters, digits, _ and $)")
+        return value
+
+    @field_validator("snowflake_stage_url_override")
+    @classmethod
+    def _stage_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not _STAGE_URL.match(value):
+            raise ValueError(f"expected s3://bucket/prefix/ (or file:///path/ for fakesnow), got {value!r}")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("snowflake_storage_aws_role_arn")
+    @classmethod
+    def _role_arn(cls, value: str | None) -> str | None:
+        if value is not None and not _ROLE_ARN.match(value):
+            raise ValueError(f"expected an IAM role ARN such as arn:aws:iam::123456789012:role/name, got {value!r}")
         return value
 
     @field_validator("s3_prefix")
@@ -242,6 +273,17 @@ class Settings(BaseSettings):
     @property
     def duckdb_path(self) -> Path:
         return (self.duckdb_path_override or self.resolved_data_dir / "warehouse.duckdb").expanduser().resolve()
+
+    @property
+    def snowflake_stage_url(self) -> str:
+        """URL of the Bronze stage: SNOWFLAKE_STAGE_URL, else ``s3://S3_BUCKET/S3_PREFIX/``."""
+        if self.snowflake_stage_url_override:
+            return self.snowflake_stage_url_override
+        self.require("s3_bucket")
+        url = f"s3://{self.s3_bucket}/{self.s3_prefix}/" if self.s3_prefix else f"s3://{self.s3_bucket}/"
+        if not _STAGE_URL.match(url):
+            raise ConfigurationError("S3_BUCKET", f"cannot form a stage URL from {url!r}")
+        return url
 
     @property
     def pgdata_dir(self) -> Path:

@@ -1,0 +1,64 @@
+"""``s3_to_snowflake_load_raw``: new Bronze files into RAW.EVENTS, exactly once per file.
+
+The seed system's name; it serves both warehouses (DuckDB embedded, Snowflake via COPY INTO), which
+:func:`tasks.warehouse.get_warehouse` picks from settings. A table artifact lists every file of the
+run with its status, rows and error. Files that fail are reported and retried on the next run; the
+run itself then ends Failed, after everything else was loaded, so an alert fires.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_table_artifact
+
+from cardflow.settings import Settings, get_settings
+from tasks.load import artifact_rows, load_files_task, raise_if_failed, select_files_task
+from tasks.storage import get_store
+from tasks.warehouse import open_warehouse
+
+
+@flow(name="s3_to_snowflake_load_raw")
+def s3_to_snowflake_load_raw(
+    manifest_keys: list[str] | None = None, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Load the Bronze files the manifests list (all manifests when ``manifest_keys`` is None).
+
+    Args:
+        manifest_keys: Bronze manifest keys (``{S3_PREFIX}/_manifests/...json``) to load; None
+            loads everything not yet loaded.
+        settings: configuration; defaults to the environment.
+
+    Returns:
+        Counts: files loaded / already loaded / failed, rows loaded, RAW rows after the run.
+
+    Raises:
+        LoadError: some files failed (named in the message and the artifact); all others loaded.
+    """
+    settings = settings or get_settings()
+    logger = get_run_logger()
+    store = get_store(settings)
+    selection = select_files_task(store, settings, manifest_keys)
+    with open_warehouse(settings) as warehouse:
+        summary = load_files_task(warehouse, store, selection)
+    counts = summary.as_dict()
+    create_table_artifact(
+        key="raw-load",
+        table=artifact_rows(summary),
+        description=(
+            f"RAW load into {summary.warehouse}: {counts['files_loaded']} files loaded "
+            f"({counts['rows_loaded']} rows), {counts['files_already_loaded']} already loaded, "
+            f"{counts['files_failed']} failed; RAW.EVENTS has {counts['raw_rows']} rows"
+        ),
+    )
+    logger.info(
+        "load: %d files loaded (%d rows), %d already loaded, %d failed; RAW.EVENTS rows=%d",
+        counts["files_loaded"],
+        counts["rows_loaded"],
+        counts["files_already_loaded"],
+        counts["files_failed"],
+        counts["raw_rows"],
+    )
+    raise_if_failed(summary)
+    return counts

@@ -1,0 +1,130 @@
+"""A fakesnow server taught the two COPY INTO features cardflow's Snowflake load uses.
+
+fakesnow 0.12.1 (the Snowflake stand-in, DuckDB underneath) runs COPY INTO with load history,
+FILES=(...) and ``file://`` stages, but not:
+
+1. **COPY transformations over JSON** (``FROM (SELECT $1:event_id::VARCHAR ... FROM @stage)``):
+   it reads JSON with ``read_json_objects`` (one column ``json``) yet rewrites ``$1:key`` to a bare
+   column ``key``, so the statement fails with "Referenced column event_id not found".
+2. **METADATA$FILENAME / METADATA$FILE_ROW_NUMBER**: not implemented at all.
+3. **Atomic ABORT_STATEMENT**: on a bad file it leaves earlier files' rows behind (no load
+   history for them) when the connection is in autocommit mode.
+
+This module patches exactly those three spots, with Snowflake's documented semantics
+(``$1:key::TYPE`` extracts the scalar, bare ``$1:key`` keeps the VARIANT; METADATA$FILENAME is the
+file's path inside the stage; FILE_ROW_NUMBER counts from 1; a failed COPY loads nothing), then
+starts fakesnow's own server. The production SQL sent to it is unchanged.
+
+Run: ``python -m tests.fakesnow_ext -p PORT`` (same arguments as ``python -m fakesnow -s``).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import duckdb
+import fakesnow.copy_into as fs_copy
+import fakesnow.transforms.stage as fs_stage
+import snowflake.connector.errors
+from sqlglot import exp
+
+_DOLLAR1 = exp.Parameter(this=exp.Literal(this="1", is_string=False))
+_METADATA = ("METADATA$FILENAME", "METADATA$FILE_ROW_NUMBER")
+_current_source: dict[str, str] = {"url": ""}
+
+_original_source_urls = fs_copy._source_urls
+_original_copy_into = fs_copy.copy_into
+
+
+def _source_urls(source: str, files: list[str]) -> list[str]:
+    """Remember the stage root so METADATA$FILENAME can be made relative to it."""
+    _current_source["url"] = source.rstrip("/") + "/"
+    return _original_source_urls(source, files)
+
+
+def _rewrite_select(select: exp.Select) -> exp.Select:
+    """``$1:k::T`` -> ``json ->> '$.k'`` cast to T; bare ``$1:k`` -> ``json -> '$.k'``; quote METADATA$."""
+    for node in list(select.find_all(exp.JSONExtract, exp.JSONExtractScalar)):
+        if node.this != _DOLLAR1:
+            continue
+        keys = [k.this for k in node.expression.find_all(exp.JSONPathKey)] if node.expression else []
+        path = exp.Literal.string("$." + ".".join(keys))
+        column = exp.column("json", quoted=True)
+        parent = node.parent
+        while isinstance(parent, exp.Paren):
+            parent = parent.parent
+        scalar = isinstance(node, exp.JSONExtractScalar) or (
+            isinstance(parent, exp.Cast) and not parent.to.is_type("json")
+        )
+        kind = exp.JSONExtractScalar if scalar else exp.JSONExtract
+        node.replace(kind(this=column, expression=path))
+    for column in list(select.find_all(exp.Column)):
+        if column.name.upper() in _METADATA:
+            column.replace(exp.column(column.name.upper(), quoted=True))
+    return select
+
+
+class _ReadJSONWithMetadata(fs_copy.ReadJSON):
+    def read_expression(self, url: str) -> exp.Expr:
+        root = _current_source["url"]
+        relative = url[len(root) :] if root and url.startswith(root) else url
+        path = fs_stage.file_path(url) if url.startswith("file:") else url
+        inner = exp.select(
+            exp.column("json", quoted=True),
+            exp.alias_(exp.Literal.string(relative), "METADATA$FILENAME", quoted=True),
+            exp.alias_(exp.Window(this=exp.RowNumber()), "METADATA$FILE_ROW_NUMBER", quoted=True),
+        ).from_(
+            exp.func(
+                "read_json_objects",
+                exp.Literal.string(str(path)),
+                exp.EQ(this=exp.var("format"), expression=exp.Literal.string("newline_delimited")),
+                exp.EQ(this=exp.var("hive_partitioning"), expression=exp.false()),
+            )
+        )
+        return exp.Subquery(this=inner)
+
+
+def _copy_into(duck_conn: Any, *args: Any, **kwargs: Any) -> str:
+    """Run fakesnow's COPY in its own transaction (unless one is open) so a failure loads nothing."""
+    try:
+        duck_conn.execute("BEGIN TRANSACTION")
+    except Exception:  # the caller's transaction is open: its ROLLBACK undoes the COPY as a whole
+        return _original_copy_into(duck_conn, *args, **kwargs)
+    try:
+        result_sql = _original_copy_into(duck_conn, *args, **kwargs)
+    except duckdb.Error as exc:
+        # fakesnow maps only HTTP/conversion errors; an unmapped one becomes an HTTP 500 that the
+        # connector retries for minutes. Snowflake reports a bad file as a SQL error: do the same.
+        duck_conn.execute("ROLLBACK")
+        raise snowflake.connector.errors.ProgrammingError(
+            msg=f"Error parsing staged file: {exc}", errno=100069, sqlstate="22000"
+        ) from None
+    except BaseException:
+        duck_conn.execute("ROLLBACK")
+        raise
+    duck_conn.execute("COMMIT")
+    duck_conn.execute(result_sql)  # the per-file result set, which COMMIT replaced
+    return result_sql
+
+
+def apply() -> None:
+    """Install the patches into the fakesnow modules of this process."""
+    fs_copy._source_urls = _source_urls
+    fs_copy._strip_json_extract = _rewrite_select
+    fs_copy.ReadJSON = _ReadJSONWithMetadata
+    fs_copy.copy_into = _copy_into
+    import fakesnow.cursor as fs_cursor
+
+    fs_cursor.copy_into = _copy_into
+
+
+def main(argv: list[str] | None = None) -> int:
+    import fakesnow.cli
+
+    apply()
+    return fakesnow.cli.main(["-s", *(argv if argv is not None else sys.argv[1:])])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
