@@ -46,6 +46,12 @@ def backfill_run_name() -> str:
     return name + ("-full-refresh" if params.get("full_refresh") else "")
 
 
+def replay_run_name() -> str:
+    """``replay-<start>-<end>``: the Bronze ``dt`` partitions reloaded."""
+    params = _parameters()
+    return f"replay-{_stamp(params.get('start'), 'start')}-{_stamp(params.get('end'), 'end')}"
+
+
 def load_run_name() -> str:
     """``load-<n>-manifests`` when given manifests, ``load-new-files`` when it lists Bronze."""
     keys = _parameters().get("manifest_keys")

@@ -143,6 +143,7 @@ def test_deploy_run_trigger_and_alert_on_a_real_server(
             "dbt_transform_and_test",
             "medallion_pipeline",
             "mq_realtime_landing",
+            "bronze_replay",
         }
         pipeline = deployments["medallion_pipeline"]
         assert {s["schedule"]["timezone"] for s in pipeline["schedules"]} == {"UTC", "America/New_York"}

@@ -32,7 +32,10 @@ EXPECTED = {
     "dbt_transform_and_test",
     "medallion_pipeline",
     "mq_realtime_landing",
+    "bronze_replay",
 }
+# parameters a deployment leaves to the person starting the run (no schedule may rely on them)
+RUN_TIME_PARAMETERS = {"bronze_replay": {"start": "2026-11-01", "end": "2026-11-02"}}
 
 
 def _flow(entrypoint: str) -> Flow[..., Any]:
@@ -41,7 +44,7 @@ def _flow(entrypoint: str) -> Flow[..., Any]:
 
 def test_every_flow_module_imports() -> None:
     names = [m.name for m in pkgutil.iter_modules(flows.__path__)]
-    assert {"backfill", "load", "transform", "pipeline", "realtime"} <= set(names)
+    assert {"backfill", "load", "transform", "pipeline", "realtime", "replay"} <= set(names)
     for name in names:
         importlib.import_module(f"flows.{name}")
 
@@ -58,9 +61,10 @@ def test_entrypoint_loads_and_parameters_validate(name: str) -> None:
     spec = DEPLOYMENTS[name]
     flow = _flow(spec["entrypoint"])
     schema = parameter_schema(flow).model_dump_for_openapi()
-    for parameters in [spec.get("parameters") or {}] + [
-        {**(spec.get("parameters") or {}), **(s.get("parameters") or {})} for s in spec.get("schedules") or []
-    ]:
+    defaults = {**(spec.get("parameters") or {}), **RUN_TIME_PARAMETERS.get(name, {})}
+    if name in RUN_TIME_PARAMETERS:
+        assert not spec.get("schedules"), "a schedule cannot supply run-time parameters"
+    for parameters in [defaults] + [{**defaults, **(s.get("parameters") or {})} for s in spec.get("schedules") or []]:
         jsonschema.validate(parameters, schema)  # what the server enforces on a run
         flow.validate_parameters(parameters)  # what the flow engine does before running
     assert list(flow.parameters.properties)[-1] == "settings", "settings must be the last parameter"
