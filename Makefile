@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean deploy serve
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,16 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
 	$(BIN)/python -m benchmarks
+
+# needs PREFECT_API_URL pointing at a Prefect server (or Cloud workspace)
+deploy: $(STAMP)
+	$(BIN)/prefect work-pool create cardflow-process --type process --overwrite
+	$(BIN)/cardflow limits
+	$(BIN)/cardflow blocks
+	$(BIN)/prefect --no-prompt deploy --all
+
+serve: $(STAMP)
+	$(BIN)/cardflow serve
 
 clean:
 	rm -rf $(VENV) .cardflow dbt/target dbt/logs

@@ -29,7 +29,9 @@ from prefect import flow
 from prefect.artifacts import create_table_artifact
 
 from cardflow.contract import parse_timestamp
+from cardflow.run_names import backfill_run_name
 from cardflow.settings import Settings, get_settings
+from tasks.alerts import alert_on_failure
 from tasks.backfill import finish_backfill_task, land_chunks_task, plan_backfill_task
 from tasks.storage import get_store
 
@@ -38,7 +40,12 @@ def _when(value: str | datetime | None, name: str) -> datetime | None:
     return None if value in (None, "") else parse_timestamp(value, field=name)
 
 
-@flow(name="events-backfill-to-s3")
+@flow(
+    name="events-backfill-to-s3",
+    flow_run_name=backfill_run_name,
+    on_failure=[alert_on_failure],
+    on_crashed=[alert_on_failure],
+)
 def events_backfill_to_s3(
     start: str | datetime | None = None,
     end: str | datetime | None = None,

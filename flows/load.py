@@ -13,13 +13,20 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
+from cardflow.run_names import load_run_name
 from cardflow.settings import Settings, get_settings
+from tasks.alerts import alert_on_failure
 from tasks.load import artifact_rows, load_files_task, raise_if_failed, select_files_task
 from tasks.storage import get_store
 from tasks.warehouse import open_warehouse
 
 
-@flow(name="s3_to_snowflake_load_raw")
+@flow(
+    name="s3_to_snowflake_load_raw",
+    flow_run_name=load_run_name,
+    on_failure=[alert_on_failure],
+    on_crashed=[alert_on_failure],
+)
 def s3_to_snowflake_load_raw(
     manifest_keys: list[str] | None = None, settings: Settings | None = None
 ) -> dict[str, Any]:

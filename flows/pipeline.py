@@ -1,29 +1,62 @@
 """``medallion_pipeline``: the whole batch path, event store → Bronze → RAW → Silver → Gold.
 
 Reads like the pipeline's table of contents: each stage is its own flow (a subflow here), so it
-can also be deployed and run alone.
+can also be deployed and run alone. Around the stages:
+
+* the warehouse stages (load, transform) each hold one slot of the Prefect global concurrency
+  limit ``warehouse`` while they run, so two pipelines (or a pipeline and an ad hoc load) never
+  write the warehouse at once (DuckDB allows one writer; on Snowflake it keeps loads ordered).
+  The slots are taken one stage at a time, never nested, so the pipeline cannot deadlock on
+  itself. Where the limit does not exist (ephemeral API, a fresh server) nothing is enforced and
+  Prefect logs a warning: create it with ``cardflow limits``.
+* a stage that fails for a transient reason (network, throttling, a locked file) is retried
+  with exponential backoff; data errors (contract, quality gate, dbt) fail at once
+  (:mod:`cardflow.retry`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import asdict, is_dataclass
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
+from prefect.concurrency.sync import concurrency
 
+from cardflow.limits import WAREHOUSE_LIMIT
+from cardflow.retry import call_with_retries
+from cardflow.run_names import pipeline_run_name
 from cardflow.settings import Settings, get_settings
 from flows.backfill import events_backfill_to_s3
 from flows.load import s3_to_snowflake_load_raw
 from flows.transform import dbt_transform_and_test
+from tasks.alerts import alert_on_failure
+
+WAREHOUSE_SLOT_TIMEOUT_SECONDS = 3 * 3600
+"""How long a stage waits for the warehouse before failing (a stuck run's lease expires sooner)."""
 
 
-@flow(name="medallion_pipeline", log_prints=False)
-def medallion_pipeline(full_refresh: bool = False, settings: Settings | None = None) -> dict[str, Any]:
+@flow(
+    name="medallion_pipeline",
+    flow_run_name=pipeline_run_name,
+    log_prints=False,
+    on_failure=[alert_on_failure],
+    on_crashed=[alert_on_failure],
+)
+def medallion_pipeline(
+    full_refresh: bool = False,
+    retries: int = 2,
+    retry_delay_seconds: float = 30.0,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
     """Backfill new events to Bronze, load new Bronze files into RAW, build and gate Silver and Gold.
 
     Args:
         full_refresh: rebuild the dbt models from scratch (backfill and load stay incremental: they
             are idempotent by construction).
+        retries: how many times a stage is retried after a transient failure (0 disables).
+        retry_delay_seconds: the first backoff delay; it doubles per retry (with jitter).
         settings: configuration; defaults to the environment.
 
     Returns:
@@ -31,11 +64,23 @@ def medallion_pipeline(full_refresh: bool = False, settings: Settings | None = N
     """
     settings = settings or get_settings()
     logger = get_run_logger()
-    backfill = events_backfill_to_s3(settings=settings)
-    load = s3_to_snowflake_load_raw(settings=settings)
-    transform = dbt_transform_and_test(full_refresh=full_refresh, settings=settings)
-    result = {"backfill": _as_dict(backfill), "load": _as_dict(load), "transform": _as_dict(transform)}
-    logger.info("medallion_pipeline done: %s", result)
+
+    def stage(name: str, fn: Callable[..., Any], *, warehouse: bool, **kwargs: Any) -> dict[str, Any]:
+        def attempt() -> Any:
+            if not warehouse:
+                return fn(settings=settings, **kwargs)
+            with concurrency(WAREHOUSE_LIMIT, occupy=1, timeout_seconds=WAREHOUSE_SLOT_TIMEOUT_SECONDS):
+                return fn(settings=settings, **kwargs)
+
+        logger.info("stage %s starting", name)
+        return _as_dict(call_with_retries(attempt, retries=retries, base_delay_seconds=retry_delay_seconds, label=name))
+
+    result = {
+        "backfill": stage("backfill", events_backfill_to_s3, warehouse=False),
+        "load": stage("load", s3_to_snowflake_load_raw, warehouse=True),
+        "transform": stage("transform", dbt_transform_and_test, warehouse=True, full_refresh=full_refresh),
+    }
+    logger.info("medallion_pipeline done: %s", {k: _scalars(v) for k, v in result.items()})
     create_markdown_artifact(
         key="medallion-pipeline",
         markdown=_summary_markdown(result),
@@ -49,15 +94,17 @@ def _as_dict(result: Any) -> dict[str, Any]:
         return result
     if hasattr(result, "as_dict"):
         return result.as_dict()
-    from dataclasses import asdict, is_dataclass
+    return asdict(result) if is_dataclass(result) and not isinstance(result, type) else {"result": result}
 
-    return asdict(result) if is_dataclass(result) else {"result": result}
+
+def _scalars(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if not isinstance(v, list | dict)}
 
 
 def _summary_markdown(result: dict[str, dict[str, Any]]) -> str:
     lines = ["# medallion_pipeline", ""]
     for stage, values in result.items():
         lines += [f"## {stage}", "", "| metric | value |", "|---|---|"]
-        lines += [f"| {k} | {v} |" for k, v in values.items() if not isinstance(v, list | dict)]
+        lines += [f"| {k} | {v} |" for k, v in _scalars(values).items()]
         lines.append("")
     return "\n".join(lines)

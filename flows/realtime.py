@@ -14,13 +14,20 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 
+from cardflow.run_names import realtime_run_name
 from cardflow.settings import Settings, get_settings
+from tasks.alerts import alert_on_failure
 from tasks.landing import land_messages_task
 from tasks.messages import RawMessage
 from tasks.storage import get_store
 
 
-@flow(name="mq-realtime-landing")
+@flow(
+    name="mq-realtime-landing",
+    flow_run_name=realtime_run_name,
+    on_failure=[alert_on_failure],
+    on_crashed=[alert_on_failure],
+)
 def mq_realtime_landing(messages: list[dict], settings: Settings | None = None) -> dict[str, Any]:
     """Land one batch of MQ messages: valid events to Bronze, the rest to quarantine with a reason.
 

@@ -15,13 +15,20 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
 from cardflow.errors import TransformError
+from cardflow.run_names import replay_run_name
 from cardflow.settings import Settings, get_settings
+from tasks.alerts import alert_on_failure
 from tasks.load import artifact_rows, raise_if_failed, reload_files_task, select_date_range_task
 from tasks.storage import get_store
 from tasks.warehouse import open_warehouse
 
 
-@flow(name="bronze_replay")
+@flow(
+    name="bronze_replay",
+    flow_run_name=replay_run_name,
+    on_failure=[alert_on_failure],
+    on_crashed=[alert_on_failure],
+)
 def bronze_replay(
     start: date, end: date, rebuild: bool = True, settings: Settings | None = None
 ) -> dict[str, Any]:

@@ -18,7 +18,9 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
+from cardflow.run_names import transform_run_name
 from cardflow.settings import Settings, get_settings
+from tasks.alerts import alert_on_failure
 from tasks.quality import (
     build_layer_task,
     gate_layer_task,
@@ -66,7 +68,13 @@ class TransformResult:
         return "\n".join(lines) + "\n"
 
 
-@flow(name="dbt_transform_and_test", log_prints=False)
+@flow(
+    name="dbt_transform_and_test",
+    flow_run_name=transform_run_name,
+    log_prints=False,
+    on_failure=[alert_on_failure],
+    on_crashed=[alert_on_failure],
+)
 def dbt_transform_and_test(
     full_refresh: bool = False, reconcile: bool = False, settings: Settings | None = None
 ) -> TransformResult:

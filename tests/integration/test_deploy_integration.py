@@ -1,0 +1,234 @@
+"""End to end on loopback: a real ``prefect server start``, ``prefect deploy --all``, a process worker.
+
+One test, in phases, because the server and worker take a while to start on a small machine:
+
+1. server, work pool, ``cardflow limits`` (warehouse concurrency limit) and ``cardflow blocks``
+   (a SlackWebhook block pointing at a local stand-in for Slack) against the server;
+2. ``prefect --no-prompt deploy --all`` from the checkout's prefect.yaml;
+3. ``prefect deployment run`` of medallion_pipeline: Completed, Gold equals what the generated
+   events imply, run named after what it did;
+4. ``prefect event emit cardflow.mq.batch`` with a small batch in the payload: the deployment
+   trigger runs mq_realtime_landing with the batch as a list and the batch lands in Bronze;
+5. a run of the backfill deployment pointed at a closed Postgres port fails and posts exactly one
+   alert (through the block) naming flow, deployment, run, state, error and link, with no secret;
+6. ``cardflow automations`` creates the server-side alert automations (idempotently).
+
+Settings reach the worker through its environment only (embedded Postgres in a temporary
+CARDFLOW_DATA_DIR, local lake, DuckDB). Everything started is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from cardflow import eventstore
+from cardflow.generator import EventGenerator, GeneratorConfig
+from cardflow.settings import load_settings
+from tasks.bronze_writer import decode_lines
+from tasks.layout import is_part_key
+from tasks.messages import RawMessage
+from tasks.realtime_publish import outgoing_for_event
+from tasks.storage import LocalBronzeStore
+from tests.expected import expected_gold
+from tests.prefect_server import PrefectServer
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+# events up to the current hour: the transform's RAW freshness check fails a run on stale data
+NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+BATCH = GeneratorConfig(events=1_200, seed=5, days=3, end=NOW)
+REALTIME = GeneratorConfig(events=12, seed=99, days=1, end=NOW)
+SECRET = "pg-pass-never-shown"
+
+
+class _SlackStandIn(BaseHTTPRequestHandler):
+    received: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        type(self).received.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+@pytest.fixture
+def slack() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    received: list[dict[str, Any]] = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Slack", (_SlackStandIn,), {"received": received}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/services/T1/B1/hook", received
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[PrefectServer]:
+    srv = PrefectServer(tmp_path / "prefect-home")
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _cardflow(server: PrefectServer, env: dict[str, str], *args: str) -> str:
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-m", "cardflow", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, f"cardflow {args} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def _gold_counts(duckdb_path: Path) -> dict[str, Any]:
+    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+        return {
+            "skus": con.execute("select count(*) from GOLD.dim_card").fetchone()[0],
+            "orders": con.execute("select count(*) from GOLD.fct_orders").fetchone()[0],
+            "batches": con.execute("select count(*) from GOLD.fct_batch_performance").fetchone()[0],
+        }
+
+
+def _bronze_event_ids(lake: Path, prefix: str) -> set[str]:
+    store = LocalBronzeStore(lake)
+    ids = set()
+    for key in store.list_keys(prefix):
+        if is_part_key(key):
+            ids.update(json.loads(line)["event_id"] for line in decode_lines(store.read_bytes(key)))
+    return ids
+
+
+def test_deploy_run_trigger_and_alert_on_a_real_server(
+    tmp_path: Path, server: PrefectServer, slack: tuple[str, list[dict[str, Any]]]
+) -> None:
+    slack_url, received = slack
+    data_dir = tmp_path / "data"
+    settings = load_settings(data_dir=data_dir)
+    with eventstore.connect(settings) as conn:
+        eventstore.insert_events(conn, EventGenerator(BATCH), settings)
+    expected = expected_gold(EventGenerator(BATCH))
+
+    flow_env = server.env | {
+        "PYTHONPATH": str(ROOT),
+        "CARDFLOW_DATA_DIR": str(data_dir),
+        "CARDFLOW_SLACK_BLOCK": "cardflow-slack",
+        "POSTGRES_PASSWORD": SECRET,  # unused by embedded Postgres; must never appear in an alert
+    }
+    try:
+        # 1. server-side setup through our own commands
+        server.cli("work-pool", "create", "cardflow-process", "--type", "process", "--overwrite", cwd=ROOT)
+        assert "warehouse=1" in _cardflow(server, flow_env, "limits")
+        saved = _cardflow(server, flow_env | {"SLACK_WEBHOOK_URL": slack_url}, "blocks")
+        assert "slack-webhook/cardflow-slack" in saved and slack_url not in saved
+
+        # 2. deploy everything in prefect.yaml
+        server.cli("deploy", "--all", cwd=ROOT, env=flow_env)
+        deployments = {d["name"]: d for d in server.api("POST", "/deployments/filter", {})}
+        assert set(deployments) == {
+            "events_backfill_to_s3",
+            "s3_to_snowflake_load_raw",
+            "dbt_transform_and_test",
+            "medallion_pipeline",
+            "mq_realtime_landing",
+            "bronze_replay",
+        }
+        pipeline = deployments["medallion_pipeline"]
+        assert {s["schedule"]["timezone"] for s in pipeline["schedules"]} == {"UTC", "America/New_York"}
+        assert pipeline["pull_steps"] == [
+            {"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}
+        ]
+        server.start_worker("cardflow-process", cwd=tmp_path, env=flow_env)
+
+        # 3. the batch pipeline, run from its deployment by the worker
+        flow_name = server.api("GET", f"/flows/{pipeline['flow_id']}")["name"]
+        server.cli("deployment", "run", f"{flow_name}/medallion_pipeline", cwd=tmp_path, env=flow_env)
+        run = server.wait_for_run(pipeline["id"], timeout=420)
+        assert run["state_type"] == "COMPLETED", server.run_logs(run["id"])
+        assert run["name"].startswith("medallion-") and run["name"].endswith("-incremental")
+        gold = _gold_counts(settings.duckdb_path)
+        assert gold == {"skus": expected.skus, "orders": expected.orders, "batches": expected.batches}
+        artifacts = server.api("POST", "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run["id"]]}}})
+        assert any(a["key"] == "medallion-pipeline" for a in artifacts)
+
+        # 4. the real-time trigger: an event carrying a batch runs the landing flow with that batch
+        events = list(EventGenerator(REALTIME))
+        messages = []
+        for event in events:
+            out = outgoing_for_event(event)
+            raw = RawMessage(body=out.body, content_type=out.content_type, headers=out.headers)
+            messages.append(raw.to_wire())
+        realtime = deployments["mq_realtime_landing"]
+        server.cli(
+            "event", "emit", "cardflow.mq.batch",
+            "--resource-id", "cardflow.mq.events",
+            "--payload", json.dumps({"messages": messages}),
+            cwd=tmp_path,
+        )  # fmt: skip
+        landed = server.wait_for_run(realtime["id"], timeout=240)
+        assert landed["state_type"] == "COMPLETED", server.run_logs(landed["id"])
+        assert landed["parameters"]["messages"] == messages  # a list, rendered from the event as JSON
+        assert landed["name"].startswith(f"mq-batch-{len(messages)}-messages")
+        bronze_ids = _bronze_event_ids(settings.lake_dir, settings.s3_prefix)
+        assert {str(e["event_id"]) for e in events} <= bronze_ids
+
+        # 5. a failing run posts exactly one alert, through the SlackWebhook block
+        backfill = deployments["events_backfill_to_s3"]
+        backfill_flow = server.api("GET", f"/flows/{backfill['flow_id']}")["name"]
+        server.cli(
+            "deployment", "run", f"{backfill_flow}/events_backfill_to_s3",
+            "--job-variable", "env=" + json.dumps({"POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": "9"}),
+            cwd=tmp_path,
+        )  # fmt: skip
+        failed = server.wait_for_run(backfill["id"], timeout=240)
+        assert failed["state_type"] == "FAILED"
+        deadline = time.monotonic() + 30
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(2)  # a second (duplicate) alert would arrive by now
+        assert len(received) == 1, received
+        fields = received[0]["cardflow"]
+        assert fields["flow"] == backfill_flow
+        assert fields["deployment"] == f"{backfill_flow}/events_backfill_to_s3"
+        assert failed["id"] in fields["run"]
+        assert fields["state"] == "Failed"
+        assert fields["link"] == f"{server.ui_url}/runs/flow-run/{failed['id']}"
+        assert fields["summary"]
+        text = json.dumps(received[0])
+        assert SECRET not in text and slack_url not in text
+
+        # 6. the server-side alternative: automations created against the Slack block
+        applied = _cardflow(server, flow_env, "automations")
+        assert "cardflow-flow-run-failed" in applied and "cardflow-quality-warning" in applied
+        _cardflow(server, flow_env, "automations")  # idempotent: replaced, not duplicated
+        automations = server.api("POST", "/automations/filter", {})
+        names = sorted(a["name"] for a in automations)
+        assert names == ["cardflow-flow-run-failed", "cardflow-quality-warning"]
+        block = server.api("GET", "/block_types/slug/slack-webhook/block_documents/name/cardflow-slack")
+        assert all(a["actions"][0]["block_document_id"] == block["id"] for a in automations)
+    finally:
+        server.stop()
+        _stop_embedded_postgres(settings.pgdata_dir)
+
+
+def _stop_embedded_postgres(pgdata: Path) -> None:
+    if not pgdata.exists():
+        return
+    import pgserver
+
+    pgserver.get_server(pgdata, cleanup_mode="stop").cleanup()

@@ -1,0 +1,114 @@
+"""prefect.yaml: every deployment points at a flow that imports, with parameters that validate.
+
+Also checks what every flow must carry (the shared failure hook, a run name saying what it
+processed) and that ``cardflow serve`` builds the same schedules and triggers as prefect.yaml.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
+from prefect.flows import Flow, load_flow_from_entrypoint
+from prefect.utilities.callables import parameter_schema
+from prefect.utilities.schema_tools.hydration import HydrationContext, hydrate
+
+import flows
+from deployments.serve import PREFECT_YAML, build_deployments, read_specs
+from tasks.alerts import alert_on_failure
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCUMENT = yaml.safe_load(PREFECT_YAML.read_text())
+DEPLOYMENTS = {d["name"]: d for d in DOCUMENT["deployments"]}
+EXPECTED = {
+    "events_backfill_to_s3",
+    "s3_to_snowflake_load_raw",
+    "dbt_transform_and_test",
+    "medallion_pipeline",
+    "mq_realtime_landing",
+    "bronze_replay",
+}
+# parameters a deployment leaves to the person starting the run (no schedule may rely on them)
+RUN_TIME_PARAMETERS = {"bronze_replay": {"start": "2026-11-01", "end": "2026-11-02"}}
+
+
+def _flow(entrypoint: str) -> Flow[..., Any]:
+    return load_flow_from_entrypoint(str(ROOT / entrypoint), use_placeholder_flow=False)
+
+
+def test_every_flow_module_imports() -> None:
+    names = [m.name for m in pkgutil.iter_modules(flows.__path__)]
+    assert {"backfill", "load", "transform", "pipeline", "realtime", "replay"} <= set(names)
+    for name in names:
+        importlib.import_module(f"flows.{name}")
+
+
+def test_one_deployment_per_flow_on_the_process_pool() -> None:
+    assert set(DEPLOYMENTS) == EXPECTED
+    for spec in DEPLOYMENTS.values():
+        assert spec["work_pool"]["name"] == "cardflow-process"
+        assert "cardflow" in spec["tags"]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_entrypoint_loads_and_parameters_validate(name: str) -> None:
+    spec = DEPLOYMENTS[name]
+    flow = _flow(spec["entrypoint"])
+    schema = parameter_schema(flow).model_dump_for_openapi()
+    defaults = {**(spec.get("parameters") or {}), **RUN_TIME_PARAMETERS.get(name, {})}
+    if name in RUN_TIME_PARAMETERS:
+        assert not spec.get("schedules"), "a schedule cannot supply run-time parameters"
+    for parameters in [defaults] + [{**defaults, **(s.get("parameters") or {})} for s in spec.get("schedules") or []]:
+        jsonschema.validate(parameters, schema)  # what the server enforces on a run
+        flow.validate_parameters(parameters)  # what the flow engine does before running
+    assert list(flow.parameters.properties)[-1] == "settings", "settings must be the last parameter"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_flow_alerts_on_failure_and_names_its_runs(name: str) -> None:
+    flow = _flow(DEPLOYMENTS[name]["entrypoint"])
+    assert alert_on_failure in flow.on_failure_hooks
+    assert alert_on_failure in flow.on_crashed_hooks
+    assert flow.flow_run_name, f"{flow.name} has no flow_run_name saying what a run processed"
+
+
+def test_schedules_are_cron_with_timezones() -> None:
+    for spec in DEPLOYMENTS.values():
+        for schedule in spec.get("schedules") or []:
+            assert schedule["cron"] and schedule["timezone"]
+    assert any(s["active"] for s in DEPLOYMENTS["medallion_pipeline"]["schedules"])
+
+
+def test_realtime_trigger_renders_the_batch_as_a_list() -> None:
+    """The event trigger's parameter template yields the payload's messages as JSON, not a string."""
+    spec = DEPLOYMENTS["mq_realtime_landing"]
+    (trigger,) = spec["triggers"]
+    parsed = DeploymentEventTrigger.model_validate(trigger)
+    assert parsed.expect == {"cardflow.mq.batch"}
+    messages = [{"data": "eyJ4IjoiXCJxdW90ZWRcIiJ9", "basicProperties": {"headers": {"n": 1}}}]
+    rendered = hydrate(
+        trigger["parameters"],
+        HydrationContext(render_jinja=True, jinja_context={"event": {"payload": {"messages": messages}}}),
+    )
+    assert rendered == {"messages": messages}
+    flow = _flow(spec["entrypoint"])
+    jsonschema.validate(rendered, parameter_schema(flow).model_dump_for_openapi())
+    assert flow.validate_parameters(rendered)["messages"] == messages
+
+
+def test_serve_builds_the_same_deployments() -> None:
+    specs = {s.name: s for s in read_specs()}
+    built = {d.name: d for d in build_deployments()}
+    assert set(built) == EXPECTED
+    for name, deployment in built.items():
+        expected = [(s["cron"], s["timezone"], s.get("active", True)) for s in specs[name].schedules]
+        got = [(s.schedule.cron, s.schedule.timezone, s.active) for s in deployment.schedules or []]
+        assert got == expected
+        assert deployment.parameters == specs[name].parameters
+    assert len(built["mq_realtime_landing"].triggers) == 1

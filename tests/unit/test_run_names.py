@@ -1,0 +1,42 @@
+"""Run names say what a run processed."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from cardflow import run_names
+
+
+@flow(flow_run_name=run_names.backfill_run_name)
+def _backfill(start: str | None = None, end: str | None = None, full_refresh: bool = False) -> str:
+    from prefect.runtime import flow_run
+
+    return flow_run.name
+
+
+@flow(flow_run_name=run_names.realtime_run_name)
+def _realtime(messages: list[dict]) -> str:
+    from prefect.runtime import flow_run
+
+    return flow_run.name
+
+
+@flow(flow_run_name=run_names.load_run_name)
+def _load(manifest_keys: list[str] | None = None) -> str:
+    from prefect.runtime import flow_run
+
+    return flow_run.name
+
+
+def test_run_names_describe_the_work() -> None:
+    assert _backfill("2026-11-01T00:00:00Z", "2026-11-02T06:30:00+00:00") == "backfill-20261101T0000-20261102T0630"
+    assert _backfill() == "backfill-watermark-now"
+    assert _backfill(full_refresh=True).endswith("-full-refresh")
+    assert _realtime([{"data": ""}, {"data": ""}]).startswith("mq-batch-2-messages-")
+    assert _load(["a", "b", "c"]) == "load-3-manifests"
+    assert _load().startswith("load-new-files-")
+
+
+def test_outside_a_run_names_fall_back() -> None:
+    assert run_names.backfill_run_name() == "backfill-watermark-now"
+    assert run_names.pipeline_run_name().endswith("-incremental")
