@@ -146,5 +146,8 @@ def run_demo(
         console, summary, "medallion_pipeline (backfill -> load -> dbt)", lambda: medallion_pipeline(settings=settings)
     )
     collect_summary(settings, summary)
+    from cardflow.report import write_report
+
+    summary.report_path = str(_timed(console, summary, "HTML report of Gold", lambda: write_report(settings)))
     print_summary(console, settings, summary)
     return summary
