@@ -97,7 +97,11 @@ def dbt_environment(settings: Settings) -> Iterator[dict[str, str]]:
     """
     env = dbt_env(settings)
     managed = set(env) | {
-        "SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_ROLE", "SNOWFLAKE_HOST", "SNOWFLAKE_PORT",
+        "SNOWFLAKE_ACCOUNT",
+        "SNOWFLAKE_USER",
+        "SNOWFLAKE_ROLE",
+        "SNOWFLAKE_HOST",
+        "SNOWFLAKE_PORT",
         "DBT_ENV_SECRET_SNOWFLAKE_PASSWORD",
     }
     with _ENV_LOCK:
@@ -131,7 +135,9 @@ class NodeOutcome:
     def describe(self) -> str:
         detail = f" ({self.failures} failing rows)" if self.failures else ""
         message = (self.message or "").strip().splitlines()[0] if self.message else ""
-        return f"{self.resource_type} {self.name}: {self.status}{detail}" + (f": {message}" if message else "")
+        return f"{self.resource_type} {self.name}: {self.status}{detail}" + (
+            f": {message}" if message else ""
+        )
 
 
 @dataclass
@@ -185,8 +191,9 @@ def summarize(command: str, result: Any) -> DbtRunSummary:
             )
         )
     elapsed = float(getattr(execution, "elapsed_time", 0.0) or 0.0)
-    return DbtRunSummary(command=command, success=bool(getattr(result, "success", False)), nodes=nodes,
-                         elapsed_seconds=elapsed)
+    return DbtRunSummary(
+        command=command, success=bool(getattr(result, "success", False)), nodes=nodes, elapsed_seconds=elapsed
+    )
 
 
 # --- invocation -------------------------------------------------------------------------------
@@ -231,8 +238,12 @@ def invoke_dbt(args: Sequence[str], settings: Settings, *, runner: RunnerKind | 
         )
     summary = summarize(command, result)
     logger.info(
-        "dbt %s on %s: %d nodes, %s, %.1f s", command, settings.resolved_dbt_target, len(summary.nodes),
-        summary.counts, summary.elapsed_seconds,
+        "dbt %s on %s: %d nodes, %s, %.1f s",
+        command,
+        settings.resolved_dbt_target,
+        len(summary.nodes),
+        summary.counts,
+        summary.elapsed_seconds,
     )
     return summary
 
@@ -286,7 +297,9 @@ def dbt_source_freshness(settings: Settings, *, runner: RunnerKind | None = None
     return summary
 
 
-def dbt_build(settings: Settings, *, full_refresh: bool = False, runner: RunnerKind | None = None) -> DbtRunSummary:
+def dbt_build(
+    settings: Settings, *, full_refresh: bool = False, runner: RunnerKind | None = None
+) -> DbtRunSummary:
     """``dbt build`` (models, unit tests, data tests in DAG order) of Silver and Gold.
 
     Args:
@@ -317,7 +330,9 @@ def summary_markdown(freshness: DbtRunSummary, build: DbtRunSummary) -> str:
     lines = ["# dbt transform", "", "| step | nodes | statuses | seconds |", "|---|---|---|---|"]
     for summary in (freshness, build):
         statuses = ", ".join(f"{k}: {v}" for k, v in sorted(summary.counts.items()))
-        lines.append(f"| {summary.command} | {len(summary.nodes)} | {statuses} | {summary.elapsed_seconds:.1f} |")
+        lines.append(
+            f"| {summary.command} | {len(summary.nodes)} | {statuses} | {summary.elapsed_seconds:.1f} |"
+        )
     warnings = freshness.warnings + build.warnings
     lines += ["", f"## Warnings ({len(warnings)})", ""]
     lines += [f"- {n.describe()}" for n in warnings] or ["none"]

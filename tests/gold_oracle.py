@@ -18,14 +18,36 @@ from cardflow.contract import decode_decimal, parse_timestamp, validate_payload
 from cardflow.errors import ContractViolation
 
 GOLD_CONTRACT: dict[str, list[str]] = {
-    "dim_card": ["sku", "card_name", "sport", "player_name", "team_name", "parallel", "print_run", "last_updated_at"],
+    "dim_card": [
+        "sku",
+        "card_name",
+        "sport",
+        "player_name",
+        "team_name",
+        "parallel",
+        "print_run",
+        "last_updated_at",
+    ],
     "fct_orders": [
-        "order_id", "order_ts", "customer_id", "sku", "quantity", "unit_price", "order_total", "status",
+        "order_id",
+        "order_ts",
+        "customer_id",
+        "sku",
+        "quantity",
+        "unit_price",
+        "order_total",
+        "status",
         "event_inserted_at",
     ],
     "fct_batch_performance": [
-        "batch_id", "sku", "production_date", "quantity_produced", "defect_rate_estimate", "estimated_defects",
-        "estimated_good_units", "event_inserted_at",
+        "batch_id",
+        "sku",
+        "production_date",
+        "quantity_produced",
+        "defect_rate_estimate",
+        "estimated_defects",
+        "estimated_good_units",
+        "event_inserted_at",
     ],
 }
 
@@ -73,7 +95,10 @@ def expected_from(envelopes: list[dict[str, Any]]) -> Expected:
         best: dict[str, dict[str, Any]] = {}
         for e in events:
             k = e["payload"][key]
-            if k not in best or (e["inserted_at"], e["event_id"]) > (best[k]["inserted_at"], best[k]["event_id"]):
+            if k not in best or (e["inserted_at"], e["event_id"]) > (
+                best[k]["inserted_at"],
+                best[k]["event_id"],
+            ):
                 best[k] = e
         return best
 
@@ -81,16 +106,29 @@ def expected_from(envelopes: list[dict[str, Any]]) -> Expected:
         p = e["payload"]
         price = decode_decimal(p["price"])
         exp.fct_orders[order_id] = (
-            order_id, utc(parse_timestamp(p["order_ts"])), p["customer_id"], p["sku"], p["quantity"], price,
-            p["quantity"] * price, p["status"], utc(e["inserted_at"]),
+            order_id,
+            utc(parse_timestamp(p["order_ts"])),
+            p["customer_id"],
+            p["sku"],
+            p["quantity"],
+            price,
+            p["quantity"] * price,
+            p["status"],
+            utc(e["inserted_at"]),
         )
     for batch_id, e in latest(valid["ManufacturingBatch"], "batch_id").items():
         p = e["payload"]
         rate = decode_decimal(p["defect_rate_estimate"])
         defects = p["quantity_produced"] * rate
         exp.fct_batch_performance[batch_id] = (
-            batch_id, p["sku"], date.fromisoformat(p["production_date"]), p["quantity_produced"], rate, defects,
-            p["quantity_produced"] - defects, utc(e["inserted_at"]),
+            batch_id,
+            p["sku"],
+            date.fromisoformat(p["production_date"]),
+            p["quantity_produced"],
+            rate,
+            defects,
+            p["quantity_produced"] - defects,
+            utc(e["inserted_at"]),
         )
     attributes = ("card_name", "sport", "player_name", "team_name", "parallel", "print_run")
     for sku, e in latest(valid["CardCatalogEntryInserted"], "sku").items():
@@ -109,7 +147,11 @@ def expected_from(envelopes: list[dict[str, Any]]) -> Expected:
             end = versions[i + 1][1] if i + 1 < len(versions) else None
             exp.dim_card_history.append((sku, i + 1, *values, start, end, end is None))
 
-    skus = set(exp.dim_card) | {r[3] for r in exp.fct_orders.values()} | {r[1] for r in exp.fct_batch_performance.values()}
+    skus = (
+        set(exp.dim_card)
+        | {r[3] for r in exp.fct_orders.values()}
+        | {r[1] for r in exp.fct_batch_performance.values()}
+    )
     orders_of: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     for r in exp.fct_orders.values():
         orders_of[r[3]].append(r)
@@ -121,6 +163,13 @@ def expected_from(envelopes: list[dict[str, Any]]) -> Expected:
         sold = sum(r[4] for r in orders if r[7] != "CANCELLED")
         good = sum((r[6] for r in batches), Decimal(0))
         exp.supply_demand[sku] = (
-            sku, sku in exp.dim_card, len(batches), sum(r[3] for r in batches), good, len(orders), sold, sold > good,
+            sku,
+            sku in exp.dim_card,
+            len(batches),
+            sum(r[3] for r in batches),
+            good,
+            len(orders),
+            sold,
+            sold > good,
         )
     return exp
