@@ -44,6 +44,7 @@ def _settings(tmp_path: Path, port: int, database: str, **overrides: Any) -> Set
         snowflake_protocol="http",
         snowflake_publish_mode="clone",
         dbt_node_tasks=False,
+        dbt_skip_unit_tests=True,
         dbt_threads=1,
         **overrides,
     )
