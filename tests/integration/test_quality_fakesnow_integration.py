@@ -52,8 +52,11 @@ def _settings(tmp_path: Path, port: int, database: str, **overrides: Any) -> Set
 
 def _connect(settings: Settings) -> Any:
     params = snowflake_connect_params(settings)
-    params.pop("database")
-    return snowflake.connector.connect(**params)
+    database = params.pop("database")
+    conn = snowflake.connector.connect(**params)
+    conn.cursor().execute(f"CREATE DATABASE IF NOT EXISTS {database}")
+    conn.cursor().execute(f"USE DATABASE {database}")  # fakesnow keeps COPY history per current database
+    return conn
 
 
 def _gold(settings: Settings) -> dict[str, list[tuple]]:
