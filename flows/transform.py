@@ -65,6 +65,9 @@ class TransformResult:
                 f"| {name} | {layer['dbt_counts']} | {layer['expectations']} | {layer['rows']:,} | "
                 f"{', '.join(layer['published'])} |"
             )
+        warnings = [w for layer in self.layers.values() for w in layer["dbt_warnings"]]
+        lines += ["", f"## dbt warnings ({len(warnings)})", ""]
+        lines += [f"- {w}" for w in warnings] or ["none"]
         return "\n".join(lines) + "\n"
 
 

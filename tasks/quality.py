@@ -99,6 +99,8 @@ def build_layer(layer: LayerName, settings: Settings, *, full_refresh: bool = Fa
     args = ["build", "--select", *LAYER_SELECTION[layer]]
     if full_refresh:
         args.append("--full-refresh")
+    if settings.dbt_skip_unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
     summary = invoke_dbt(args, audit_settings(settings, layer))
     if summary.failed or not summary.success:
         listed = "\n".join(f"  - {n.describe()}" for n in summary.failed) or "  (no node reported a failure)"
