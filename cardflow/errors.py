@@ -73,6 +73,7 @@ class SuiteDefinitionError(CardflowError):
         self.path = path
         self.problems = problems
         super().__init__(
-            f"{path}: {len(problems)} expectation(s) rejected: {'; '.join(problems[:10])}. Fix the suite JSON "
+            f"{path}: {len(problems)} expectation(s) rejected: {'; '.join(problems[:10])}. "
+            "Fix the suite JSON "
             "(expectation type names and kwargs as in the GX 1.x gallery)."
         )

@@ -123,6 +123,12 @@ class Settings(BaseSettings):
     """dbt target; unset means the target named after the warehouse (duckdb or snowflake)."""
     dbt_profiles_dir: Path | None = Field(None, validation_alias=_env("DBT_PROFILES_DIR"))
     dbt_project_dir: Path | None = Field(None, validation_alias=_env("DBT_PROJECT_DIR"))
+    dbt_threads: int = Field(4, validation_alias=_env("CARDFLOW_DBT_THREADS"), ge=1, le=64)
+    dbt_lookback_minutes: int = Field(60, validation_alias=_env("CARDFLOW_DBT_LOOKBACK_MINUTES"), ge=0)
+    """Incremental Silver re-reads RAW rows loaded this many minutes below its watermark (late commits)."""
+    dbt_node_tasks: bool = Field(True, validation_alias=_env("CARDFLOW_DBT_NODE_TASKS"))
+    """Run dbt through prefect-dbt's PrefectDbtRunner (one Prefect task per dbt node); false runs
+    plain dbt in one step (no per-node tasks) when the per-node overhead matters more than visibility."""
 
     # --- data quality --------------------------------------------------------------------------
     raw_events_freshness_warn_hours: float = Field(6, validation_alias=_env("RAW_EVENTS_FRESHNESS_WARN_HOURS"), gt=0)
@@ -136,6 +142,9 @@ class Settings(BaseSettings):
     )
     """swap: ALTER TABLE audit SWAP WITH published (production); clone: CREATE OR REPLACE TABLE published
     CLONE audit (for stand-ins such as fakesnow that have no SWAP)."""
+    dbt_skip_unit_tests: bool = Field(False, validation_alias=_env("CARDFLOW_DBT_SKIP_UNIT_TESTS"))
+    """Leave dbt unit tests out of the layer builds (they need TEMPORARY tables, which the fakesnow
+    stand-in lacks); production keeps them."""
     quality_chunk_rows: int = Field(500_000, validation_alias=_env("CARDFLOW_QUALITY_CHUNK_ROWS"), ge=1_000)
     """DuckDB gates validate tables in pieces of this many rows (bounds memory)."""
 

@@ -21,7 +21,13 @@ from prefect.artifacts import create_markdown_artifact
 from cardflow.run_names import transform_run_name
 from cardflow.settings import Settings, get_settings
 from tasks.alerts import alert_on_failure
-from tasks.quality import build_layer_task, gate_layer_task, publish_layer_task, raw_events_checks_task
+from tasks.quality import (
+    build_layer_task,
+    gate_layer_task,
+    publish_layer_task,
+    raw_events_checks_task,
+    reconcile_raw_task,
+)
 
 
 @dataclass(frozen=True)
@@ -32,18 +38,36 @@ class TransformResult:
     full_refresh: bool
     raw_checks: dict[str, str]
     layers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reconciliation_gaps: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"target": self.target, "full_refresh": self.full_refresh, "raw_checks": self.raw_checks,
-                "layers": self.layers}
+        return {
+            "target": self.target,
+            "full_refresh": self.full_refresh,
+            "raw_checks": self.raw_checks,
+            "layers": self.layers,
+            "reconciliation_gaps": self.reconciliation_gaps,
+        }
 
     def to_markdown(self) -> str:
-        lines = ["# dbt_transform_and_test", "", f"Target `{self.target}`, full refresh: {self.full_refresh}.", "",
-                 "RAW checks: " + ", ".join(f"{k} {v}" for k, v in self.raw_checks.items()), "",
-                 "| layer | dbt nodes | gate expectations | rows gated | published |", "|---|---|---:|---:|---|"]
+        lines = [
+            "# dbt_transform_and_test",
+            "",
+            f"Target `{self.target}`, full refresh: {self.full_refresh}.",
+            "",
+            "RAW checks: " + ", ".join(f"{k} {v}" for k, v in self.raw_checks.items()),
+            "",
+            "| layer | dbt nodes | gate expectations | rows gated | published |",
+            "|---|---|---:|---:|---|",
+        ]
         for name, layer in self.layers.items():
-            lines.append(f"| {name} | {layer['dbt_counts']} | {layer['expectations']} | {layer['rows']:,} | "
-                         f"{', '.join(layer['published'])} |")
+            lines.append(
+                f"| {name} | {layer['dbt_counts']} | {layer['expectations']} | {layer['rows']:,} | "
+                f"{', '.join(layer['published'])} |"
+            )
+        warnings = [w for layer in self.layers.values() for w in layer["dbt_warnings"]]
+        lines += ["", f"## dbt warnings ({len(warnings)})", ""]
+        lines += [f"- {w}" for w in warnings] or ["none"]
         return "\n".join(lines) + "\n"
 
 
@@ -54,11 +78,15 @@ class TransformResult:
     on_failure=[alert_on_failure],
     on_crashed=[alert_on_failure],
 )
-def dbt_transform_and_test(full_refresh: bool = False, settings: Settings | None = None) -> TransformResult:
+def dbt_transform_and_test(
+    full_refresh: bool = False, reconcile: bool = False, settings: Settings | None = None
+) -> TransformResult:
     """Check RAW, then build, gate and publish Silver and then Gold.
 
     Args:
         full_refresh: rebuild the incremental models from all of RAW.EVENTS (in the audit schemas).
+        reconcile: also compare distinct events per day and type with the event store (artifact;
+            gaps alert as warnings).
         settings: cardflow settings (warehouse, dbt target, thresholds); default: the environment.
 
     Returns:
@@ -72,6 +100,7 @@ def dbt_transform_and_test(full_refresh: bool = False, settings: Settings | None
     settings = settings or get_settings()
     log = get_run_logger()
     raw = raw_events_checks_task(settings)
+    gaps = len(reconcile_raw_task(settings).gaps) if reconcile else None
     layers: dict[str, dict[str, Any]] = {}
     for layer in ("silver", "gold"):
         build = build_layer_task(layer, settings, full_refresh)
@@ -85,10 +114,18 @@ def dbt_transform_and_test(full_refresh: bool = False, settings: Settings | None
             "gate_seconds": round(gate.seconds, 2),
             "published": sorted(published),
         }
-        log.info("%s built, gated (%d expectations) and published: %s", layer, layers[layer]["expectations"],
-                 ", ".join(sorted(published)))
-    result = TransformResult(settings.resolved_dbt_target, full_refresh,
-                             {o.check: o.status for o in raw.outcomes}, layers)
-    create_markdown_artifact(key="dbt-transform", markdown=result.to_markdown(),
-                             description="RAW checks, audit builds, gates and publishes of this run")
+        log.info(
+            "%s built, gated (%d expectations) and published: %s",
+            layer,
+            layers[layer]["expectations"],
+            ", ".join(sorted(published)),
+        )
+    result = TransformResult(
+        settings.resolved_dbt_target, full_refresh, {o.check: o.status for o in raw.outcomes}, layers, gaps
+    )
+    create_markdown_artifact(
+        key="dbt-transform",
+        markdown=result.to_markdown(),
+        description="RAW checks, audit builds, gates and publishes of this run",
+    )
     return result

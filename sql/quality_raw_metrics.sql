@@ -29,3 +29,23 @@ SELECT CAST(inserted_at AS DATE) AS day, event_type, count(DISTINCT event_id) AS
 FROM {raw}.EVENTS
 GROUP BY 1, 2
 ORDER BY 1, 2;
+
+-- name: raw_overlap_by_day_type
+-- events that arrived through more than one origin (real-time and backfill), per UTC day and type;
+-- file_origins(object_key, origin) is filled from the Bronze manifests (keys from 'source=' on)
+WITH tagged AS (
+    SELECT e.event_id, e.event_type, CAST(e.inserted_at AS DATE) AS day, o.origin
+    FROM {raw}.EVENTS AS e
+    JOIN file_origins AS o
+      ON substr(e.file_name, position('source=' IN e.file_name)) = o.object_key
+),
+per_event AS (
+    SELECT event_id, min(event_type) AS event_type, min(day) AS day, count(DISTINCT origin) AS origins
+    FROM tagged
+    GROUP BY event_id
+)
+SELECT day, event_type, count(*) AS events
+FROM per_event
+WHERE origins > 1
+GROUP BY 1, 2
+ORDER BY 1, 2;

@@ -26,7 +26,23 @@ from tasks.quality_db import Warehouse, open_warehouse
 from tasks.quality_gate import GateResult, validate_layer, write_data_docs
 from tasks.quality_suites import suites_for
 from tasks.raw_checks import RawChecksReport, run_raw_checks
-from tasks.wap import LAYER_SELECTION, LayerName, audit_settings, layer_models, layer_schemas, prepare_audit, publish
+from tasks.reconcile import (
+    ReconciliationReport,
+    event_store_counts,
+    file_origins,
+    overlap_counts,
+    raw_counts,
+    reconcile,
+)
+from tasks.wap import (
+    LAYER_SELECTION,
+    LayerName,
+    audit_settings,
+    layer_models,
+    layer_schemas,
+    prepare_audit,
+    publish,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +68,19 @@ def enforce_raw_checks(report: RawChecksReport, settings: Settings) -> None:
         raise QualityGateFailed("raw_events", errors)
 
 
+# --- reconciliation ------------------------------------------------------------------------------
+def reconcile_raw(settings: Settings) -> ReconciliationReport:
+    """Event store vs RAW.EVENTS per UTC day and event type, with real-time/backfill overlap."""
+    from tasks.storage import get_store
+
+    store_counts = event_store_counts(settings)
+    origins = file_origins(get_store(settings), settings)
+    with open_warehouse(settings) as warehouse:
+        return reconcile(
+            store_counts, raw_counts(warehouse, settings), overlap_counts(warehouse, settings, origins)
+        )
+
+
 # --- build into the audit schema -----------------------------------------------------------------
 def build_layer(layer: LayerName, settings: Settings, *, full_refresh: bool = False) -> dict[str, Any]:
     """Clone the published layer into its audit schema, then ``dbt build`` the layer there.
@@ -70,18 +99,23 @@ def build_layer(layer: LayerName, settings: Settings, *, full_refresh: bool = Fa
     args = ["build", "--select", *LAYER_SELECTION[layer]]
     if full_refresh:
         args.append("--full-refresh")
+    if settings.dbt_skip_unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
     summary = invoke_dbt(args, audit_settings(settings, layer))
     if summary.failed or not summary.success:
         listed = "\n".join(f"  - {n.describe()}" for n in summary.failed) or "  (no node reported a failure)"
         raise TransformError(
-            f"dbt {' '.join(args)} of {layer} into {schemas.audit} failed: {len(summary.failed)} node(s):\n{listed}\n"
-            f"Nothing was published; {schemas.published} is unchanged and {schemas.audit} holds the failed build."
+            f"dbt {' '.join(args)} of {layer} into {schemas.audit} failed: "
+            f"{len(summary.failed)} node(s):\n{listed}\nNothing was published; {schemas.published} is "
+            f"unchanged and {schemas.audit} holds the failed build."
         )
     return {"layer": layer, "audit_schema": schemas.audit, "prepared": prepared, "dbt": summary.as_dict()}
 
 
 # --- gate ------------------------------------------------------------------------------------------
-def gate_parameters(warehouse: Warehouse, layer: LayerName, settings: Settings, now: datetime | None = None) -> dict[str, Any]:
+def gate_parameters(
+    warehouse: Warehouse, layer: LayerName, settings: Settings, now: datetime | None = None
+) -> dict[str, Any]:
     """Values for the suites' ``$PARAMETER`` placeholders.
 
     silver: ``freshness_floor`` (now - RAW_EVENTS_FRESHNESS_ERROR_HOURS).
@@ -115,7 +149,13 @@ def gate_layer(layer: LayerName, settings: Settings, now: datetime | None = None
     with open_warehouse(settings) as warehouse:
         parameters = gate_parameters(warehouse, layer, settings, now)
         result = validate_layer(
-            warehouse, specs, schemas.audit, layer, parameters, settings, chunk_rows=settings.quality_chunk_rows
+            warehouse,
+            specs,
+            schemas.audit,
+            layer,
+            parameters,
+            settings,
+            chunk_rows=settings.quality_chunk_rows,
         )
     try:
         result.docs_index = write_data_docs(result, specs, settings.resolved_data_dir / "gx")
@@ -133,7 +173,11 @@ def enforce_gate(result: GateResult, settings: Settings) -> None:
     if result.success:
         return
     failures = result.failures()
-    notify("quality_failure", f"{result.gate} gate failed ({len(failures)}): " + "; ".join(failures[:5]), settings)
+    notify(
+        "quality_failure",
+        f"{result.gate} gate failed ({len(failures)}): " + "; ".join(failures[:5]),
+        settings,
+    )
     raise QualityGateFailed(result.gate, failures)
 
 
@@ -149,10 +193,23 @@ def raw_events_checks_task(settings: Settings) -> RawChecksReport:
     """Freshness and volume of RAW.EVENTS; artifact always, alert on warn, raise on error."""
     report = check_raw_events(settings)
     create_markdown_artifact(
-        key="raw-events-checks", markdown=report.to_markdown(),
+        key="raw-events-checks",
+        markdown=report.to_markdown(),
         description=f"RAW.EVENTS freshness and volume: {report.status}",
     )
     enforce_raw_checks(report, settings)
+    return report
+
+
+@task(name="reconcile-raw")
+def reconcile_raw_task(settings: Settings) -> ReconciliationReport:
+    """Reconciliation artifact; a gap is a warning (alert), not a failure: RAW is still consistent."""
+    report = reconcile_raw(settings)
+    create_markdown_artifact(
+        key="raw-reconciliation", markdown=report.to_markdown(), description=report.summary()
+    )
+    if report.gaps:
+        notify("quality_warning", report.summary(), settings)
     return report
 
 
@@ -166,7 +223,8 @@ def gate_layer_task(layer: LayerName, settings: Settings) -> GateResult:
     """Run the layer's gate, publish its markdown artifact, raise if it failed."""
     result = gate_layer(layer, settings)
     create_markdown_artifact(
-        key=f"quality-gate-{layer}", markdown=result.to_markdown(),
+        key=f"quality-gate-{layer}",
+        markdown=result.to_markdown(),
         description=f"Great Expectations gate {layer}: {'passed' if result.success else 'FAILED'}",
     )
     enforce_gate(result, settings)

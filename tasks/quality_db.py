@@ -30,6 +30,9 @@ class Warehouse:
     database: str | None = None
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        if self.dialect == "duckdb":  # a DuckDB cursor is a separate connection: no shared transaction
+            self.conn.execute(sql, params) if params else self.conn.execute(sql)
+            return
         cur = self.conn.cursor()
         try:
             cur.execute(sql, params) if params else cur.execute(sql)
@@ -37,6 +40,9 @@ class Warehouse:
             cur.close()
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        if self.dialect == "duckdb":
+            result = self.conn.execute(sql, params) if params else self.conn.execute(sql)
+            return [tuple(r) for r in result.fetchall()]
         cur = self.conn.cursor()
         try:
             cur.execute(sql, params) if params else cur.execute(sql)

@@ -93,7 +93,8 @@ class ExpectationOutcome:
         if self.counted:
             values = ", ".join(_short(v) for v in self.partial_unexpected[:3])
             more = f" (e.g. {values})" if values else ""
-            return f"{self.model}: {self.name}: {self.unexpected_count} of {self.element_count} rows unexpected{more}"
+            counts = f"{self.unexpected_count} of {self.element_count} rows unexpected"
+            return f"{self.model}: {self.name}: {counts}{more}"
         return f"{self.model}: {self.name}: observed {_short(self.observed_value)}"
 
     def merge(self, result: Any) -> None:
@@ -216,7 +217,8 @@ class GateResult:
         lines = [
             f"# Quality gate `{self.gate}`: {verdict}",
             "",
-            f"Audit schema `{self.schema}`, engine {self.engine}, {len(self.models)} models, {evaluated} expectations, "
+            f"Audit schema `{self.schema}`, engine {self.engine}, {len(self.models)} models, "
+            f"{evaluated} expectations, "
             f"{failed} failed, {self.seconds:.1f} s.",
             "",
             "| model | rows | chunks | expectations | failed |",
@@ -382,7 +384,7 @@ def _stream_frames(warehouse: Warehouse, sql: str, chunk_rows: int) -> Iterator[
 
     pending: list[Any] = []
     held = 0
-    for batch in warehouse.conn.execute(sql).to_arrow_reader(min(chunk_rows, 122_880)):
+    for batch in warehouse.conn.sql(sql).to_arrow_reader(min(chunk_rows, 122_880)):
         pending.append(batch)
         held += batch.num_rows
         if held >= chunk_rows:

@@ -73,7 +73,9 @@ def _sql(warehouse: Warehouse, key: str) -> str:
 
 
 def _name(warehouse: Warehouse, schema: str, table: str) -> str:
-    return f"{warehouse.database}.{schema}.{table}" if warehouse.dialect == "snowflake" else f"{schema}.{table}"
+    return (
+        f"{warehouse.database}.{schema}.{table}" if warehouse.dialect == "snowflake" else f"{schema}.{table}"
+    )
 
 
 def prepare_audit(
@@ -102,7 +104,9 @@ def _name_schema(warehouse: Warehouse, schema: str) -> str:
     return f"{warehouse.database}.{schema}" if warehouse.dialect == "snowflake" else schema
 
 
-def publish(warehouse: Warehouse, schemas: LayerSchemas, models: list[str], settings: Settings) -> dict[str, str]:
+def publish(
+    warehouse: Warehouse, schemas: LayerSchemas, models: list[str], settings: Settings
+) -> dict[str, str]:
     """Replace the published tables of ``models`` with their audit versions (see the module doc).
 
     Raises:
@@ -111,18 +115,22 @@ def publish(warehouse: Warehouse, schemas: LayerSchemas, models: list[str], sett
     missing = [m for m in models if not warehouse.table_exists(schemas.audit, m)]
     if missing:
         raise RuntimeError(
-            f"cannot publish {schemas.layer}: audit table(s) {', '.join(missing)} missing in {schemas.audit}; "
+            f"cannot publish {schemas.layer}: audit table(s) {', '.join(missing)} missing in "
+            f"{schemas.audit}; "
             "nothing was published. Re-run the transform."
         )
     done: dict[str, str] = {}
-    warehouse.execute(_sql(warehouse, "create_schema").format(schema=_name_schema(warehouse, schemas.published)))
+    warehouse.execute(
+        _sql(warehouse, "create_schema").format(schema=_name_schema(warehouse, schemas.published))
+    )
     if warehouse.dialect == "duckdb":
         warehouse.execute("BEGIN TRANSACTION")
         try:
             for model in models:
                 warehouse.execute(
                     _sql(warehouse, "publish").format(
-                        audit=_name(warehouse, schemas.audit, model), published=_name(warehouse, schemas.published, model)
+                        audit=_name(warehouse, schemas.audit, model),
+                        published=_name(warehouse, schemas.published, model),
                     )
                 )
                 done[model] = "replaced"
@@ -132,7 +140,10 @@ def publish(warehouse: Warehouse, schemas: LayerSchemas, models: list[str], sett
             raise
     else:
         for model in models:
-            audit, published = _name(warehouse, schemas.audit, model), _name(warehouse, schemas.published, model)
+            audit, published = (
+                _name(warehouse, schemas.audit, model),
+                _name(warehouse, schemas.published, model),
+            )
             if settings.snowflake_publish_mode == "clone":
                 key, done[model] = "publish_clone", "cloned"
             elif warehouse.table_exists(schemas.published, model):

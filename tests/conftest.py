@@ -33,10 +33,11 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session", autouse=True)
 def prefect_harness() -> Iterator[None]:
-    """One ephemeral Prefect API for the whole session (it takes ~10 s to start)."""
+    """One ephemeral Prefect API for the whole session (~10 s to start; minutes when the machine is
+    loaded by parallel test runs, hence the generous timeout)."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    with prefect_test_harness(server_startup_timeout=600):
         yield
 
 

@@ -43,30 +43,54 @@ class RawRow:
 
     def as_tuple(self) -> tuple[Any, ...]:
         return (
-            self.event_id, self.source, self.event_type, self.payload, self.inserted_at, self.ingested_at,
-            self.file_name, self.file_row_number, self.loaded_at,
+            self.event_id,
+            self.source,
+            self.event_type,
+            self.payload,
+            self.inserted_at,
+            self.ingested_at,
+            self.file_name,
+            self.file_row_number,
+            self.loaded_at,
         )
 
 
 COLUMNS = (
-    "event_id", "source", "event_type", "payload", "inserted_at", "ingested_at", "file_name",
-    "file_row_number", "loaded_at",
+    "event_id",
+    "source",
+    "event_type",
+    "payload",
+    "inserted_at",
+    "ingested_at",
+    "file_name",
+    "file_row_number",
+    "loaded_at",
 )
 
 
 def generate(
-    events: int = 5_000, seed: int = 42, *, anomalies: bool = True, days: int = 30, end: datetime = DEFAULT_END,
+    events: int = 5_000,
+    seed: int = 42,
+    *,
+    anomalies: bool = True,
+    days: int = 30,
+    end: datetime = DEFAULT_END,
     anomaly_rate: float = 0.002,
 ) -> tuple[list[dict[str, Any]], GenerationReport]:
     """Generated envelopes (``inserted_at`` a datetime; malformed payloads included) and the report."""
     gen = EventGenerator(
-        GeneratorConfig(events=events, seed=seed, days=days, end=end, anomalies=anomalies, anomaly_rate=anomaly_rate)
+        GeneratorConfig(
+            events=events, seed=seed, days=days, end=end, anomalies=anomalies, anomaly_rate=anomaly_rate
+        )
     )
     return list(gen), gen.report
 
 
 def raw_rows(
-    envelopes: Iterable[dict[str, Any]], *, file_prefix: str = "factory", ingested_at: datetime | None = None,
+    envelopes: Iterable[dict[str, Any]],
+    *,
+    file_prefix: str = "factory",
+    ingested_at: datetime | None = None,
     loaded_at: datetime | None = None,
 ) -> list[RawRow]:
     """Turn envelopes into RAW rows: ``ROWS_PER_FILE`` rows per made-up Bronze file name.
@@ -94,17 +118,26 @@ def raw_rows(
     return rows
 
 
-def redeliver(rows: Sequence[RawRow], every: int, *, file_prefix: str = "redelivery",
-              delay: timedelta = timedelta(minutes=5)) -> list[RawRow]:
+def redeliver(
+    rows: Sequence[RawRow],
+    every: int,
+    *,
+    file_prefix: str = "redelivery",
+    delay: timedelta = timedelta(minutes=5),
+) -> list[RawRow]:
     """At-least-once delivery: every ``every``-th row again, from another file, ingested later.
 
     Same event_id and payload; Silver must keep exactly one row per event_id.
     """
     picked = list(rows[::every])
     return [
-        replace(row, ingested_at=row.ingested_at + delay, loaded_at=row.loaded_at + delay,
-                file_name=f"{file_prefix}/part-{i // ROWS_PER_FILE:05d}.json.gz",
-                file_row_number=i % ROWS_PER_FILE + 1)
+        replace(
+            row,
+            ingested_at=row.ingested_at + delay,
+            loaded_at=row.loaded_at + delay,
+            file_name=f"{file_prefix}/part-{i // ROWS_PER_FILE:05d}.json.gz",
+            file_row_number=i % ROWS_PER_FILE + 1,
+        )
         for i, row in enumerate(picked)
     ]
 
@@ -157,8 +190,9 @@ def create_raw_snowflake(conn: Any, database: str, raw_schema: str = "RAW") -> N
     cur.execute(SNOWFLAKE_EVENTS_DDL.format(raw=f"{database}.{raw_schema}"))
 
 
-def insert_raw_snowflake(conn: Any, rows: Sequence[RawRow], database: str, workdir: Path,
-                         raw_schema: str = "RAW") -> int:
+def insert_raw_snowflake(
+    conn: Any, rows: Sequence[RawRow], database: str, workdir: Path, raw_schema: str = "RAW"
+) -> int:
     """Append rows to RAW.EVENTS through a CSV file, a ``file://`` stage and COPY INTO.
 
     Row-by-row INSERTs through the fakesnow server cost milliseconds each (every statement is
@@ -177,15 +211,25 @@ def insert_raw_snowflake(conn: Any, rows: Sequence[RawRow], database: str, workd
         writer = csv.writer(handle)
         for r in rows:
             writer.writerow(
-                (r.event_id, r.source, r.event_type, r.payload, _ts(r.inserted_at), _ts(r.ingested_at),
-                 r.file_name, r.file_row_number, _ts(r.loaded_at))
+                (
+                    r.event_id,
+                    r.source,
+                    r.event_type,
+                    r.payload,
+                    _ts(r.inserted_at),
+                    _ts(r.ingested_at),
+                    r.file_name,
+                    r.file_row_number,
+                    _ts(r.loaded_at),
+                )
             )
     schema = f"{database}.{raw_schema}"
     staging = f"{schema}.EVENTS_FACTORY_{batch.upper()}"
     cur = conn.cursor()
     cur.execute(
-        f"CREATE TABLE {staging} (EVENT_ID VARCHAR, SOURCE VARCHAR, EVENT_TYPE VARCHAR, PAYLOAD VARCHAR, "
-        "INSERTED_AT VARCHAR, INGESTED_AT VARCHAR, FILE_NAME VARCHAR, FILE_ROW_NUMBER NUMBER, LOADED_AT VARCHAR)"
+        f"CREATE TABLE {staging} (EVENT_ID VARCHAR, SOURCE VARCHAR, EVENT_TYPE VARCHAR, "
+        "PAYLOAD VARCHAR, INSERTED_AT VARCHAR, INGESTED_AT VARCHAR, FILE_NAME VARCHAR, "
+        "FILE_ROW_NUMBER NUMBER, LOADED_AT VARCHAR)"
     )
     try:
         cur.execute(f"CREATE OR REPLACE STAGE {schema}.FACTORY_STAGE URL='file://{workdir.resolve()}/'")

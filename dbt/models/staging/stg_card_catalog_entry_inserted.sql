@@ -28,7 +28,8 @@ typed as (
 
         -- lineage
         file_name,
-        file_row_number
+        file_row_number,
+        {{ cardflow.run_started_timestamp() }} as processed_at
 
     from latest_copy
     where {{ cardflow.payload_rejection_reason(event_type) }} is null

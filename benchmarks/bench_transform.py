@@ -1,0 +1,122 @@
+"""dbt transform: full build vs incremental after +1 % new events, and prefect-dbt runner overhead.
+
+Cases run back to back in fresh processes on one DuckDB warehouse under the benchmark workdir:
+
+1. prepare: generate N events (anomalies on) into RAW.EVENTS, loaded "yesterday" (outside the
+   incremental lookback window, as a previous day's load would be); not a measurement of dbt.
+2. full build: ``dbt build --full-refresh`` (plain dbtRunner).
+3. incremental: append 1 % new events (a new day), then ``dbt build``; target <= 10 % of (2).
+4. plain dbt build, no new data (the per-run floor: parse, tests, no-op merges).
+5. dbt_transform_and_test flow (PrefectDbtRunner, one task per node), no new data: its time
+   minus (4) is the runner's overhead on this project.
+
+Run: ``python -m benchmarks --events 1000000 --only transform``.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from benchmarks.harness import BenchContext, Case
+from cardflow.generator import DEFAULT_END, EventGenerator, GeneratorConfig
+from cardflow.settings import Settings, load_settings
+
+CHUNK = 200_000
+
+
+def _path(ctx: BenchContext) -> Path:
+    return ctx.workdir / "transform" / "warehouse.duckdb"
+
+
+def _settings(ctx: BenchContext, node_tasks: bool = False) -> Settings:
+    return load_settings(
+        data_dir=ctx.workdir / "transform", duckdb_path_override=_path(ctx), dbt_node_tasks=node_tasks
+    )
+
+
+def _load(ctx: BenchContext, config: GeneratorConfig, loaded_at: datetime, prefix: str) -> int:
+    from tests.raw_factory import insert_raw_duckdb, raw_rows
+
+    batch: list[dict[str, Any]] = []
+    total = 0
+    for event in EventGenerator(config):
+        batch.append(event)
+        if len(batch) == CHUNK:
+            total += insert_raw_duckdb(
+                _path(ctx),
+                raw_rows(batch, file_prefix=f"{prefix}-{total}", ingested_at=loaded_at, loaded_at=loaded_at),
+            )
+            batch = []
+    if batch:
+        total += insert_raw_duckdb(
+            _path(ctx),
+            raw_rows(batch, file_prefix=f"{prefix}-{total}", ingested_at=loaded_at, loaded_at=loaded_at),
+        )
+    return total
+
+
+def _prepare(ctx: BenchContext) -> dict[str, Any]:
+    path = _path(ctx)
+    if path.exists():
+        path.unlink()
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    n = _load(ctx, GeneratorConfig(events=ctx.events, seed=ctx.seed, anomalies=True), yesterday, "base")
+    return {"events": n, "note": "generate + insert into RAW (not dbt)"}
+
+
+def _timed_build(ctx: BenchContext, *args: str) -> dict[str, Any]:
+    from tasks.dbt import invoke_dbt
+
+    start = time.perf_counter()
+    summary = invoke_dbt(["build", *args], _settings(ctx), runner="plain")
+    seconds = time.perf_counter() - start
+    if summary.failed:
+        raise RuntimeError("; ".join(n.describe() for n in summary.failed))
+    return {"dbt_seconds": round(seconds, 2), "nodes": len(summary.nodes), "warnings": len(summary.warnings)}
+
+
+def _full(ctx: BenchContext) -> dict[str, Any]:
+    return {"events": ctx.events, **_timed_build(ctx, "--full-refresh")}
+
+
+def _incremental(ctx: BenchContext) -> dict[str, Any]:
+    new = max(1, ctx.events // 100)
+    config = GeneratorConfig(
+        events=new, seed=ctx.seed + 1, days=1, end=DEFAULT_END + timedelta(days=1), anomalies=True
+    )
+    _load(ctx, config, datetime.now(UTC), "increment")
+    return {"events": new, "note": "+1% new events, then dbt build", **_timed_build(ctx)}
+
+
+def _plain_noop(ctx: BenchContext) -> dict[str, Any]:
+    return {"events": 0, "note": "plain dbt build, nothing new", **_timed_build(ctx)}
+
+
+def _flow_noop(ctx: BenchContext) -> dict[str, Any]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        from flows.transform import dbt_transform_and_test
+
+        start = time.perf_counter()
+        result = dbt_transform_and_test(settings=_settings(ctx, node_tasks=True))
+        seconds = time.perf_counter() - start
+    return {
+        "events": 0,
+        "note": "flow with PrefectDbtRunner (freshness + build), nothing new",
+        "flow_seconds": round(seconds, 2),
+        "nodes": sum(result.build["counts"].values()),
+    }
+
+
+def cases(ctx: BenchContext) -> list[Case]:
+    return [
+        Case("transform", "prepare RAW (generate + insert)", _prepare),
+        Case("transform", "dbt build --full-refresh", _full),
+        Case("transform", "dbt build after +1% new events (incremental)", _incremental),
+        Case("transform", "plain dbt build, no new data", _plain_noop),
+        Case("transform", "dbt_transform_and_test flow, no new data", _flow_noop),
+    ]

@@ -1,0 +1,406 @@
+"""The dbt project on DuckDB: Gold equals an independent Python computation, incremental equals a
+full refresh, and every generic test fails on data crafted to break it.
+
+One module-scoped warehouse is built once (full build, then an incremental run after new, late and
+re-delivered events) and the tests read it; dbt runs in-process through plain dbtRunner here (the
+flow tests cover the PrefectDbtRunner path).
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import yaml
+
+from cardflow.generator import DEFAULT_END
+from cardflow.settings import Settings, load_settings
+from tasks.dbt import DBT_PROJECT_DIR, invoke_dbt
+from tests.gold_oracle import GOLD_CONTRACT, Expected, expected_from, utc
+from tests.raw_factory import generate, insert_raw_duckdb, raw_rows, redeliver
+
+pytestmark = pytest.mark.integration
+
+SILVER_AND_GOLD = [
+    ("SILVER", "stg_order_created", "event_id"),
+    ("SILVER", "stg_manufacturing_batch", "event_id"),
+    ("SILVER", "stg_card_catalog_entry_inserted", "event_id"),
+    ("SILVER", "int_events_rejected", "event_id"),
+    ("GOLD", "fct_orders", "order_id"),
+    ("GOLD", "fct_batch_performance", "batch_id"),
+    ("GOLD", "dim_card", "sku"),
+    ("GOLD", "dim_card_history", "card_version_id"),
+    ("GOLD", "fct_sku_supply_demand", "sku"),
+]
+# Silver keeps the lineage of the copy it kept; a full refresh and an incremental run may stamp
+# different load times only if RAW differs, which it does not, so every column is compared.
+
+
+def _settings(path: Path, target_dir: Path) -> Settings:
+    return load_settings(data_dir=target_dir, duckdb_path_override=path, dbt_lookback_minutes=60)
+
+
+def _build(settings: Settings, *extra: str) -> dict[str, Any]:
+    summary = invoke_dbt(
+        ["build", *extra, "--target-path", str(settings.resolved_data_dir / "target")],
+        settings,
+        runner="plain",
+    )
+    assert not summary.failed, [n.describe() for n in summary.failed]
+    return {n.name: n for n in summary.nodes}
+
+
+def _table(path: Path, schema: str, table: str, key: str) -> list[tuple[Any, ...]]:
+    """All rows by key, without Silver's processed_at (a run stamp, different in every build)."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        columns = [r[0] for r in con.execute(f"DESCRIBE {schema}.{table}").fetchall()]
+        exclude = " EXCLUDE (processed_at)" if "processed_at" in columns else ""
+        return con.execute(f"SELECT *{exclude} FROM {schema}.{table} ORDER BY {key}").fetchall()
+
+
+def _columns(path: Path, schema: str, table: str) -> list[str]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return [r[0] for r in con.execute(f"DESCRIBE {schema}.{table}").fetchall()]
+
+
+def _late_and_changed_events(base: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events that arrive after the first build but belong to the past.
+
+    - a status change of an existing order, recorded 1 minute after its latest event (must win)
+    - a stale status of another order, recorded 1 hour BEFORE its latest event (must lose)
+    - a catalog correction recorded between two existing catalog events of a SKU (a middle version)
+    """
+    orders = [e for e in base if e["event_type"] == "OrderCreated" and isinstance(e["payload"], dict)]
+    latest: dict[str, dict[str, Any]] = {}
+    for e in orders:
+        oid = e["payload"]["order_id"]
+        if oid not in latest or e["inserted_at"] > latest[oid]["inserted_at"]:
+            latest[oid] = e
+    picked = sorted(latest.values(), key=lambda e: e["event_id"])
+    winner, loser = picked[0], picked[1]
+    late = [
+        {
+            **winner,
+            "event_id": "00000000-0000-4000-8000-000000000001",
+            "payload": {**winner["payload"], "status": "CANCELLED"},
+            "inserted_at": winner["inserted_at"] + timedelta(minutes=1),
+        },
+        {
+            **loser,
+            "event_id": "00000000-0000-4000-8000-000000000002",
+            "payload": {**loser["payload"], "status": "CANCELLED", "quantity": 99},
+            "inserted_at": loser["inserted_at"] - timedelta(hours=1),
+        },
+    ]
+    by_sku: dict[str, list[dict[str, Any]]] = {}
+    for e in sorted(
+        (e for e in base if e["event_type"] == "CardCatalogEntryInserted"), key=lambda e: e["inserted_at"]
+    ):
+        by_sku.setdefault(e["payload"]["sku"], []).append(e)
+    first = next(events[0] for events in by_sku.values() if len(events) > 1)  # a SKU with a later correction
+    late.append(
+        {
+            **first,
+            "event_id": "00000000-0000-4000-8000-000000000003",
+            "payload": {**first["payload"], "team_name": "Late Correction FC"},
+            "inserted_at": first["inserted_at"] + timedelta(microseconds=1),
+        }
+    )
+    return late
+
+
+class Warehouse:
+    """The module's warehouse: events, paths and run results of the full and incremental builds."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.path = root / "warehouse.duckdb"
+        self.settings = _settings(self.path, root)
+        self.base: list[dict[str, Any]] = []
+        self.all_events: list[dict[str, Any]] = []
+        self.incremental_nodes: dict[str, Any] = {}
+        self.expected_base: Expected | None = None
+        self.base_gold: dict[str, list[tuple[Any, ...]]] = {}
+        self.new_event_count = 0
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    wh = Warehouse(tmp_path_factory.mktemp("dbt-duckdb"))
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    # base load: anomalies of every kind (rate raised so a small run holds them all), re-deliveries
+    wh.base, report = generate(events=3_000, seed=11, anomaly_rate=0.01)
+    assert all(report.anomalies[k] for k in ("malformed_payload", "negative_quantity", "duplicate_delivery"))
+    rows = raw_rows(wh.base, file_prefix="base", ingested_at=yesterday, loaded_at=yesterday)
+    insert_raw_duckdb(wh.path, rows + redeliver(rows, 40))
+    _build(wh.settings)
+    wh.expected_base = expected_from(wh.base)
+    wh.base_gold = {t: _table(wh.path, s, t, k) for s, t, k in SILVER_AND_GOLD}
+
+    # second load: a new day of events, late/changed events and re-deliveries of old rows
+    new, _ = generate(events=300, seed=12, days=1, end=DEFAULT_END + timedelta(days=1), anomaly_rate=0.01)
+    late = _late_and_changed_events(wh.base)
+    batch = raw_rows(new + late, file_prefix="batch-2")
+    wh.new_event_count = len(new) + len(late)
+    insert_raw_duckdb(
+        wh.path, batch + redeliver(rows, 97, file_prefix="redelivery-2", delay=timedelta(days=1))
+    )
+    wh.all_events = wh.base + new + late
+    wh.incremental_nodes = _build(wh.settings)
+    return wh
+
+
+def test_column_contract_of_gold(warehouse: Warehouse) -> None:
+    """The three contract marts have exactly the analysts' columns, in order (GUIDE §1)."""
+    for table, columns in GOLD_CONTRACT.items():
+        assert _columns(warehouse.path, "GOLD", table) == columns
+
+
+def test_gold_equals_independent_computation_after_full_build(warehouse: Warehouse) -> None:
+    """Every Gold table after the first build equals the pure-Python computation on the same events."""
+    exp = warehouse.expected_base
+    assert exp is not None
+    gold = warehouse.base_gold
+    _assert_gold_equals(gold, exp)
+
+
+def test_gold_equals_independent_computation_after_incremental_build(warehouse: Warehouse) -> None:
+    exp = expected_from(warehouse.all_events)
+    gold = {t: _table(warehouse.path, s, t, k) for s, t, k in SILVER_AND_GOLD}
+    _assert_gold_equals(gold, exp)
+
+
+def _assert_gold_equals(gold: dict[str, list[tuple[Any, ...]]], exp: Expected) -> None:
+    # Silver: one row per usable event (copies collapsed), the rest rejected with a reason
+    assert len(gold["stg_order_created"]) == exp.silver_counts["OrderCreated"]
+    assert len(gold["stg_manufacturing_batch"]) == exp.silver_counts["ManufacturingBatch"]
+    assert len(gold["stg_card_catalog_entry_inserted"]) == exp.silver_counts["CardCatalogEntryInserted"]
+    rejected = {r[0]: r for r in gold["int_events_rejected"]}
+    assert set(rejected) == set(exp.rejected)
+    assert {r[3] for r in rejected.values()} <= {"payload_not_object", "missing_field:sku"}
+
+    orders = {r[0]: (r[0], utc(r[1]), *r[2:8], utc(r[8])) for r in gold["fct_orders"]}
+    assert orders == exp.fct_orders  # one row per order: re-emitted and duplicate deliveries collapsed
+    assert all(isinstance(r[5], Decimal) and isinstance(r[6], Decimal) for r in gold["fct_orders"])
+
+    revenue: dict[str, Decimal] = {}
+    for r in gold["fct_orders"]:
+        revenue[r[3]] = revenue.get(r[3], Decimal(0)) + r[6]
+    assert revenue == exp.revenue_per_sku()
+
+    batches = {r[0]: (*r[:7], utc(r[7])) for r in gold["fct_batch_performance"]}
+    assert batches == exp.fct_batch_performance  # exact defect estimates
+
+    cards = {r[0]: (*r[:7], utc(r[7])) for r in gold["dim_card"]}
+    assert cards == exp.dim_card
+
+    history = [
+        (r[1], r[2], *r[3:9], utc(r[9]), utc(r[10]) if r[10] else None, r[11])
+        for r in gold["dim_card_history"]
+    ]
+    assert sorted(history, key=lambda h: (h[0], h[1])) == sorted(
+        exp.dim_card_history, key=lambda h: (h[0], h[1])
+    )
+
+    supply = {r[0]: (r[0], r[1], r[3], r[4], r[5], r[6], r[7], r[9]) for r in gold["fct_sku_supply_demand"]}
+    assert supply == exp.supply_demand
+
+
+def test_incremental_equals_full_refresh(warehouse: Warehouse, tmp_path: Path) -> None:
+    """After new, late and re-delivered events, the incremental result equals a rebuild from RAW."""
+    incremental = {t: _table(warehouse.path, s, t, k) for s, t, k in SILVER_AND_GOLD}
+    copy = tmp_path / "rebuilt.duckdb"  # (the catalog name must not be an SQL keyword such as FULL)
+    shutil.copy(warehouse.path, copy)
+    _build(_settings(copy, tmp_path), "--full-refresh")
+    full = {t: _table(copy, s, t, k) for s, t, k in SILVER_AND_GOLD}
+    for _schema, table, _key in SILVER_AND_GOLD:
+        assert incremental[table] == full[table], table
+
+
+def test_late_events_win_or_lose_by_inserted_at(warehouse: Warehouse) -> None:
+    gold = {r[0]: r for r in _table(warehouse.path, "GOLD", "fct_orders", "order_id")}
+    base_gold = {r[0]: r for r in warehouse.base_gold["fct_orders"]}
+    changed = [oid for oid in gold if oid in base_gold and gold[oid] != base_gold[oid]]
+    assert len(changed) == 1 and gold[changed[0]][7] == "CANCELLED"  # the newer status change won
+    assert not any(r[4] == 99 for r in gold.values())  # the older stale event lost
+    history = _table(warehouse.path, "GOLD", "dim_card_history", "card_version_id")
+    assert any(r[6] == "Late Correction FC" and r[10] is not None for r in history)  # a closed middle version
+
+
+def test_incremental_run_touches_only_the_new_batch(warehouse: Warehouse) -> None:
+    """The incremental run rewrote only the Silver rows of the new batch (processed_at stamp), not
+    the history; the RAW rows loaded a day earlier lie outside the lookback window."""
+    with duckdb.connect(str(warehouse.path), read_only=True) as con:
+        stamps = con.execute(
+            "SELECT processed_at, count(*) FROM SILVER.stg_order_created GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    assert len(stamps) == 2  # the first build's rows and the incremental run's rows
+    touched = stamps[-1][1]
+    # the new day's orders, the 2 late events and the re-delivered old copies (same event_id)
+    assert 0 < touched <= warehouse.new_event_count + len(warehouse.base) // 97 + 1
+    assert touched < stamps[0][1] / 5
+
+
+def test_silver_decodes_every_event_exactly_once(warehouse: Warehouse) -> None:
+    """Each distinct RAW event is in exactly one Silver model or in int_events_rejected."""
+    with duckdb.connect(str(warehouse.path), read_only=True) as con:
+        raw = con.execute("SELECT count(DISTINCT event_id), count(*) FROM RAW.events").fetchone()
+        tables = ("stg_order_created", "stg_manufacturing_batch", "stg_card_catalog_entry_inserted",
+                  "int_events_rejected")
+        silver = con.execute(
+            "SELECT " + " + ".join(f"(SELECT count(*) FROM SILVER.{t})" for t in tables)
+        ).fetchone()
+    assert raw is not None and silver is not None
+    assert raw[1] > raw[0]  # RAW holds re-delivered copies
+    assert silver[0] == raw[0]
+
+
+# --- generic tests on crafted data ---------------------------------------------------------------
+def _crafted_events() -> list[dict[str, Any]]:
+    """Nine days of a small, clean event stream, then breaking events, then a volume spike."""
+    end = datetime(2026, 11, 1, tzinfo=UTC)
+    card = {
+        "sku": "S-1",
+        "card_name": "Card",
+        "sport": "Baseball",
+        "player_name": "P",
+        "team_name": "T",
+        "parallel": "Base",
+        "print_run": 100,
+    }
+    events: list[dict[str, Any]] = [
+        {
+            "event_id": "10000000-0000-4000-8000-000000000000",
+            "source": "cards",
+            "event_type": "CardCatalogEntryInserted",
+            "payload": card,
+            "inserted_at": end - timedelta(days=9),
+        }
+    ]
+
+    def order(i: int, at: datetime, **changes: Any) -> dict[str, Any]:
+        payload = {
+            "order_id": f"O-{i}",
+            "order_ts": at.isoformat(),
+            "customer_id": "C",
+            "sku": "S-1",
+            "quantity": 1,
+            "price": {"units": 100, "scale": 2},
+            "status": "PAID",
+        } | changes
+        return {
+            "event_id": f"20000000-0000-4000-8000-{i:012d}",
+            "source": "orders",
+            "event_type": "OrderCreated",
+            "payload": payload,
+            "inserted_at": at,
+        }
+
+    i = 0
+    for day in range(8, 0, -1):  # 10 orders a day for 8 days
+        for n in range(10):
+            i += 1
+            events.append(order(i, end - timedelta(days=day, minutes=n)))
+    for n in range(60):  # then 60 in the last 24 hours: +500 % against the average
+        i += 1
+        events.append(order(i, end - timedelta(hours=1, minutes=n)))
+    events.append(order(i + 1, end - timedelta(hours=2), quantity=-2))  # non_negative
+    events.append(order(i + 2, end - timedelta(hours=2), sku="UNKNOWN"))  # relationships
+    events.append(
+        {
+            "event_id": "30000000-0000-4000-8000-000000000001",
+            "source": "manufacturing",
+            "event_type": "ManufacturingBatch",
+            "inserted_at": end - timedelta(hours=3),
+            "payload": {
+                "batch_id": "B-1",
+                "sku": "S-1",
+                "production_date": "2026-10-31",
+                "quantity_produced": 10,
+                "defect_rate_estimate": {"units": 15, "scale": 1},
+            },
+        }
+    )
+    return events
+
+
+def test_generic_tests_fail_on_crafted_data(tmp_path: Path) -> None:
+    """non_negative, defect_rate_between_zero_one, relationships and volume_anomaly all fail on
+    data built to break them (severities raised to error through the project vars)."""
+    path = tmp_path / "crafted.duckdb"
+    insert_raw_duckdb(path, raw_rows(_crafted_events(), file_prefix="crafted"))
+    settings = _settings(path, tmp_path)
+    # (separately: an error-severity failure of a source test makes `build` skip every model)
+    summary = invoke_dbt(
+        ["build", "--vars", "{business_rule_severity: error}", "--target-path", str(tmp_path / "target")],
+        settings,
+        runner="plain",
+    )
+    volume = invoke_dbt(
+        [
+            "test",
+            "--select",
+            "source:raw",
+            "--vars",
+            "{volume_anomaly_severity: error}",
+            "--target-path",
+            str(tmp_path / "target"),
+        ],
+        settings,
+        runner="plain",
+    )
+    failed = {n.name for n in summary.failed}
+    expected_failures = {
+        "non_negative_stg_order_created_quantity",
+        "non_negative_fct_orders_quantity",
+        "defect_rate_between_zero_one_stg_manufacturing_batch_defect_rate_estimate",
+        "defect_rate_between_zero_one_fct_batch_performance_defect_rate_estimate",
+        "relationships_fct_orders_sku__sku__ref_dim_card_",
+    }
+    assert expected_failures <= failed, failed
+    assert any(n.name.startswith("cardflow_source_volume_anomaly") for n in volume.failed), volume.nodes
+
+
+def test_volume_anomaly_passes_on_regular_volume(tmp_path: Path) -> None:
+    """The same crafted stream without its last-day spike: volume_anomaly passes."""
+    end = datetime(2026, 11, 1, tzinfo=UTC)
+    regular = [e for e in _crafted_events() if e["inserted_at"] <= end - timedelta(days=1)]
+    path = tmp_path / "regular.duckdb"
+    insert_raw_duckdb(path, raw_rows(regular, file_prefix="regular"))
+    summary = invoke_dbt(
+        [
+            "test",
+            "--select",
+            "source:raw",
+            "--vars",
+            "{volume_anomaly_severity: error}",
+            "--target-path",
+            str(tmp_path / "target"),
+        ],
+        _settings(path, tmp_path),
+        runner="plain",
+    )
+    volume = [n.status for n in summary.nodes if n.name.startswith("cardflow_source_volume_anomaly")]
+    assert volume == ["pass"]
+
+
+def test_project_has_no_json_extension_and_one_model_per_name() -> None:
+    """GUIDE §3: `json` must not be listed under dbt-duckdb extensions (INSTALL goes online); and no
+    model is duplicated per adapter (one file per model name)."""
+    profiles = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text())
+    assert "extensions" not in profiles["cardflow"]["outputs"]["duckdb"]
+    names = [p.stem for p in (DBT_PROJECT_DIR / "models").rglob("*.sql")]
+    assert len(names) == len(set(names))
+    assert not any(n.endswith(("_duckdb", "_snowflake")) for n in names)
+
+
+def test_redelivered_rows_are_kept_once(warehouse: Warehouse) -> None:
+    """A re-delivered copy (same event_id, later ingested_at) is the copy Silver keeps, once."""
+    rows = _table(warehouse.path, "SILVER", "stg_order_created", "event_id")
+    assert len({r[0] for r in rows}) == len(rows)
+    assert any(r[11].startswith("redelivery") for r in rows)  # file_name of the kept copy

@@ -1,0 +1,140 @@
+"""The gated transform on the Snowflake path, against a fakesnow server.
+
+Production runs the gates through GX's Snowflake SQL datasource (snowflake-sqlalchemy over the real
+connector), so every metric is computed by the warehouse; fakesnow answers those queries here. What
+fakesnow cannot do is ``ALTER TABLE ... SWAP WITH`` (its parser rejects SWAP), so these tests
+publish with CARDFLOW_SNOWFLAKE_PUBLISH_MODE=clone (``CREATE OR REPLACE TABLE ... CLONE``, also a
+real Snowflake statement); the SWAP statements are covered by test_snowflake_publish_statements.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import snowflake.connector
+
+from cardflow.errors import QualityGateFailed
+from cardflow.settings import Settings, load_settings
+from cardflow.sqlfiles import named_statements, read_sql, split_statements
+from flows.transform import dbt_transform_and_test
+from tasks.quality_db import open_warehouse, snowflake_connect_params
+from tasks.wap import layer_schemas, prepare_audit, publish
+from tests.raw_factory import create_raw_snowflake, generate, insert_raw_snowflake, raw_rows
+
+pytestmark = pytest.mark.integration
+
+GOLD = ("DIM_CARD", "DIM_CARD_HISTORY", "FCT_BATCH_PERFORMANCE", "FCT_ORDERS", "FCT_SKU_SUPPLY_DEMAND")
+
+
+def _settings(tmp_path: Path, port: int, database: str, **overrides: Any) -> Settings:
+    return load_settings(
+        data_dir=tmp_path / "data",
+        warehouse_choice="snowflake",
+        snowflake_account="fake-account",
+        snowflake_user="fake",
+        snowflake_password="fake",
+        snowflake_role="FAKE_ROLE",
+        snowflake_database=database,
+        snowflake_host="localhost",
+        snowflake_port=port,
+        snowflake_protocol="http",
+        snowflake_publish_mode="clone",
+        dbt_node_tasks=False,
+        dbt_threads=1,
+        **overrides,
+    )
+
+
+def _connect(settings: Settings) -> Any:
+    params = snowflake_connect_params(settings)
+    params.pop("database")
+    return snowflake.connector.connect(**params)
+
+
+def _gold(settings: Settings) -> dict[str, list[tuple]]:
+    with _connect(settings) as conn:
+        cur = conn.cursor()
+        return {
+            t: sorted(
+                map(tuple, cur.execute(f"SELECT * FROM {settings.snowflake_database}.GOLD.{t}").fetchall()),
+                key=repr,
+            )
+            for t in GOLD
+        }
+
+
+@pytest.fixture
+def fakesnow_settings(tmp_path: Path, fakesnow_port: int) -> Settings:
+    """A fresh database on the fakesnow server with 10 days of clean events up to now in RAW."""
+    settings = _settings(tmp_path, fakesnow_port, f"CF_{uuid.uuid4().hex[:8].upper()}")
+    events, _ = generate(events=1_500, seed=3, anomalies=False, days=10, end=datetime.now(UTC))
+    with _connect(settings) as conn:
+        create_raw_snowflake(conn, settings.snowflake_database)
+        insert_raw_snowflake(conn, raw_rows(events), settings.snowflake_database, tmp_path / "stage")
+    return settings
+
+
+def test_gated_transform_on_snowflake_publishes_then_blocks_bad_batch(
+    fakesnow_settings: Settings, tmp_path: Path
+) -> None:
+    settings = fakesnow_settings
+    result = dbt_transform_and_test(settings=settings)
+    assert result.raw_checks == {"freshness": "ok", "volume": "ok"}
+    assert result.layers["gold"]["expectations"] > 50
+    published = _gold(settings)
+    assert all(published[t] for t in GOLD)
+
+    # a batch with an impossible defect rate: the Silver gate (run in the warehouse) stops it
+    bad, _ = generate(events=200, seed=99, anomalies=True, anomaly_rate=0.05, days=1, end=datetime.now(UTC))
+    with _connect(settings) as conn:
+        insert_raw_snowflake(
+            conn, raw_rows(bad, file_prefix="bad"), settings.snowflake_database, tmp_path / "stage2"
+        )
+    with pytest.raises(QualityGateFailed) as err:
+        dbt_transform_and_test(settings=settings)
+    assert err.value.gate == "silver"
+    assert any("expect_column_values_to_be_between(defect_rate_estimate)" in f for f in err.value.failures)
+    assert _gold(settings) == published
+
+
+def test_adhoc_checks_and_raw_metrics_run_on_fakesnow(fakesnow_settings: Settings) -> None:
+    """sql/data_quality_checks.sql runs as-is (RAW part here; Silver/Gold after a flow run)."""
+    settings = fakesnow_settings
+    dbt_transform_and_test(settings=settings)
+    with _connect(settings) as conn:
+        cur = conn.cursor()
+        cur.execute(f"USE DATABASE {settings.snowflake_database}")
+        results = [cur.execute(s).fetchall() for s in split_statements(read_sql("data_quality_checks.sql"))]
+        metrics = named_statements("quality_raw_metrics.sql")
+        freshness = cur.execute(metrics["freshness"].format(raw="RAW")).fetchall()
+    assert results[0][0][3] == "ok"
+    assert results[1][0][2] == "ok"
+    assert results[6] == [] and results[7] == []
+    assert freshness[0][3] == 1_500
+
+
+def test_snowflake_publish_statements(fakesnow_settings: Settings) -> None:
+    """Production publishes with SWAP WITH (rename on first publish); fakesnow lacks SWAP, so the
+    statement is checked as text and the clone/rename paths are executed."""
+    statements = named_statements("wap.sql")
+    assert statements["snowflake_publish_swap"] == "ALTER TABLE {audit} SWAP WITH {published}"
+    settings = fakesnow_settings.model_copy(update={"snowflake_publish_mode": "swap"})
+    db = settings.snowflake_database
+    with open_warehouse(settings) as wh:
+        wh.execute(f"CREATE SCHEMA IF NOT EXISTS {db}.GOLD_AUDIT")
+        wh.execute(f"CREATE OR REPLACE TABLE {db}.GOLD_AUDIT.T1 AS SELECT 1 AS k")
+        schemas = layer_schemas(settings, "gold")
+        assert publish(wh, schemas, ["T1"], settings) == {"T1": "renamed"}  # first publish: nothing to swap
+        assert wh.query(f"SELECT k FROM {db}.GOLD.T1") == [(1,)]
+        assert prepare_audit(wh, schemas, ["T1"]) == {"T1": "cloned"}
+        assert wh.query(f"SELECT k FROM {db}.GOLD_AUDIT.T1") == [(1,)]
+        wh.execute(f"INSERT INTO {db}.GOLD_AUDIT.T1 VALUES (2)")
+        with pytest.raises(snowflake.connector.errors.ProgrammingError):  # fakesnow: no SWAP
+            publish(wh, schemas, ["T1"], settings)
+        clone = settings.model_copy(update={"snowflake_publish_mode": "clone"})
+        assert publish(wh, schemas, ["T1"], clone) == {"T1": "cloned"}
+        assert sorted(wh.query(f"SELECT k FROM {db}.GOLD.T1")) == [(1,), (2,)]

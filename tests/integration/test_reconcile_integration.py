@@ -1,0 +1,72 @@
+"""Reconciliation against the real local PostgreSQL event store: a gap names its day and type."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from cardflow import eventstore
+from cardflow.settings import Settings
+from tasks.layout import manifest_key
+from tasks.quality import reconcile_raw
+from tasks.reconcile import reconcile
+from tasks.storage import get_store
+from tests.raw_factory import generate, insert_raw_duckdb, raw_rows
+
+pytestmark = pytest.mark.integration
+
+
+def test_reconcile_joins_both_sides() -> None:
+    day = datetime(2026, 11, 1, tzinfo=UTC).date()
+    report = reconcile(
+        {(day, "OrderCreated"): 10, (day, "ManufacturingBatch"): 2},
+        {(day, "OrderCreated"): 7, (day, "CardCatalogEntryInserted"): 1},
+    )
+    by_type = {r.event_type: r for r in report.rows}
+    assert by_type["OrderCreated"].missing_in_raw == 3
+    assert by_type["ManufacturingBatch"].missing_in_raw == 2
+    assert by_type["CardCatalogEntryInserted"].extra_in_raw == 1
+    assert [r.event_type for r in report.gaps] == ["ManufacturingBatch", "OrderCreated"]
+    assert "OrderCreated: 3 missing" in report.to_markdown()
+
+
+def _with_key(rows: list[Any], origin: str) -> list[Any]:
+    from dataclasses import replace
+
+    return [
+        replace(r, file_name=f"/lake/bronze/source={r.source}/type={r.event_type}/part-{origin}.json.gz")
+        for r in rows
+    ]
+
+
+def test_gap_and_realtime_backfill_overlap(pg_settings: Settings) -> None:
+    settings = pg_settings
+    events, _ = generate(events=600, seed=21, anomalies=False, days=3, end=datetime(2026, 11, 1, tzinfo=UTC))
+    with eventstore.connect(settings) as conn:
+        eventstore.insert_events(conn, events, settings)
+    # the load lost every OrderCreated event of the last day; 5 events also came through real time
+    last_day = max(e["inserted_at"] for e in events).date()
+    lost = [e for e in events if e["event_type"] == "OrderCreated" and e["inserted_at"].date() == last_day]
+    loaded = [e for e in events if e not in lost]
+    backfill = _with_key(raw_rows(loaded), "backfill")
+    realtime = _with_key(raw_rows(loaded[-5:]), "realtime")
+    insert_raw_duckdb(settings.duckdb_path, backfill + realtime)
+    store = get_store(settings)
+    for origin, rows in (("backfill", backfill), ("realtime", realtime)):
+        keys = sorted({r.file_name.split("/lake/", 1)[1] for r in rows})
+        manifest = {"run_id": origin, "origin": origin, "objects": [{"key": k, "rows": 1} for k in keys]}
+        store.write_bytes(manifest_key(settings.s3_prefix, origin, origin), json.dumps(manifest).encode())
+
+    report = reconcile_raw(settings)
+    assert [(g.day, g.event_type, g.missing_in_raw) for g in report.gaps] == [
+        (last_day, "OrderCreated", len(lost))
+    ]
+    overlap = Counter()
+    for e in loaded[-5:]:
+        overlap[(e["inserted_at"].date(), e["event_type"])] += 1
+    assert {(r.day, r.event_type): r.overlap for r in report.rows if r.overlap} == dict(overlap)
+    assert sum(r.raw for r in report.rows) == len(loaded)  # real-time copies count once (distinct)

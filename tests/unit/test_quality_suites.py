@@ -1,0 +1,102 @@
+"""Suite files: every shipped suite loads with all its expectations; malformed ones fail by name."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cardflow.errors import SuiteDefinitionError
+from tasks.quality_suites import EXPECTATIONS_DIR, load_suite_file, load_suites, suites_for
+from tasks.wap import layer_models
+
+SILVER = {"stg_card_catalog_entry_inserted", "stg_order_created", "stg_manufacturing_batch"}
+GOLD = {"dim_card", "fct_orders", "fct_batch_performance", "dim_card_history", "fct_sku_supply_demand"}
+
+
+def test_one_suite_per_gated_model_and_every_expectation_accepted() -> None:
+    suites = load_suites()
+    assert {s.name for s in suites_for("silver")} == SILVER
+    assert {s.name for s in suites_for("gold")} == GOLD
+    for spec in suites.values():
+        on_disk = json.loads(spec.path.read_text())["expectations"]
+        assert len(spec.build().expectations) == len(on_disk), spec.name
+
+
+def test_every_suite_gates_a_dbt_model_of_its_layer() -> None:
+    for layer in ("silver", "gold"):
+        models = set(layer_models(layer))
+        assert {s.name for s in suites_for(layer)} <= models
+
+
+@pytest.mark.parametrize(
+    ("model", "expectation", "column"),
+    [
+        ("stg_order_created", "expect_column_values_to_be_between", "quantity"),
+        ("stg_order_created", "expect_compound_columns_to_be_unique", None),
+        ("stg_order_created", "expect_column_max_to_be_between", "event_inserted_at"),
+        ("stg_manufacturing_batch", "expect_column_values_to_be_between", "defect_rate_estimate"),
+        ("fct_orders", "expect_column_pair_values_to_be_equal", None),
+        ("fct_orders", "expect_column_values_to_be_in_set", "sku"),
+        ("fct_batch_performance", "expect_column_pair_values_a_to_be_greater_than_b", None),
+        ("fct_sku_supply_demand", "expect_column_values_to_be_in_set", "is_known_sku"),
+    ],
+)
+def test_contract_checks_are_in_the_suites(model: str, expectation: str, column: str | None) -> None:
+    configs = load_suites()[model].expectations
+    assert any(
+        c["type"] == expectation and (column is None or c["kwargs"].get("column") == column) for c in configs
+    )
+
+
+def _write(tmp_path: Path, expectations: list[dict]) -> Path:
+    path = tmp_path / "stg_order_created.json"
+    path.write_text(
+        json.dumps(
+            {
+                "name": "stg_order_created",
+                "expectations": expectations,
+                "meta": {"cardflow": {"layer": "silver", "chunk_key": ["event_id"]}},
+            }
+        )
+    )
+    return path
+
+
+def test_unknown_expectation_type_is_named_not_dropped(tmp_path: Path) -> None:
+    good = {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "event_id"}}
+    typo = {"type": "expect_column_values_to_be_betwen", "kwargs": {"column": "quantity", "min_value": 0}}
+    with pytest.raises(SuiteDefinitionError) as err:
+        load_suite_file(_write(tmp_path, [good, typo]))
+    assert "expect_column_values_to_be_betwen(quantity)" in str(err.value)
+    assert len(err.value.problems) == 1
+
+
+def test_bad_kwargs_are_named(tmp_path: Path) -> None:
+    bad = {"type": "expect_column_values_to_not_be_null", "kwargs": {"colum": "event_id"}}
+    with pytest.raises(SuiteDefinitionError, match=r"#0 expect_column_values_to_not_be_null"):
+        load_suite_file(_write(tmp_path, [bad]))
+
+
+def test_suite_must_say_which_layer_and_model(tmp_path: Path) -> None:
+    path = tmp_path / "fct_orders.json"
+    path.write_text(
+        json.dumps(
+            {
+                "name": "other",
+                "expectations": [
+                    {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "order_id"}}
+                ],
+            }
+        )
+    )
+    with pytest.raises(SuiteDefinitionError) as err:
+        load_suite_file(path)
+    assert any("file name" in p for p in err.value.problems)
+    assert any("layer" in p for p in err.value.problems)
+
+
+def test_suites_live_in_expectations_dir() -> None:
+    assert EXPECTATIONS_DIR.name == "expectations"
+    assert sorted(p.stem for p in EXPECTATIONS_DIR.glob("*.json")) == sorted(SILVER | GOLD)
