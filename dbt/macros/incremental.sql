@@ -39,34 +39,29 @@
   all their copies), deduplicated to the latest copy per event_id.
 #}
 {% macro latest_raw_copies(raw_relation, event_type=none) -%}
-raw_events as (
-
-    select * from {{ raw_relation }}
-    {%- if event_type %}
-    where event_type = '{{ event_type }}'
-    {%- endif %}
-
-),
-
+{%- set of_type = "event_type = '" ~ event_type ~ "'" if event_type else "true" -%}
+{#- RAW is named in each CTE instead of one shared import CTE: DuckDB materializes a CTE that is
+    referenced twice, which would copy every RAW payload on each incremental run. -#}
 {% if is_incremental() -%}
 touched_events as (
 
     -- event_ids with a copy loaded since the last run; all their copies are re-deduplicated
-    select distinct event_id from raw_events
-    where ({{ cardflow.raw_rows_since_watermark() }})
+    select distinct event_id from {{ raw_relation }}
+    where {{ of_type }} and ({{ cardflow.raw_rows_since_watermark() }})
 
 ),
 
 candidates as (
 
-    select * from raw_events
-    where event_id in (select event_id from touched_events)
+    select * from {{ raw_relation }}
+    where {{ of_type }} and event_id in (select event_id from touched_events)
 
 ),
 {%- else -%}
 candidates as (
 
-    select * from raw_events
+    select * from {{ raw_relation }}
+    where {{ of_type }}
 
 ),
 {%- endif %}

@@ -6,24 +6,16 @@
   Incremental like fct_orders: batches with Silver events not reflected in Gold are recomputed.
 #}
 
-with batches as (
-
-    select * from {{ ref('stg_manufacturing_batch') }}
-
-),
-
+{#- Silver is named in each CTE instead of one shared import CTE: DuckDB materializes a CTE
+    referenced twice, which would copy all of Silver on every incremental run. -#}
+with
 {% if is_incremental() -%}
-current_gold as (
-
-    select * from {{ this }}
-
-),
 
 touched_batches as (
 
     select distinct batches.batch_id
-    from batches
-    left join current_gold on batches.batch_id = current_gold.batch_id
+    from {{ ref('stg_manufacturing_batch') }} as batches
+    left join {{ this }} as current_gold on batches.batch_id = current_gold.batch_id
     where current_gold.batch_id is null
         or batches.event_inserted_at > current_gold.event_inserted_at
         or (
@@ -40,14 +32,14 @@ touched_batches as (
 
 candidates as (
 
-    select * from batches
+    select * from {{ ref('stg_manufacturing_batch') }}
     where batch_id in (select batch_id from touched_batches)
 
 ),
 {%- else -%}
 candidates as (
 
-    select * from batches
+    select * from {{ ref('stg_manufacturing_batch') }}
 
 ),
 {%- endif %}

@@ -12,24 +12,16 @@
   newer event already there, as in a full refresh.
 #}
 
-with orders as (
-
-    select * from {{ ref('stg_order_created') }}
-
-),
-
+{#- Silver is named in each CTE instead of one shared import CTE: DuckDB materializes a CTE
+    referenced twice, which would copy all of Silver on every incremental run. -#}
+with
 {% if is_incremental() -%}
-current_gold as (
-
-    select * from {{ this }}
-
-),
 
 touched_orders as (
 
     select distinct orders.order_id
-    from orders
-    left join current_gold on orders.order_id = current_gold.order_id
+    from {{ ref('stg_order_created') }} as orders
+    left join {{ this }} as current_gold on orders.order_id = current_gold.order_id
     where current_gold.order_id is null
         or orders.event_inserted_at > current_gold.event_inserted_at
         or (
@@ -48,14 +40,14 @@ touched_orders as (
 
 candidates as (
 
-    select * from orders
+    select * from {{ ref('stg_order_created') }}
     where order_id in (select order_id from touched_orders)
 
 ),
 {%- else -%}
 candidates as (
 
-    select * from orders
+    select * from {{ ref('stg_order_created') }}
 
 ),
 {%- endif %}
