@@ -73,7 +73,9 @@ class Settings(BaseSettings):
     # --- backfill (event store -> Bronze) -------------------------------------------------------
     backfill_chunk_size: int = Field(100_000, validation_alias=_env("CARDFLOW_BACKFILL_CHUNK_SIZE"), ge=1)
     """Rows per backfill chunk; the watermark is committed after each chunk's objects are written."""
-    backfill_lookback_minutes: float = Field(60, validation_alias=_env("CARDFLOW_BACKFILL_LOOKBACK_MINUTES"), ge=0)
+    backfill_lookback_minutes: float = Field(
+        60, validation_alias=_env("CARDFLOW_BACKFILL_LOOKBACK_MINUTES"), ge=0
+    )
     """Each incremental run re-scans this far behind the watermark to pick up late-committed rows."""
     backfill_upload_concurrency: int = Field(
         8, validation_alias=_env("CARDFLOW_BACKFILL_UPLOAD_CONCURRENCY"), ge=1, le=64

@@ -1,15 +1,14 @@
 -- One backfill chunk: the event store rows in the keyset range (lo, hi] on (inserted_at, event_id),
 -- one result row per hourly Bronze partition (source, event_type, UTC hour).
 --
--- {table} is the validated CARDFLOW_EVENTS_TABLE identifier; {fast_check} is composed by
--- tasks/extract.py from cardflow.contract.PAYLOAD_FIELDS: per event type its source and one
--- jsonpath predicate, a conservative first check of the contract (the text-level checks that
--- finish it run on the whole group in tasks/partitions.py).
+-- {table} is the validated CARDFLOW_EVENTS_TABLE identifier.
 --
--- Each row becomes one NDJSON line with the Bronze record's fields in canonical order. Rows the
--- SQL check accepts are rendered canonically (timestamps as format_timestamp prints them); the
--- others are prefixed with '?' and carry their raw values, for validate_envelope in Python. The
--- payload is jsonb's own text (": " and ", " between tokens); Python compacts it.
+-- Each row becomes one NDJSON line with the Bronze record's fields in canonical order, the payload
+-- as jsonb's own text (": " and ", " between tokens); tasks/partitions.py checks the payloads
+-- against the contract on the whole group's text and compacts them. Rows whose envelope cannot be
+-- rendered canonically here (source or event_type not one of the contract's pairs, inserted_at
+-- not a finite timestamp of years 1000-9998) are prefixed with '?' and carry their raw values,
+-- for validate_envelope in Python.
 --
 -- Lines are aggregated in whatever order the scan delivers them (no sort of wide rows: that
 -- would cost more than the rest of the query); Python puts each part in event_id order.
@@ -23,7 +22,7 @@ FROM (
     SELECT e.source, e.event_type, date_trunc('hour', e.inserted_at) AS hour,
            CASE WHEN coalesce(
                     e.inserted_at >= '1000-01-01 00:00:00+00' AND e.inserted_at < '9999-01-01 00:00:00+00'
-                    AND ({fast_check}),
+                    AND (e.source, e.event_type) IN ({pairs}),
                     false)
            THEN
                '{{"event_id":"' || e.event_id::text || '","source":"' || e.source

@@ -5,15 +5,11 @@ chunk at a time, never the whole table: a chunk's end is found with an index sca
 (``OFFSET chunk-1``) and the chunk itself comes back through a server-side cursor as one row per
 hourly Bronze partition (``sql/backfill_chunk.sql``).
 
-Postgres does the per-row work: it checks each row with a conservative jsonpath rendering of the
-event contract and renders every row as an NDJSON line of the Bronze record, so Python handles a
-partition's rows as one string (text-level checks, compaction, gzip) instead of one by one. Rows
-that any fast check is unsure about are judged by :func:`cardflow.contract.validate_envelope`
-(:mod:`tasks.partitions`, :mod:`tasks.quarantine`): every row is checked against the contract,
-the fast path only decides how cheaply.
-
-The SQL fragments that depend on the contract are composed here from
-:data:`cardflow.contract.PAYLOAD_FIELDS`, so the field list stays declared once.
+Postgres renders every row as an NDJSON line of the Bronze record and groups them by partition,
+so Python handles a partition's rows as one string (whole-text contract checks, compaction, gzip)
+instead of one by one. Rows that a fast check is unsure about are judged by
+:func:`cardflow.contract.validate_envelope` (:mod:`tasks.partitions`, :mod:`tasks.quarantine`):
+every row is checked against the contract, the fast path only decides how cheaply.
 """
 
 from __future__ import annotations
@@ -30,7 +26,7 @@ import psycopg2.extensions
 from psycopg2 import sql
 
 from cardflow import eventstore
-from cardflow.contract import ORDER_STATUSES, PAYLOAD_FIELDS, SOURCE_OF, format_timestamp, parse_timestamp
+from cardflow.contract import SOURCE_OF, format_timestamp, parse_timestamp
 from cardflow.settings import Settings
 from cardflow.sqlfiles import read_sql
 
@@ -108,68 +104,23 @@ class PartitionGroup:
 
 
 # --- SQL composed from the contract -----------------------------------------------------------
-TIMESTAMP_TEMPLATE = 'YYYY-MM-DD\\"T\\"HH24:MI:SS.USTZH:TZM'
-DATE_TEMPLATE = "YYYY-MM-DD"
-
-
 def _literal(text: str) -> str:
-    """A SQL string literal for our own constants (contract names, jsonpath built from them)."""
-    if "'" in text:
-        raise ValueError(f"unexpected quote in {text!r}")
+    """A SQL string literal for our own constants (the contract's source and event type names)."""
+    if "'" in text or "\\" in text:
+        raise ValueError(f"unexpected character in {text!r}")
     return f"'{text}'"
 
 
-def _field_path(name: str, kind: str) -> str:
-    """The jsonpath predicate of one payload field kind (see module docstring of tasks.partitions)."""
-    f = f'$."{name}"'
-    if kind == "str":
-        return f'{f} > ""'  # only a non-empty string compares greater than ""; null/numbers: unknown
-    if kind == "int":
-        return f'{f}.type() == "number"'
-    if kind == "decimal":
-        return (
-            f'{f}.type() == "object" && {f}.units.type() == "number" && {f}.scale.type() == "number" '
-            f"&& {f}.scale >= 0 && {f}.scale <= 18"
-        )
-    if kind == "timestamp":
-        return f'{f}.type() == "string" && exists({f}.datetime("{TIMESTAMP_TEMPLATE}"))'
-    if kind == "date":
-        return f'{f}.type() == "string" && exists({f}.datetime("{DATE_TEMPLATE}"))'
-    if kind == "status":
-        return "(" + " || ".join(f'{f} == "{status}"' for status in ORDER_STATUSES) + ")"
-    raise ValueError(f"no SQL check for field kind {kind!r}")
-
-
-def payload_jsonpath(event_type: str) -> str:
-    """One jsonpath predicate with every field check of ``event_type``'s payload."""
-    checks = ['$.type() == "object"']
-    checks += [_field_path(name, kind) for name, kind in PAYLOAD_FIELDS[event_type].items()]
-    # strict mode: no implicit unwrapping of arrays (["a"] is not a string), a missing key is an
-    # error, and silent mode turns errors into NULL (= not accepted here)
-    return "strict " + " && ".join(checks)
-
-
 @cache
-def fast_check_sql() -> str:
-    """The SQL half of the conservative contract check of one row (columns of alias ``e``).
-
-    Per event type: the source it must come from and one ``jsonb_path_match`` in silent mode (a
-    failing ``datetime()`` gives NULL, which the caller turns into false).
-    """
-    branches = []
-    for event_type in PAYLOAD_FIELDS:
-        path = payload_jsonpath(event_type)
-        branches.append(
-            f"WHEN {_literal(event_type)} THEN e.source = {_literal(SOURCE_OF[event_type])} "
-            f"AND jsonb_path_match(e.payload, {_literal(path)}::jsonpath, '{{}}'::jsonb, true)"
-        )
-    return "CASE e.event_type " + " ".join(branches) + " ELSE false END"
+def contract_pairs_sql() -> str:
+    """The (source, event_type) pairs of the contract as a SQL row list."""
+    return ", ".join(f"({_literal(source)}, {_literal(t)})" for t, source in SOURCE_OF.items())
 
 
 @cache
 def chunk_query(table: str) -> str:
-    """The chunk query for ``table`` (a validated identifier), with the contract check in."""
-    return read_sql("backfill_chunk.sql").format(table=f'"{table}"', fast_check=fast_check_sql())
+    """The chunk query for ``table`` (a validated identifier)."""
+    return read_sql("backfill_chunk.sql").format(table=f'"{table}"', pairs=contract_pairs_sql())
 
 
 # --- session ----------------------------------------------------------------------------------

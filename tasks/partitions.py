@@ -1,36 +1,39 @@
 """Turning one hourly partition group of a chunk into the Bronze part to write.
 
-The chunk query (``sql/backfill_chunk.sql``) hands over a partition's rows as one string of lines.
-The common case stays in C: a few whole-string checks finish the contract check that the SQL
-jsonpath started, jsonb's spaced payload text is compacted with two replaces, and the lines are
-sorted by event id (a part holds a set of events in event_id order; its id is the hash of those
-ids, so the same rows give the same key whatever order the database returned them in). Each line
-is byte for byte ``dumps_record(Envelope.to_bronze(ingested_at))``. Only when a check is not
-satisfied, or the hour already holds Bronze objects, is the group walked line by line, and only
-the lines in doubt are parsed and judged by the contract (:mod:`tasks.quarantine`).
+The chunk query (``sql/backfill_chunk.sql``) hands over a partition's rows as one string of lines,
+with jsonb's own payload text. The common case stays in C: whole-string checks prove every row
+satisfies the contract and is canonical, jsonb's spaced separators are compacted with two
+replaces, and the lines are sorted by event id (a part holds a set of events in event_id order;
+its id is the hash of those ids, so the same rows get the same key whatever order the database
+returned them in). Each line is byte for byte ``dumps_record(Envelope.to_bronze(ingested_at))``.
+When a check is not satisfied, or the hour already holds Bronze objects, the group is walked line
+by line, and only the lines in doubt are parsed and judged by the contract
+(:mod:`tasks.quarantine`): a check that fails is never an error, only the slower path.
 
-Why the whole-string checks are sound. For an accepted row jsonpath guarantees that every known
-payload field exists with its type (strict mode). jsonb prints ``": "`` after every key and
-``", "`` between members and escapes every quote inside strings, so in a partition of ``n`` rows
-of one event type with ``k`` keys (decimals count their two) and ``c`` member separators, there
-are at least ``n*k`` occurrences of ``": "`` and ``n*c`` of ``", "``; exactly that many means no
-extra key anywhere and neither sequence inside a string, so the replaces touch only separators.
-Exactly two dots per row plus one per timestamp field means no number has a fraction (json.loads
-would make it a float) and every timestamp has its single fraction dot; with digits mapped to
-zero, each timestamp and date field must show the one canonical shape that
-``datetime.fromisoformat`` reads (and no year 0000); jsonpath's ``datetime()`` already refused
-impossible dates and times. Anything else is not an error, just the slow path.
+Why the whole-string checks are sound. jsonb prints ``": "`` after every key and ``", "`` between
+members and escapes every quote inside strings; the envelope around the payload is compact. So
+with ``n`` rows of one event type whose contract has ``k`` keys (decimals count their two) and
+``c`` member separators, exactly ``n*k`` occurrences of ``": "`` and ``n*c`` of ``", "`` mean no
+extra key anywhere and no such sequence inside a string: then ``"sku": "`` can only be the key sku
+followed by a string, the replaces touch only separators, and counting ``"key": <start of value>``
+patterns types every field of every row (each row holds each key at most once). Exactly two dots
+per row plus one per timestamp field means no number has a fraction (json.loads would give a
+float) and every timestamp has just its fraction dot; ``{`` exactly twice per row plus once per
+decimal, and no ``[``, leaves no nesting a field could hide in. With digits mapped to zero, ints read
+``0``/``-0``, decimals ``{"scale": 0, "units": 0``, timestamps and dates the one canonical shape;
+the distinct timestamp and date values are then parsed exactly as the contract parses them.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-from cardflow.contract import PAYLOAD_FIELDS, SOURCE_OF
+from cardflow.contract import ORDER_STATUSES, PAYLOAD_FIELDS, SOURCE_OF
 from tasks.extract import PartitionGroup
 from tasks.quarantine import judge_line
 
@@ -42,14 +45,29 @@ TIMESTAMP_SHAPE = b"0000-00-00T00:00:00.000000+00:00"
 DATE_SHAPE = b"0000-00-00"
 
 
+Patterns = tuple[bytes, ...]
+
+
 @dataclass(frozen=True)
 class TextProfile:
-    """What the text of one canonical row of an event type must show (see module docstring)."""
+    """What the text of canonical rows of one event type must show (see module docstring).
+
+    ``counts``: (patterns, occurrences expected per row) counted in the text as is;
+    ``zeroed_counts``: the same, counted after every digit is mapped to 0; ``calendar``: fields
+    whose distinct values are parsed as the contract parses them.
+    """
 
     keys: int
     separators: int
     dots: int
-    shapes: tuple[tuple[bytes, bytes], ...]  # (field with zeroed digits, field with year 0000)
+    braces: int
+    counts: tuple[tuple[Patterns, int], ...]
+    zeroed_counts: tuple[tuple[Patterns, int], ...]
+    calendar: tuple[tuple[bytes, int, Callable[[str], object]], ...]
+
+
+def _key(name: str) -> bytes:
+    return b'"%s": ' % name.encode()
 
 
 @cache
@@ -58,34 +76,69 @@ def text_profile(event_type: str) -> TextProfile | None:
     fields = PAYLOAD_FIELDS.get(event_type)
     if fields is None:
         return None
+    counts: list[tuple[Patterns, int]] = [((b'"payload":{"',), 1)]
+    zeroed: list[tuple[Patterns, int]] = []
+    calendar: list[tuple[bytes, int, Callable[[str], object]]] = []
+    for name, kind in fields.items():
+        key = _key(name)
+        if kind == "str":
+            counts += [((key + b'"',), 1), ((key + b'""',), 0)]
+        elif kind == "int":
+            zeroed.append(((key + b"0", key + b"-0"), 1))
+        elif kind == "decimal":  # one-digit scale; units an integer (the dot count rules out fractions)
+            zeroed.append(((key + b'{"scale": 0, "units": 0', key + b'{"scale": 0, "units": -0'), 1))
+        elif kind == "status":
+            counts.append((tuple(key + b'"%s"' % s.encode() for s in ORDER_STATUSES), 1))
+        elif kind == "timestamp":
+            zeroed.append(((key + b'"' + TIMESTAMP_SHAPE + b'"',), 1))
+            calendar.append((key + b'"', len(TIMESTAMP_SHAPE), datetime.fromisoformat))
+        elif kind == "date":
+            zeroed.append(((key + b'"' + DATE_SHAPE + b'"',), 1))
+            calendar.append((key + b'"', len(DATE_SHAPE), date.fromisoformat))
+        else:
+            raise ValueError(f"no text check for field kind {kind!r} ({event_type}.{name})")
     decimals = sum(1 for kind in fields.values() if kind == "decimal")
     timestamps = sum(1 for kind in fields.values() if kind == "timestamp")
-    shapes = []
-    for name, kind in fields.items():
-        if kind in ("timestamp", "date"):
-            shape = TIMESTAMP_SHAPE if kind == "timestamp" else DATE_SHAPE
-            shapes.append((b'"%s": "%s"' % (name.encode(), shape), b'"%s": "0000-' % name.encode()))
     return TextProfile(
         keys=len(fields) + 2 * decimals,
         separators=len(fields) - 1 + decimals,
         dots=ENVELOPE_DOTS + timestamps,
-        shapes=tuple(shapes),
+        braces=2 + decimals,
+        counts=tuple(counts),
+        zeroed_counts=tuple(zeroed),
+        calendar=tuple(calendar),
     )
 
 
+def _count(body: bytes, patterns: Patterns) -> int:
+    return sum(body.count(p) for p in patterns)
+
+
 def text_checks_pass(body: bytes, rows: int, profile: TextProfile) -> bool:
-    """True when ``rows`` accepted lines in ``body`` are certainly canonical after compaction."""
+    """True when ``rows`` accepted lines in ``body`` certainly satisfy the contract and are
+    canonical after :func:`compact` (False only means: judge line by line)."""
     if body.startswith(b"?") or b"\n?" in body:
         return False
     if body.count(b'": ') != rows * profile.keys or body.count(b", ") != rows * profile.separators:
         return False
     if body.count(b".") != rows * profile.dots:
         return False
-    if profile.shapes:
+    # no nested objects or arrays beyond the envelope, the payload and its decimals
+    if body.count(b"{") != rows * profile.braces or b"[" in body:
+        return False
+    if any(_count(body, patterns) != rows * n for patterns, n in profile.counts):
+        return False
+    if profile.zeroed_counts:
         zeroed = body.translate(DIGITS_TO_ZERO)
-        for shape, year_zero in profile.shapes:
-            if zeroed.count(shape) != rows or year_zero in body:
-                return False
+        if any(_count(zeroed, patterns) != rows * n for patterns, n in profile.zeroed_counts):
+            return False
+    for prefix, width, parse in profile.calendar:
+        distinct = {fragment[:width] for fragment in body.split(prefix)[1:]}
+        try:
+            for value in distinct:
+                parse(value.decode("ascii"))
+        except ValueError:
+            return False
     return True
 
 

@@ -86,6 +86,27 @@ def ids(n: int) -> list[str]:
     return [str(uuid.UUID(int=(i + 1) * 7919 + 13, version=4)) for i in range(n)]
 
 
+def test_a_batch_date_is_checked_on_the_calendar() -> None:
+    profile = text_profile("ManufacturingBatch")
+    assert profile is not None
+
+    def batch(day: str) -> bytes:
+        payload = {
+            "batch_id": "B1",
+            "sku": "S",
+            "production_date": day,
+            "quantity_produced": 5,
+            "defect_rate_estimate": {"units": 12, "scale": 4},
+        }
+        return sql_line(
+            payload, event_id=ids(1)[0], event_type="ManufacturingBatch", source="manufacturing"
+        ).encode()
+
+    assert text_checks_pass(batch("2024-02-29"), 1, profile)
+    assert not text_checks_pass(batch("2026-02-29"), 1, profile)
+    assert not text_checks_pass(batch("2026-13-01"), 1, profile)
+
+
 def test_profile_counts_follow_the_contract() -> None:
     p = text_profile("OrderCreated")
     assert p is not None and (p.keys, p.separators, p.dots) == (9, 7, 3)
@@ -104,6 +125,17 @@ def test_profile_counts_follow_the_contract() -> None:
         (order(order_ts=" 026-10-05T20:11:03.123456+00:00"), "space instead of a digit"),
         (order(price={"units": 1, "scale": 2, "x": 1}), "extra decimal key"),
         (order(customer_id="Jr."), "dot in a string"),
+        (order(status="LOST"), "status not in the contract"),
+        (order(sku=""), "empty string"),
+        (order(sku=7), "number instead of a string"),
+        (order(quantity="1"), "string instead of an int"),
+        (order(quantity=True), "bool instead of an int"),
+        (order(quantity=None), "null"),
+        (order(price={"units": "1", "scale": 2}), "decimal units as a string"),
+        (order(price=5), "decimal as a number"),
+        (order(order_ts="2026-02-30T20:11:03.123456+00:00"), "impossible date"),
+        (order(order_ts="2026-10-05T24:11:03.123456+00:00"), "impossible hour"),
+        (order(order_ts=..., order=1), "missing field (replaced by another)"),
     ],
 )
 def test_text_checks_refuse_what_is_not_certainly_canonical(payload: dict[str, Any], why: str) -> None:
@@ -111,7 +143,9 @@ def test_text_checks_refuse_what_is_not_certainly_canonical(payload: dict[str, A
     assert profile is not None
     good = sql_line(order(), event_id=ids(1)[0]).encode()
     assert text_checks_pass(good, 1, profile)
-    assert not text_checks_pass(good + sql_line(payload, event_id=ids(2)[1]).encode(), 2, profile), why
+    bad = sql_line(payload, event_id=ids(2)[1]).encode()
+    assert not text_checks_pass(good + bad, 2, profile), why
+    assert not text_checks_pass(bad, 1, profile), why
 
 
 def test_marked_lines_are_never_bulk_accepted() -> None:
@@ -144,8 +178,8 @@ def test_slow_lines_are_judged_by_the_contract() -> None:
     lines = [
         sql_line(order(), event_id=a),
         sql_line(order(customer_id="St. Louis"), event_id=b),  # valid, but a dot: slow path
-        sql_line(["not", "an", "object"], event_id=c, ok=False),
-        sql_line(order(status="LOST"), event_id=d, ok=False),
+        sql_line(["not", "an", "object"], event_id=c),
+        sql_line(order(status="LOST"), event_id=d),
     ]
     part = prepare_group(group(lines), ingested_at=INGESTED)
     assert part.rows == 2 and part.slow_lines == 3
