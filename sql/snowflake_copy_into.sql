@@ -1,7 +1,7 @@
 -- Load named Bronze files from the stage into RAW.EVENTS (tasks.warehouse_snowflake).
 --
 -- FILES lists stage-relative paths (at most 1000 per statement). Snowflake's own load history
--- (64 days per table) skips files already loaded, so a re-run loads nothing; {force} is FORCE = TRUE
+-- (64 days per table) skips files already loaded, so a re-run loads nothing; the force placeholder is FORCE = TRUE
 -- only for `cardflow replay`, which deletes the files' rows in the same transaction first.
 -- ON_ERROR = ABORT_STATEMENT: a statement loads all its files or none, never part of a file; the
 -- caller then retries the files in halves to name the bad ones and load the rest.

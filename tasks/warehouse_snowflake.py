@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from cardflow.errors import LoadError
 from cardflow.settings import Settings
-from cardflow.sqlfiles import read_sql
+from cardflow.sqlfiles import read_sql, split_statements
 from tasks.layout import join
 from tasks.storage import BronzeStore
 from tasks.warehouse import (
@@ -233,7 +233,7 @@ class SnowflakeWarehouse:
             files=", ".join(quote_literal(p) for p in paths),
             force="\nFORCE = TRUE" if force else "",
         )
-        copy_sql = render_sql(read_sql("snowflake_copy_into.sql"), values)
+        copy_sql = render_sql(split_statements(read_sql("snowflake_copy_into.sql"))[0], values)
         table = f"{settings.snowflake_database}.{settings.snowflake_raw_schema}.EVENTS"
         self.connector.execute("BEGIN")
         try:
