@@ -34,8 +34,8 @@ from benchmarks.harness import BenchContext, Case
 
 URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 MAX_MESSAGES = 200_000
-LATENCY_RATE = 2_000
-LATENCY_SECONDS = 10
+LATENCY_RATE = 1_000
+LATENCY_SECONDS = 15
 
 
 def _messages(ctx: BenchContext) -> int:
@@ -125,7 +125,8 @@ def _start_moto() -> tuple[subprocess.Popen, str]:
         port = sock.getsockname()[1]
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -157,10 +158,19 @@ def _consume_case(ctx: BenchContext, *, s3: bool, workers: int = 0) -> dict[str,
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
         bucket = f"bench-{uuid.uuid4().hex[:8]}"
-        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                     aws_secret_access_key="testing").create_bucket(Bucket=bucket)
-        overrides |= {"s3_bucket": bucket, "s3_endpoint_url": endpoint, "aws_access_key_id": "testing",
-                      "aws_secret_access_key": "testing"}
+        boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        ).create_bucket(Bucket=bucket)
+        overrides |= {
+            "s3_bucket": bucket,
+            "s3_endpoint_url": endpoint,
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+        }
     settings = load_settings(**overrides)
     topology = _fresh_queue("consume")
     try:
@@ -197,7 +207,11 @@ def _consume_case(ctx: BenchContext, *, s3: bool, workers: int = 0) -> dict[str,
             moto.terminate()
             moto.wait(10)
     rate = n / seconds
-    drain = json.loads(_results_file(ctx).read_text())["drain_msgs_per_s"] if _results_file(ctx).exists() else None
+    drain = (
+        json.loads(_results_file(ctx).read_text())["drain_msgs_per_s"]
+        if _results_file(ctx).exists()
+        else None
+    )
     latencies.sort()
     return {
         "events": n,

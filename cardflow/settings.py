@@ -153,7 +153,7 @@ class Settings(BaseSettings):
     # --- real-time ingestion -------------------------------------------------------------------
     rabbitmq_url: str = Field("amqp://guest:guest@127.0.0.1:5672/%2F", validation_alias=_env("RABBITMQ_URL"))
     rabbitmq_queue: str = Field("cardflow.events", validation_alias=_env("RABBITMQ_QUEUE"))
-    rabbitmq_prefetch: int = Field(2000, validation_alias=_env("RABBITMQ_PREFETCH"), ge=1, le=65535)
+    rabbitmq_prefetch: int = Field(3000, validation_alias=_env("RABBITMQ_PREFETCH"), ge=1, le=65535)
     """Unacked messages the broker may push to `cardflow consume` (must be >= RABBITMQ_BATCH_SIZE)."""
     rabbitmq_batch_size: int = Field(1000, validation_alias=_env("RABBITMQ_BATCH_SIZE"), ge=1)
     """A micro-batch lands when it holds this many messages..."""

@@ -68,7 +68,9 @@ def check_auth(headers: Any, body: bytes, secret: str) -> None:
     if signature:
         if hmac.compare_digest(signature.strip(), sign(secret, body)):
             return
-        raise BadRequest(401, f"{SIGNATURE_HEADER} does not match the body (HMAC-SHA256 with the shared secret)")
+        raise BadRequest(
+            401, f"{SIGNATURE_HEADER} does not match the body (HMAC-SHA256 with the shared secret)"
+        )
     token = headers.get(SECRET_HEADER)
     auth = headers.get("authorization", "")
     if not token and auth.lower().startswith("bearer "):
@@ -78,7 +80,8 @@ def check_auth(headers: Any, body: bytes, secret: str) -> None:
             return
         raise BadRequest(401, "shared secret does not match")
     raise BadRequest(
-        401, f"missing credentials: send {SIGNATURE_HEADER}: sha256=<hmac>, Authorization: Bearer <secret> "
+        401,
+        f"missing credentials: send {SIGNATURE_HEADER}: sha256=<hmac>, Authorization: Bearer <secret> "
         f"or {SECRET_HEADER}: <secret>",
     )
 
@@ -106,7 +109,8 @@ def extract_messages(document: Any) -> list[dict[str, Any]]:
             raise BadRequest(422, "messages must be a list")
     else:
         raise BadRequest(
-            422, 'expected {"messages": [...]} or an Amazon MQ event with "rmqMessagesByQueue"; '
+            422,
+            'expected {"messages": [...]} or an Amazon MQ event with "rmqMessagesByQueue"; '
             f"got keys {sorted(document)[:10]}",
         )
     for i, item in enumerate(messages):
@@ -132,7 +136,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def create_app(settings: Settings | None = None, *, lander: Lander | None = None, run_as_flow: bool = True) -> Starlette:
+def create_app(
+    settings: Settings | None = None, *, lander: Lander | None = None, run_as_flow: bool = True
+) -> Starlette:
     """Build the ASGI app.
 
     Args:
@@ -195,7 +201,9 @@ def _default_lander(settings: Settings, run_as_flow: bool) -> Lander:
     from tasks.storage import get_store
 
     store = get_store(settings)
-    return lambda messages: land_messages([RawMessage.from_wire(m) for m in messages], store, settings.s3_prefix).counts()
+    return lambda messages: land_messages(
+        [RawMessage.from_wire(m) for m in messages], store, settings.s3_prefix
+    ).counts()
 
 
 def app_factory() -> Starlette:

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +44,17 @@ from tasks.storage import BronzeStore
 logger = logging.getLogger(__name__)
 
 ORIGIN = "realtime"
+_writer_pool: ThreadPoolExecutor | None = None
+_writer_lock = threading.Lock()
+
+
+def _writers() -> ThreadPoolExecutor:
+    """A small process-wide pool for concurrent part uploads (created on first use)."""
+    global _writer_pool
+    with _writer_lock:
+        if _writer_pool is None:
+            _writer_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bronze-writer")
+        return _writer_pool
 
 
 @dataclass(frozen=True)
@@ -117,31 +130,46 @@ def land_messages(messages: Sequence[RawMessage], store: BronzeStore, prefix: st
             duplicates += 1
         else:
             rejects.append(
-                Canonical(result.message, reason="conflicting_duplicate",
-                          detail=f"event_id {record['event_id']} arrived twice in one batch with different content")
+                Canonical(
+                    result.message,
+                    reason="conflicting_duplicate",
+                    detail=f"event_id {record['event_id']} arrived twice in one batch with different content",
+                )
             )
     groups: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
     for event_id, record in first.items():
         groups[(record["source"], record["event_type"])][event_id] = record
 
-    written: list[WrittenObject] = []
+    # the part objects are independent: upload them concurrently (S3 latency overlaps); the
+    # manifest below waits for all of them
+    uploads: list[Future[WrittenObject]] = []
     for (source, event_type), by_id in sorted(groups.items()):
         ids = sorted(by_id)
         key = bronze_key(prefix, source, event_type, ingested_at, part_id(ids))
-        written.append(write_records(store, key, [by_id[i] for i in ids]))
+        uploads.append(_writers().submit(write_records, store, key, [by_id[i] for i in ids]))
 
     reasons = Counter(r.reason or "unknown" for r in rejects)
     quarantined: list[WrittenObject] = []
     if rejects:
         entries = sorted(
-            (quarantine_entry(r.reason or "unknown", r.detail or "", r.message.quarantine_record(), origin=ORIGIN,
-                              seen_at=ingested_at) | {"identity": r.identity} for r in rejects),
+            (
+                quarantine_entry(
+                    r.reason or "unknown",
+                    r.detail or "",
+                    r.message.quarantine_record(),
+                    origin=ORIGIN,
+                    seen_at=ingested_at,
+                )
+                | {"identity": r.identity}
+                for r in rejects
+            ),
             key=lambda e: (e["identity"], e["reason"]),
         )
         obj = write_quarantine(store, prefix, ORIGIN, entries, identity=batch_id, at=ingested_at)
         if obj:
             quarantined.append(obj)
 
+    written = [upload.result() for upload in uploads]  # re-raises the first StorageError
     run_id = f"{ingested_at:%Y%m%dT%H%M%S%fZ}-{batch_id}"
     mkey = manifest_key(prefix, ORIGIN, run_id)
     landed = sum(o.rows for o in written)
@@ -159,7 +187,13 @@ def land_messages(messages: Sequence[RawMessage], store: BronzeStore, prefix: st
     store.write_bytes(mkey, json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode("utf-8"))
     logger.info(
         "landed batch %s: %d messages -> %d rows in %d objects, %d duplicates, %d quarantined; manifest %s",
-        batch_id, len(messages), landed, len(written), duplicates, len(rejects), mkey,
+        batch_id,
+        len(messages),
+        landed,
+        len(written),
+        duplicates,
+        len(rejects),
+        mkey,
     )
     return LandingResult(
         batch_id=batch_id,

@@ -44,7 +44,12 @@ ENVELOPE_HEADERS: Final[tuple[str, ...]] = ("event_id", "source", "event_type", 
 PUBLISHED_AT_HEADER: Final = "published_at"
 JSON_TYPES: Final = frozenset({"application/json", "text/json", "application/x-json"})
 PROTOBUF_TYPES: Final = frozenset(
-    {"application/x-protobuf", "application/protobuf", "application/vnd.google.protobuf", "application/x-protobuffer"}
+    {
+        "application/x-protobuf",
+        "application/protobuf",
+        "application/vnd.google.protobuf",
+        "application/x-protobuffer",
+    }
 )
 PROTO_PACKAGE: Final = "cardflow.events.v1"
 _AMAZON_TS = re.compile(r"^[A-Z][a-z]{2} \d{1,2}, \d{4},? \d{1,2}:\d{2}:\d{2}\s?[AP]M$")
@@ -80,8 +85,11 @@ class RawMessage:
         ``{"bytes": [...]}`` arrays (Amazon MQ). Never raises: unreadable items carry a ``defect``.
         """
         if not isinstance(item, Mapping):
-            return cls(b"", defect=("bad_message", f"a message must be a JSON object, got {type(item).__name__}"),
-                       raw_wire=_json_safe(item))
+            return cls(
+                b"",
+                defect=("bad_message", f"a message must be a JSON object, got {type(item).__name__}"),
+                raw_wire=_json_safe(item),
+            )
         props = item.get("basicProperties") or {}
         if not isinstance(props, Mapping):
             props = {}
@@ -123,8 +131,11 @@ class RawMessage:
             props["messageId"] = self.message_id
         if self.type:
             props["type"] = self.type
-        return {"data": base64.b64encode(self.body).decode("ascii"), "basicProperties": props,
-                "redelivered": self.redelivered}
+        return {
+            "data": base64.b64encode(self.body).decode("ascii"),
+            "basicProperties": props,
+            "redelivered": self.redelivered,
+        }
 
     def fingerprint(self) -> str:
         """A stable identity for a message that has no valid event_id (content hash)."""
@@ -303,9 +314,13 @@ def _envelope_record(message: RawMessage) -> dict[str, Any]:
         try:
             body = gzip.decompress(body)
         except (OSError, EOFError) as exc:
-            raise ContractViolation("bad_encoding", "content encoding says gzip but the body is not gzip") from exc
+            raise ContractViolation(
+                "bad_encoding", "content encoding says gzip but the body is not gzip"
+            ) from exc
     elif encoding not in ("", "identity", "utf-8", "utf8"):
-        raise ContractViolation("unsupported_encoding", f"content encoding {message.content_encoding!r} is not supported")
+        raise ContractViolation(
+            "unsupported_encoding", f"content encoding {message.content_encoding!r} is not supported"
+        )
     media, params = parse_content_type(message.content_type)
     if media in PROTOBUF_TYPES:
         body_record = _protobuf_record(body, message, params)
@@ -369,16 +384,22 @@ def _protobuf_record(body: bytes, message: RawMessage, params: Mapping[str, str]
     type_name = params.get("messagetype") or params.get("proto") or params.get("type") or message.type
     type_name = type_name or message.headers.get("event_type")
     if not type_name:
-        raise ContractViolation("unknown_protobuf_type", "protobuf body without a messageType, type property or event_type header")
+        raise ContractViolation(
+            "unknown_protobuf_type", "protobuf body without a messageType, type property or event_type header"
+        )
     short = str(type_name).removeprefix(PROTO_PACKAGE + ".")
     cls = getattr(pb, short, None) if short in (*EVENT_TYPES, "EventEnvelope") else None
     if cls is None:
-        raise ContractViolation("unknown_protobuf_type", f"protobuf message type {type_name!r} is not in {PROTO_PACKAGE}")
+        raise ContractViolation(
+            "unknown_protobuf_type", f"protobuf message type {type_name!r} is not in {PROTO_PACKAGE}"
+        )
     msg = cls()
     try:
         msg.ParseFromString(body)
     except DecodeError as exc:
-        raise ContractViolation("bad_protobuf", f"body does not decode as {PROTO_PACKAGE}.{short}: {exc}") from exc
+        raise ContractViolation(
+            "bad_protobuf", f"body does not decode as {PROTO_PACKAGE}.{short}: {exc}"
+        ) from exc
     _reject_unknown_fields(msg, short)
     if short == "EventEnvelope":
         kind = msg.WhichOneof("payload")
@@ -386,20 +407,26 @@ def _protobuf_record(body: bytes, message: RawMessage, params: Mapping[str, str]
             "event_id": msg.event_id or None,
             "source": msg.source or None,
             "event_type": msg.event_type or None,
-            "inserted_at": format_timestamp(msg.inserted_at.ToDatetime(tzinfo=UTC)) if msg.HasField("inserted_at") else None,
+            "inserted_at": format_timestamp(msg.inserted_at.ToDatetime(tzinfo=UTC))
+            if msg.HasField("inserted_at")
+            else None,
         }
         if kind is None:
             raise ContractViolation("missing_field", "EventEnvelope carries no payload")
         inner = getattr(msg, kind)
         inner_type = type(inner).DESCRIPTOR.name
         if record["event_type"] and record["event_type"] != inner_type:
-            raise ContractViolation("header_body_mismatch", f"event_type {record['event_type']!r} but payload is {inner_type}")
+            raise ContractViolation(
+                "header_body_mismatch", f"event_type {record['event_type']!r} but payload is {inner_type}"
+            )
         record["event_type"] = record["event_type"] or inner_type
         record["payload"] = payload_from_proto(inner)
         return {k: v for k, v in record.items() if v is not None}
     header_type = message.headers.get("event_type")
     if header_type and header_type != short:
-        raise ContractViolation("header_body_mismatch", f"event_type header {header_type!r} but protobuf type is {short}")
+        raise ContractViolation(
+            "header_body_mismatch", f"event_type header {header_type!r} but protobuf type is {short}"
+        )
     return {"event_type": short, "payload": payload_from_proto(msg)}
 
 
@@ -409,7 +436,8 @@ def _reject_unknown_fields(msg: Any, short: str) -> None:
     if len(UnknownFieldSet(msg)):
         raise ContractViolation(
             "protobuf_schema_mismatch",
-            f"body has fields that {PROTO_PACKAGE}.{short} does not define (wrong message type or schema version)",
+            f"body has fields that {PROTO_PACKAGE}.{short} does not define "
+            "(wrong message type or schema version)",
         )
 
 

@@ -46,8 +46,15 @@ logger = logging.getLogger(__name__)
 #: headers the broker adds on redelivery/dead-lettering: not part of the message's identity
 BROKER_HEADERS: Final = frozenset(
     {
-        "x-delivery-count", "x-death", "x-first-death-exchange", "x-first-death-queue", "x-first-death-reason",
-        "x-last-death-exchange", "x-last-death-queue", "x-last-death-reason", "x-received-from",
+        "x-delivery-count",
+        "x-death",
+        "x-first-death-exchange",
+        "x-first-death-queue",
+        "x-first-death-reason",
+        "x-last-death-exchange",
+        "x-last-death-queue",
+        "x-last-death-reason",
+        "x-received-from",
     }
 )
 
@@ -94,20 +101,26 @@ def declare_topology(channel: BlockingChannel, topology: Topology) -> None:
     try:
         channel.exchange_declare(topology.dead_letter_exchange, exchange_type="direct", durable=True)
         channel.queue_declare(topology.dead_letter_queue, durable=True, arguments={"x-queue-type": "quorum"})
-        channel.queue_bind(topology.dead_letter_queue, topology.dead_letter_exchange, routing_key=topology.queue)
+        channel.queue_bind(
+            topology.dead_letter_queue, topology.dead_letter_exchange, routing_key=topology.queue
+        )
         channel.queue_declare(topology.queue, durable=True, arguments=topology.queue_arguments())
     except pika.exceptions.ChannelClosedByBroker as exc:
         raise BrokerError(
-            f"declaring queue {topology.queue!r} failed: {exc.reply_text}. If it exists with other arguments, "
-            f"delete it or set RABBITMQ_QUEUE to a new name (cardflow needs a quorum queue with a dead-letter exchange)."
+            f"declaring queue {topology.queue!r} failed: {exc.reply_text}. If it exists with other "
+            "arguments, delete it or set RABBITMQ_QUEUE to a new name (cardflow needs a quorum queue "
+            "with a dead-letter exchange)."
         ) from exc
 
 
-def connection_parameters(url: str, *, heartbeat: int = 30) -> pika.URLParameters:
-    """pika parameters from RABBITMQ_URL with a heartbeat the consumer loop always honours."""
+def connection_parameters(url: str, *, heartbeat: int = 30, name: str | None = None) -> pika.URLParameters:
+    """pika parameters from RABBITMQ_URL with a heartbeat the consumer loop always honours; ``name``
+    shows in the management UI and ``rabbitmqctl list_connections client_properties``."""
     params = pika.URLParameters(url)
     params.heartbeat = heartbeat
     params.blocked_connection_timeout = 300
+    if name:
+        params.client_properties = {"connection_name": name}
     return params
 
 
@@ -158,8 +171,16 @@ class ConfirmingPublisher:
     confirmed.
     """
 
-    def __init__(self, url: str, routing_key: str, *, exchange: str = "", window: int = 2000,
-                 max_attempts: int = 3, persistent: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        routing_key: str,
+        *,
+        exchange: str = "",
+        window: int = 2000,
+        max_attempts: int = 3,
+        persistent: bool = True,
+    ) -> None:
         self.params = connection_parameters(url)
         self.routing_key = routing_key
         self.exchange = exchange
@@ -193,7 +214,9 @@ class _PublishRun:
     def start(self) -> PublishReport:
         began = time.perf_counter()
         self.connection = pika.SelectConnection(
-            self.p.params, on_open_callback=self._on_open, on_open_error_callback=self._on_open_error,
+            self.p.params,
+            on_open_callback=self._on_open,
+            on_open_error_callback=self._on_open_error,
             on_close_callback=self._on_closed,
         )
         self.connection.ioloop.start()
@@ -247,8 +270,12 @@ class _PublishRun:
         headers = dict(message.headers)
         headers.setdefault(PUBLISHED_AT_HEADER, now.isoformat(timespec="microseconds"))
         props = BasicProperties(
-            content_type=message.content_type, delivery_mode=2 if self.p.persistent else 1, headers=headers,
-            message_id=message.message_id, type=message.type, timestamp=int(now.timestamp()),
+            content_type=message.content_type,
+            delivery_mode=2 if self.p.persistent else 1,
+            headers=headers,
+            message_id=message.message_id,
+            type=message.type,
+            timestamp=int(now.timestamp()),
         )
         self.channel.basic_publish(self.p.exchange, self.p.routing_key, message.body, props)
         self.outstanding[self.next_tag] = (message, attempt)
@@ -274,7 +301,9 @@ class _PublishRun:
                 self.report.republished_after_nack += 1
                 self.retry.append((message, attempt + 1))
             else:
-                self.error = f"broker nacked a message {attempt} times (queue {self.p.routing_key!r}); giving up"
+                self.error = (
+                    f"broker nacked a message {attempt} times (queue {self.p.routing_key!r}); giving up"
+                )
                 self.channel.close()
                 return
         self._pump()
@@ -298,8 +327,15 @@ def raw_from_delivery(delivery: Delivery) -> RawMessage:
         headers = normalize_headers({k: v for k, v in headers.items() if k not in BROKER_HEADERS})
     stamp = datetime.fromtimestamp(props.timestamp, tz=UTC) if props.timestamp else None
     return RawMessage(
-        body=body, content_type=props.content_type, content_encoding=props.content_encoding, headers=headers,
-        timestamp=stamp, message_id=props.message_id, type=props.type, delivery_tag=tag, redelivered=redelivered,
+        body=body,
+        content_type=props.content_type,
+        content_encoding=props.content_encoding,
+        headers=headers,
+        timestamp=stamp,
+        message_id=props.message_id,
+        type=props.type,
+        delivery_tag=tag,
+        redelivered=redelivered,
     )
 
 
@@ -311,7 +347,7 @@ class ConsumerConfig:
     url: str
     topology: Topology
     prefix: str
-    prefetch: int = 2000
+    prefetch: int = 3000
     batch_size: int = 1000
     batch_seconds: float = 0.5
     workers: int = 0
@@ -320,10 +356,14 @@ class ConsumerConfig:
 
     def __post_init__(self) -> None:
         if self.batch_size > self.prefetch:
-            raise ValueError(f"batch_size {self.batch_size} exceeds prefetch {self.prefetch}: batches would never fill")
+            raise ValueError(
+                f"batch_size {self.batch_size} exceeds prefetch {self.prefetch}: batches would never fill"
+            )
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, queue: str | None = None, **overrides: Any) -> ConsumerConfig:
+    def from_settings(
+        cls, settings: Settings, *, queue: str | None = None, **overrides: Any
+    ) -> ConsumerConfig:
         values: dict[str, Any] = {
             "url": settings.rabbitmq_url,
             "topology": Topology.from_settings(settings, queue),
@@ -354,6 +394,7 @@ class ConsumerStats:
     quarantined: int = 0
     nacked: int = 0
     objects: int = 0
+    reconnects: int = 0
 
     def add(self, outcome: BatchOutcome, size: int) -> None:
         self.batches += 1
@@ -413,12 +454,17 @@ def land_or_isolate(lander: Lander, batch: list[RawMessage], *, attempts: int = 
         except StorageError as exc:
             if attempt == attempts:
                 raise
-            logger.warning("storage write failed (attempt %d/%d), retrying in %.1fs: %s", attempt, attempts, delay, exc)
+            logger.warning(
+                "storage write failed (attempt %d/%d), retrying in %.1fs: %s", attempt, attempts, delay, exc
+            )
             time.sleep(delay)
             delay = min(delay * 2, 30)
         except Exception as exc:
-            logger.error("batch of %d failed with %s; landing messages one by one to isolate it",
-                         len(batch), type(exc).__name__)
+            logger.error(
+                "batch of %d failed with %s; landing messages one by one to isolate it",
+                len(batch),
+                type(exc).__name__,
+            )
             break
     results, failed, failures = [], [], []
     for message in batch:
@@ -429,7 +475,9 @@ def land_or_isolate(lander: Lander, batch: list[RawMessage], *, attempts: int = 
         except Exception as exc:
             failed.append(message.delivery_tag if message.delivery_tag is not None else -1)
             failures.append(f"{type(exc).__name__}: {str(exc)[:200]}")
-            logger.error("message (delivery tag %s) breaks the landing: %s", message.delivery_tag, type(exc).__name__)
+            logger.error(
+                "message (delivery tag %s) breaks the landing: %s", message.delivery_tag, type(exc).__name__
+            )
     return BatchOutcome(results, failed, failures)
 
 
@@ -451,10 +499,19 @@ class BatchConsumer:
         settings: needed when ``config.workers > 0`` (worker processes build their own store).
         on_settled: optional hook ``(deliveries, outcome, settled_monotonic)`` called on the
             I/O thread after the acks of a batch were sent (benchmarks measure latency with it).
+        reconnect_attempts: after a lost connection, reconnect up to this many times (backoff
+            1 s .. 30 s); unacked messages are redelivered by the broker and land idempotently.
     """
 
-    def __init__(self, config: ConsumerConfig, lander: Lander | None = None, *, settings: Settings | None = None,
-                 on_settled: Callable[[list[Delivery], BatchOutcome, float], None] | None = None) -> None:
+    def __init__(
+        self,
+        config: ConsumerConfig,
+        lander: Lander | None = None,
+        *,
+        settings: Settings | None = None,
+        on_settled: Callable[[list[Delivery], BatchOutcome, float], None] | None = None,
+        reconnect_attempts: int = 10,
+    ) -> None:
         self.config = config
         self.lander = lander
         self.settings = settings
@@ -469,6 +526,7 @@ class BatchConsumer:
         self._channel: BlockingChannel | None = None
         self._consumer_tag: str | None = None
         self._fatal: BaseException | None = None
+        self.reconnect_attempts = reconnect_attempts
 
     # -- lifecycle ------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -486,10 +544,14 @@ class BatchConsumer:
             signal.signal(sig, lambda signum, _frame: self._on_signal(signum))
 
     def _on_signal(self, signum: int) -> None:
-        logger.info("received %s: finishing in-flight batches, then disconnecting", signal.Signals(signum).name)
+        logger.info(
+            "received %s: finishing in-flight batches, then disconnecting", signal.Signals(signum).name
+        )
         self._stop.set()
 
-    def run(self, *, max_messages: int | None = None, idle_exit_seconds: float | None = None) -> ConsumerStats:
+    def run(
+        self, *, max_messages: int | None = None, idle_exit_seconds: float | None = None
+    ) -> ConsumerStats:
         """Consume until stopped (signal or :meth:`stop`), ``max_messages`` were settled, or the
         queue was idle for ``idle_exit_seconds``. Returns counts.
 
@@ -500,12 +562,56 @@ class BatchConsumer:
         self._executor = self._make_executor()
         try:
             self._connect()
-            self._loop(max_messages, idle_exit_seconds)
+            delay = 1.0
+            while True:
+                try:
+                    self._loop(max_messages, idle_exit_seconds)
+                    break
+                except _CONNECTION_LOST as exc:
+                    if self._stop.is_set() or self.reconnect_attempts <= 0:
+                        raise BrokerError(f"lost the broker connection: {exc!r}") from exc
+                    self._abandon_in_flight(exc)
+                    delay = self._reconnect(delay)
         finally:
             self._shutdown()
         if self._fatal is not None:
             raise self._fatal
         return self.stats
+
+    def _abandon_in_flight(self, exc: BaseException) -> None:
+        """The channel is gone: its delivery tags are void and the broker requeues every unacked
+        message. Let running landings finish (they are idempotent) and forget buffer and pending."""
+        self.stats.reconnects += 1
+        for pending in self._pending:
+            try:
+                pending.future.result()
+            except BaseException:  # the redelivery will retry it
+                logger.debug("in-flight landing failed while the connection was down", exc_info=True)
+        logger.warning(
+            "lost the broker connection (%r); %d buffered and %d in-flight messages will be redelivered",
+            exc,
+            len(self._buffer),
+            sum(len(p.batch) for p in self._pending),
+        )
+        self._pending.clear()
+        self._buffer = []
+        self._connection = self._channel = None
+
+    def _reconnect(self, delay: float) -> float:
+        """Reconnect with exponential backoff (1 s .. 30 s), at most ``reconnect_attempts`` tries."""
+        for attempt in range(1, self.reconnect_attempts + 1):
+            if self._stop.is_set():
+                return delay
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
+            try:
+                self._connect()
+                return 1.0
+            except BrokerError as exc:
+                logger.warning("reconnect %d/%d failed: %s", attempt, self.reconnect_attempts, exc)
+        raise BrokerError(
+            f"could not reconnect to {describe_url(self.config.url)} after {self.reconnect_attempts} tries"
+        )
 
     def _make_executor(self) -> Executor:
         if self.config.workers > 0:
@@ -514,8 +620,10 @@ class BatchConsumer:
             import multiprocessing
 
             pool = ProcessPoolExecutor(
-                self.config.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker, initargs=(self.settings,),
+                self.config.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(self.settings,),
             )
             # start the workers before consuming: their imports must not count against the first batches
             for ready in [pool.submit(_warm_worker) for _ in range(self.config.workers)]:
@@ -528,28 +636,43 @@ class BatchConsumer:
                 raise ValueError("BatchConsumer needs a lander or settings")
             store, prefix = get_store(self.settings), self.config.prefix
             self.lander = lambda batch: land_messages(batch, store, prefix)
-        return ThreadPoolExecutor(1, thread_name_prefix="cardflow-landing")
+        # two landings may overlap (one waits on uploads while the next encodes); acks stay in order
+        return ThreadPoolExecutor(2, thread_name_prefix="cardflow-landing")
 
     def _connect(self) -> None:
-        params = connection_parameters(self.config.url, heartbeat=self.config.heartbeat)
+        params = connection_parameters(
+            self.config.url,
+            heartbeat=self.config.heartbeat,
+            name=f"cardflow-consume {self.config.topology.queue}",
+        )
         try:
             self._connection = pika.BlockingConnection(params)
         except pika.exceptions.AMQPConnectionError as exc:
             raise BrokerError(
-                f"cannot connect to RabbitMQ at {describe_url(self.config.url)}: {exc!r}. Is it running? Check RABBITMQ_URL."
+                f"cannot connect to RabbitMQ at {describe_url(self.config.url)}: {exc!r}. "
+                "Is it running? Check RABBITMQ_URL."
             ) from exc
         self._channel = self._connection.channel()
         declare_topology(self._channel, self.config.topology)
         self._channel.basic_qos(prefetch_count=self.config.prefetch)
-        self._consumer_tag = self._channel.basic_consume(self.config.topology.queue, self._on_message, auto_ack=False)
+        self._consumer_tag = self._channel.basic_consume(
+            self.config.topology.queue, self._on_message, auto_ack=False
+        )
         logger.info(
             "consuming %s on %s (prefetch %d, batches of %d or %.2fs, delivery limit %d, DLQ %s)",
-            self.config.topology.queue, describe_url(self.config.url), self.config.prefetch, self.config.batch_size,
-            self.config.batch_seconds, self.config.topology.delivery_limit, self.config.topology.dead_letter_queue,
+            self.config.topology.queue,
+            describe_url(self.config.url),
+            self.config.prefetch,
+            self.config.batch_size,
+            self.config.batch_seconds,
+            self.config.topology.delivery_limit,
+            self.config.topology.dead_letter_queue,
         )
 
     # -- the loop -------------------------------------------------------------------------------
-    def _on_message(self, _channel: BlockingChannel, method: Basic.Deliver, props: BasicProperties, body: bytes) -> None:
+    def _on_message(
+        self, _channel: BlockingChannel, method: Basic.Deliver, props: BasicProperties, body: bytes
+    ) -> None:
         if not self._buffer:
             self._buffer_started = time.monotonic()
         self._buffer.append((method.delivery_tag, bool(method.redelivered), props, body))
@@ -582,8 +705,11 @@ class BatchConsumer:
                 # storage down for good: ack nothing more, stop; unacked messages go back to the queue
                 self._fatal = exc
                 self._stop.set()
-                logger.error("landing failed after retries; stopping without ack (batch ending at tag %d): %s",
-                             pending.last_tag, exc)
+                logger.error(
+                    "landing failed after retries; stopping without ack (batch ending at tag %d): %s",
+                    pending.last_tag,
+                    exc,
+                )
                 self._pending.clear()
                 return
             for tag in outcome.failed_tags:
@@ -608,7 +734,11 @@ class BatchConsumer:
                 last_activity = now
             if max_messages is not None and self.stats.messages >= max_messages:
                 break
-            if idle_exit_seconds is not None and not self._buffer and now - last_activity >= idle_exit_seconds:
+            if (
+                idle_exit_seconds is not None
+                and not self._buffer
+                and now - last_activity >= idle_exit_seconds
+            ):
                 break
 
     def _shutdown(self) -> None:
@@ -625,7 +755,9 @@ class BatchConsumer:
                     connection.process_data_events(time_limit=0.05)
                     self._settle()
         except pika.exceptions.AMQPError as exc:
-            logger.warning("broker connection lost during shutdown (%s); unacked messages will be redelivered", exc)
+            logger.warning(
+                "broker connection lost during shutdown (%s); unacked messages will be redelivered", exc
+            )
         finally:
             if self._executor is not None:
                 self._executor.shutdown(wait=True, cancel_futures=True)
@@ -635,6 +767,13 @@ class BatchConsumer:
                 except pika.exceptions.AMQPError:
                     logger.debug("close after shutdown failed", exc_info=True)
             logger.info("consumer stopped: %s", self.stats.as_dict())
+
+
+_CONNECTION_LOST = (
+    pika.exceptions.AMQPConnectionError,
+    pika.exceptions.ChannelClosedByBroker,
+    pika.exceptions.ChannelWrongStateError,
+)
 
 
 def _wake(connection: pika.BlockingConnection) -> None:

@@ -30,7 +30,9 @@ def outgoing_for_event(event: Mapping[str, Any], *, body_format: BodyFormat = "j
     if body_format == "protobuf" and isinstance(env["payload"], Mapping):
         body = payload_to_proto(env["event_type"], env["payload"]).SerializeToString()
         headers = {name: env[name] for name in ("event_id", "source", "event_type", "inserted_at")}
-        return Outgoing(body, protobuf_content_type(env["event_type"]), headers, env["event_id"], env["event_type"])
+        return Outgoing(
+            body, protobuf_content_type(env["event_type"]), headers, env["event_id"], env["event_type"]
+        )
     # the JSON body holds the whole envelope; event_type as a header lets brokers route on it
     headers = {"event_type": env["event_type"]}
     body = json.dumps(env, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

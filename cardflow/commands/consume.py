@@ -16,9 +16,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "consume", help="consume RabbitMQ into Bronze in micro-batches (ack after durable write)"
     )
     p.add_argument("--queue", default=None, help="queue name (default RABBITMQ_QUEUE)")
-    p.add_argument("--prefetch", type=int, default=None, help="unacked messages in flight (RABBITMQ_PREFETCH)")
+    p.add_argument(
+        "--prefetch", type=int, default=None, help="unacked messages in flight (RABBITMQ_PREFETCH)"
+    )
     p.add_argument("--batch-size", type=int, default=None, help="messages per batch (RABBITMQ_BATCH_SIZE)")
-    p.add_argument("--batch-seconds", type=float, default=None, help="max wait of a batch (RABBITMQ_BATCH_SECONDS)")
+    p.add_argument(
+        "--batch-seconds", type=float, default=None, help="max wait of a batch (RABBITMQ_BATCH_SECONDS)"
+    )
     p.add_argument("--workers", type=int, default=None, help="landing worker processes, 0 = one thread")
     p.add_argument("--max-messages", type=int, default=None, help="exit after settling this many messages")
     p.add_argument("--idle-exit", type=float, default=None, help="exit after this many idle seconds")
@@ -31,8 +35,12 @@ def run(args: argparse.Namespace) -> int:
     settings = get_settings()
     try:
         config = ConsumerConfig.from_settings(
-            settings, queue=args.queue, prefetch=args.prefetch, batch_size=args.batch_size,
-            batch_seconds=args.batch_seconds, workers=args.workers,
+            settings,
+            queue=args.queue,
+            prefetch=args.prefetch,
+            batch_size=args.batch_size,
+            batch_seconds=args.batch_seconds,
+            workers=args.workers,
         )
     except ValueError as exc:
         print(f"cardflow consume: {exc}. Lower --batch-size or raise --prefetch.")

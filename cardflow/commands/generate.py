@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("generate", help="generate realistic events into the event store")
+    p = subparsers.add_parser("generate", help="generate realistic events into the event store (or RabbitMQ)")
     p.add_argument("--events", type=int, default=200_000, help="number of events (default 200000)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--days", type=int, default=30, help="days the events spread over")
@@ -24,8 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--anomaly-rate", type=float, default=0.002, help="share per anomaly kind")
     p.add_argument("--to", choices=("postgres", "rabbitmq"), default="postgres", help="destination")
     p.add_argument("--queue", default=None, help="rabbitmq: queue name (default RABBITMQ_QUEUE)")
-    p.add_argument("--format", choices=("json", "protobuf"), default="json", help="rabbitmq: message body format")
-    p.add_argument("--confirm-window", type=int, default=2000, help="rabbitmq: unconfirmed messages in flight")
+    p.add_argument("--format", choices=("json", "protobuf"), default="json", help="rabbitmq: body format")
+    p.add_argument("--confirm-window", type=int, default=2000, help="rabbitmq: unconfirmed in flight")
     p.set_defaults(func=run)
 
 
@@ -59,7 +59,13 @@ def _to_rabbitmq(args: argparse.Namespace, generator: EventGenerator) -> int:
     """Publish the generated events to RabbitMQ with batched publisher confirms."""
     import pika
 
-    from tasks.rabbitmq import ConfirmingPublisher, Topology, connection_parameters, declare_topology, describe_url
+    from tasks.rabbitmq import (
+        ConfirmingPublisher,
+        Topology,
+        connection_parameters,
+        declare_topology,
+        describe_url,
+    )
     from tasks.realtime_publish import outgoing_for_event
 
     settings = get_settings()

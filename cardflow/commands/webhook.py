@@ -9,12 +9,14 @@ from cardflow.settings import get_settings
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "webhook", help="serve the HTTP endpoint that lands Amazon MQ / RabbitMQ batches (POST /mq, GET /health)"
+        "webhook",
+        help="serve the HTTP endpoint that lands Amazon MQ / RabbitMQ batches (POST /mq, GET /health)",
     )
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument(
-        "--no-flow-runs", action="store_true",
+        "--no-flow-runs",
+        action="store_true",
         help="land through the task function directly instead of one Prefect flow run per request",
     )
     p.set_defaults(func=run)

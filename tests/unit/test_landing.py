@@ -19,7 +19,9 @@ def _messages(n: int, *, published_at: str = "2026-11-20T10:15:00.250000+00:00")
     out = []
     for event in EventGenerator(GeneratorConfig(events=n, seed=3)):
         o = outgoing_for_event(event)
-        out.append(RawMessage(o.body, o.content_type, headers=o.headers | {PUBLISHED_AT_HEADER: published_at}))
+        out.append(
+            RawMessage(o.body, o.content_type, headers=o.headers | {PUBLISHED_AT_HEADER: published_at})
+        )
     return out
 
 
@@ -47,12 +49,17 @@ def test_redelivered_batch_rewrites_same_keys_and_bytes(tmp_path: Path) -> None:
 
 def test_ingested_at_is_the_latest_bus_time_not_the_clock(tmp_path: Path) -> None:
     batch = _messages(5, published_at="2026-11-20T09:00:00+00:00")
-    late = RawMessage(batch[0].body, batch[0].content_type,
-                      headers=batch[0].headers | {PUBLISHED_AT_HEADER: "2026-11-20T09:30:00.5+00:00"})
+    late = RawMessage(
+        batch[0].body,
+        batch[0].content_type,
+        headers=batch[0].headers | {PUBLISHED_AT_HEADER: "2026-11-20T09:30:00.5+00:00"},
+    )
     result = land_messages([*batch[1:], late], LocalBronzeStore(tmp_path), "bronze")
     assert result.ingested_at == "2026-11-20T09:30:00.500000+00:00"
     assert result.ingested_at_source == "bus"
-    records = [json.loads(line) for o in result.objects for line in decode_lines((tmp_path / o["key"]).read_bytes())]
+    records = [
+        json.loads(line) for o in result.objects for line in decode_lines((tmp_path / o["key"]).read_bytes())
+    ]
     assert {r["ingested_at"] for r in records} == {result.ingested_at}
 
 
@@ -71,7 +78,10 @@ def test_duplicates_in_a_batch_land_once_and_conflicts_are_quarantined(tmp_path:
 def test_bad_messages_are_quarantined_with_reason_and_good_ones_land(tmp_path: Path) -> None:
     store = LocalBronzeStore(tmp_path)
     good = _messages(10)
-    bad = [RawMessage(b"\x00\x01binary", "application/octet-stream", headers={"k": "v"}), RawMessage(b"{oops", None)]
+    bad = [
+        RawMessage(b"\x00\x01binary", "application/octet-stream", headers={"k": "v"}),
+        RawMessage(b"{oops", None),
+    ]
     result = land_messages([*good[:5], *bad, *good[5:]], store, "bronze")
     assert (result.landed, result.quarantined) == (10, 2)
     assert result.reasons == {"not_json": 1, "unsupported_content_type": 1}
@@ -110,3 +120,20 @@ def test_empty_batch_writes_nothing(tmp_path: Path) -> None:
     result = land_messages([], LocalBronzeStore(tmp_path), "bronze")
     assert result.messages == 0 and result.manifest_key is None
     assert not any(tmp_path.iterdir())
+
+
+def test_protobuf_and_json_batches_land_byte_identical_objects(tmp_path: Path) -> None:
+    """Protobuf bodies (envelope in headers) and JSON bodies of the same events: same keys, same bytes."""
+    stamp = {PUBLISHED_AT_HEADER: "2026-11-20T10:15:00+00:00"}
+    events = list(EventGenerator(GeneratorConfig(events=120, seed=4)))
+    lakes = {}
+    for body_format in ("json", "protobuf"):
+        batch = []
+        for event in events:
+            o = outgoing_for_event(event, body_format=body_format)
+            batch.append(RawMessage(o.body, o.content_type, headers=o.headers | stamp, type=o.type))
+        root = tmp_path / body_format
+        result = land_messages(batch, LocalBronzeStore(root), "bronze")
+        assert result.landed == 120
+        lakes[body_format] = {k: v for k, v in _snapshot(root).items() if is_part_key(k)}
+    assert lakes["protobuf"] == lakes["json"]

@@ -26,8 +26,12 @@ def _events(n: int = 400) -> list[dict]:
 
 
 def _raw(outgoing) -> RawMessage:
-    return RawMessage(body=outgoing.body, content_type=outgoing.content_type, headers=dict(outgoing.headers),
-                      type=outgoing.type)
+    return RawMessage(
+        body=outgoing.body,
+        content_type=outgoing.content_type,
+        headers=dict(outgoing.headers),
+        type=outgoing.type,
+    )
 
 
 def test_protobuf_and_json_bodies_give_identical_bronze_records() -> None:
@@ -50,7 +54,11 @@ def test_event_envelope_protobuf_carries_everything() -> None:
     env = pb.EventEnvelope(event_id=event["event_id"], source="orders", event_type="OrderCreated")
     env.inserted_at.FromDatetime(event["inserted_at"])
     env.order_created.CopyFrom(payload_to_proto("OrderCreated", event["payload"]))
-    result = canonicalize(RawMessage(env.SerializeToString(), "application/x-protobuf; messageType=cardflow.events.v1.EventEnvelope"))
+    result = canonicalize(
+        RawMessage(
+            env.SerializeToString(), "application/x-protobuf; messageType=cardflow.events.v1.EventEnvelope"
+        )
+    )
     assert result.ok, result.detail
     assert result.envelope.payload == event["payload"]
     assert result.envelope.inserted_at == event["inserted_at"]
@@ -63,10 +71,17 @@ def test_event_envelope_protobuf_carries_everything() -> None:
         (RawMessage(b"[1, 2]", "application/json"), "body_not_object"),
         (RawMessage(b"\xff\xfe", "application/json"), "not_utf8"),
         (RawMessage(b"hello", "text/plain"), "unsupported_content_type"),
-        (RawMessage(b"\x0a\xff\xff", protobuf_content_type("OrderCreated"), headers={"event_type": "OrderCreated"}),
-         "bad_protobuf"),
+        (
+            RawMessage(
+                b"\x0a\xff\xff", protobuf_content_type("OrderCreated"), headers={"event_type": "OrderCreated"}
+            ),
+            "bad_protobuf",
+        ),
         (RawMessage(b"\x08\x01", "application/x-protobuf"), "unknown_protobuf_type"),
-        (RawMessage(b"", "application/x-protobuf; messageType=cardflow.events.v1.Nope"), "unknown_protobuf_type"),
+        (
+            RawMessage(b"", "application/x-protobuf; messageType=cardflow.events.v1.Nope"),
+            "unknown_protobuf_type",
+        ),
         (RawMessage(b"abc", "application/json", content_encoding="gzip"), "bad_encoding"),
         (RawMessage(b"abc", "application/json", content_encoding="br"), "unsupported_encoding"),
     ],
@@ -85,7 +100,9 @@ def test_protobuf_of_another_schema_is_rejected() -> None:
     body = payload_to_proto("OrderCreated", order["payload"]).SerializeToString()
     assert canonicalize(RawMessage(body, protobuf_content_type("OrderCreated"), headers=headers)).ok
     unknown_field_99 = b"\x98\x06\x01"
-    result = canonicalize(RawMessage(body + unknown_field_99, protobuf_content_type("OrderCreated"), headers=headers))
+    result = canonicalize(
+        RawMessage(body + unknown_field_99, protobuf_content_type("OrderCreated"), headers=headers)
+    )
     assert result.reason == "protobuf_schema_mismatch"
     batch = next(e for e in _events() if e["event_type"] == "ManufacturingBatch")
     wrong = payload_to_proto("ManufacturingBatch", batch["payload"]).SerializeToString()
@@ -95,9 +112,18 @@ def test_protobuf_of_another_schema_is_rejected() -> None:
 
 def test_protobuf_missing_fields_are_reported_not_zeroed() -> None:
     msg = pb.OrderCreated(order_id="o-1", sku="s")  # no quantity, price, status...
-    result = canonicalize(RawMessage(msg.SerializeToString(), protobuf_content_type("OrderCreated"), headers={
-        "event_id": "0b9f1e8e-2f4a-4a57-9d43-4bb1d1e0c001", "source": "orders", "event_type": "OrderCreated",
-        "inserted_at": "2026-10-01T00:00:00+00:00"}))
+    result = canonicalize(
+        RawMessage(
+            msg.SerializeToString(),
+            protobuf_content_type("OrderCreated"),
+            headers={
+                "event_id": "0b9f1e8e-2f4a-4a57-9d43-4bb1d1e0c001",
+                "source": "orders",
+                "event_type": "OrderCreated",
+                "inserted_at": "2026-10-01T00:00:00+00:00",
+            },
+        )
+    )
     assert result.reason == "missing_field"
 
 
@@ -105,7 +131,9 @@ def test_envelope_from_headers_and_payload_only_body() -> None:
     event = next(e for e in _events() if e["event_type"] == "CardCatalogEntryInserted")
     env = envelope_json(event)
     headers = {k: env[k] for k in ("event_id", "source", "event_type", "inserted_at")}
-    result = canonicalize(RawMessage(json.dumps(env["payload"]).encode(), "application/json", headers=headers))
+    result = canonicalize(
+        RawMessage(json.dumps(env["payload"]).encode(), "application/json", headers=headers)
+    )
     assert result.ok
     assert result.envelope.event_id == event["event_id"]
 
@@ -113,7 +141,9 @@ def test_envelope_from_headers_and_payload_only_body() -> None:
 def test_header_disagreeing_with_body_is_quarantined() -> None:
     env = envelope_json(_events()[0])
     other = "0b9f1e8e-2f4a-4a57-9d43-4bb1d1e0c001"
-    result = canonicalize(RawMessage(json.dumps(env).encode(), "application/json", headers={"event_id": other}))
+    result = canonicalize(
+        RawMessage(json.dumps(env).encode(), "application/json", headers={"event_id": other})
+    )
     assert result.reason == "header_body_mismatch"
 
 
@@ -175,5 +205,7 @@ def test_timestamps_from_any_transport(value, expected) -> None:
 
 def test_normalize_headers_decodes_bytes_and_keeps_binary() -> None:
     assert normalize_headers({"a": b"x", "b": b"\xff", "c": {"bytes": [104, 105]}}) == {
-        "a": "x", "b": {"base64": "/w=="}, "c": "hi",
+        "a": "x",
+        "b": {"base64": "/w=="},
+        "c": "hi",
     }
