@@ -2,8 +2,8 @@
 
 Cases run back to back in fresh processes on one DuckDB warehouse under the benchmark workdir:
 
-1. prepare: generate N events (anomalies on) into RAW.EVENTS, loaded "yesterday" (outside the
-   incremental lookback window, as a previous day's load would be); not a measurement of dbt.
+1. prepare: generate N events (anomalies on, ending now) into RAW.EVENTS, each loaded 10 minutes
+   after it happened, as a history loaded hour by hour would be; not a measurement of dbt.
 2. full build: ``dbt build --full-refresh`` (plain dbtRunner).
 3. incremental: append 1 % new events (a new day), then ``dbt build``; target <= 10 % of (2).
 4. plain dbt build, no new data (the per-run floor: parse, tests, no-op merges).
@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import BenchContext, Case
-from cardflow.generator import DEFAULT_END, EventGenerator, GeneratorConfig
+from cardflow.generator import EventGenerator, GeneratorConfig
 from cardflow.settings import Settings, load_settings
 
 CHUNK = 200_000
+LAG = timedelta(minutes=10)
 
 
 def _path(ctx: BenchContext) -> Path:
@@ -37,7 +38,8 @@ def _settings(ctx: BenchContext, node_tasks: bool = False) -> Settings:
     )
 
 
-def _load(ctx: BenchContext, config: GeneratorConfig, loaded_at: datetime, prefix: str) -> int:
+def _load(ctx: BenchContext, config: GeneratorConfig, loaded_at: datetime | None, prefix: str) -> int:
+    """Insert the generated events; loaded_at None = each loaded 10 minutes after it happened."""
     from tests.raw_factory import insert_raw_duckdb, raw_rows
 
     batch: list[dict[str, Any]] = []
@@ -47,13 +49,25 @@ def _load(ctx: BenchContext, config: GeneratorConfig, loaded_at: datetime, prefi
         if len(batch) == CHUNK:
             total += insert_raw_duckdb(
                 _path(ctx),
-                raw_rows(batch, file_prefix=f"{prefix}-{total}", ingested_at=loaded_at, loaded_at=loaded_at),
+                raw_rows(
+                    batch,
+                    file_prefix=f"{prefix}-{total}",
+                    ingested_at=loaded_at,
+                    loaded_at=loaded_at,
+                    lag=None if loaded_at else LAG,
+                ),
             )
             batch = []
     if batch:
         total += insert_raw_duckdb(
             _path(ctx),
-            raw_rows(batch, file_prefix=f"{prefix}-{total}", ingested_at=loaded_at, loaded_at=loaded_at),
+            raw_rows(
+                batch,
+                file_prefix=f"{prefix}-{total}",
+                ingested_at=loaded_at,
+                loaded_at=loaded_at,
+                lag=None if loaded_at else LAG,
+            ),
         )
     return total
 
@@ -67,14 +81,16 @@ def _prepare(ctx: BenchContext) -> dict[str, Any]:
     if path.exists():
         with duckdb.connect(str(path)) as con:
             con.execute("DELETE FROM RAW.events WHERE file_name LIKE 'increment%'")
-            base = con.execute("SELECT count(*) FROM RAW.events").fetchone()
-            if base and base[0] == ctx.events:
+            base = con.execute("SELECT count(*), max(loaded_at) FROM RAW.events").fetchone()
+            fresh = base and base[1] and base[1] > datetime.now(UTC) - timedelta(hours=6)
+            if base and base[0] == ctx.events and fresh:
                 con.execute("DROP SCHEMA IF EXISTS SILVER CASCADE")
                 con.execute("DROP SCHEMA IF EXISTS GOLD CASCADE")
                 return {"events": ctx.events, "note": "reused RAW of an earlier run (not dbt)"}
         path.unlink()
-    yesterday = datetime.now(UTC) - timedelta(days=1)
-    n = _load(ctx, GeneratorConfig(events=ctx.events, seed=ctx.seed, anomalies=True), yesterday, "base")
+    now = datetime.now(UTC).replace(microsecond=0)
+    config = GeneratorConfig(events=ctx.events, seed=ctx.seed, anomalies=True, end=now - timedelta(hours=1))
+    n = _load(ctx, config, None, "base")
     return {"events": n, "note": "generate + insert into RAW (not dbt)"}
 
 
@@ -95,9 +111,7 @@ def _full(ctx: BenchContext) -> dict[str, Any]:
 
 def _incremental(ctx: BenchContext) -> dict[str, Any]:
     new = max(1, ctx.events // 100)
-    config = GeneratorConfig(
-        events=new, seed=ctx.seed + 1, days=1, end=DEFAULT_END + timedelta(days=1), anomalies=True
-    )
+    config = GeneratorConfig(events=new, seed=ctx.seed + 1, days=1, end=datetime.now(UTC), anomalies=True)
     _load(ctx, config, datetime.now(UTC), "increment")
     return {"events": new, "note": "+1% new events, then dbt build", **_timed_build(ctx)}
 

@@ -92,10 +92,13 @@ def raw_rows(
     file_prefix: str = "factory",
     ingested_at: datetime | None = None,
     loaded_at: datetime | None = None,
+    lag: timedelta | None = None,
 ) -> list[RawRow]:
     """Turn envelopes into RAW rows: ``ROWS_PER_FILE`` rows per made-up Bronze file name.
 
-    ``ingested_at``/``loaded_at`` default to now (UTC), so source freshness passes.
+    ``ingested_at``/``loaded_at`` default to now (UTC), so source freshness passes. With ``lag``,
+    each row is ingested and loaded ``lag`` after its inserted_at instead, like a history that was
+    loaded as it happened (so an incremental watermark sits at the end of that history).
     """
     now = datetime.now(UTC)
     ingested = ingested_at or now
@@ -109,10 +112,10 @@ def raw_rows(
                 event_type=event["event_type"],
                 payload=json.dumps(event["payload"], ensure_ascii=False, separators=(",", ":")),
                 inserted_at=event["inserted_at"],
-                ingested_at=ingested,
+                ingested_at=event["inserted_at"] + lag if lag else ingested,
                 file_name=f"{file_prefix}/part-{i // ROWS_PER_FILE:05d}.json.gz",
                 file_row_number=i % ROWS_PER_FILE + 1,
-                loaded_at=loaded,
+                loaded_at=event["inserted_at"] + lag if lag else loaded,
             )
         )
     return rows
@@ -124,8 +127,10 @@ def redeliver(
     *,
     file_prefix: str = "redelivery",
     delay: timedelta = timedelta(minutes=5),
+    at: datetime | None = None,
 ) -> list[RawRow]:
-    """At-least-once delivery: every ``every``-th row again, from another file, ingested later.
+    """At-least-once delivery: every ``every``-th row again, from another file, ingested later
+    (``delay`` after the original, or at ``at`` when given: a re-delivery loaded now).
 
     Same event_id and payload; Silver must keep exactly one row per event_id.
     """
@@ -133,8 +138,8 @@ def redeliver(
     return [
         replace(
             row,
-            ingested_at=row.ingested_at + delay,
-            loaded_at=row.loaded_at + delay,
+            ingested_at=at or row.ingested_at + delay,
+            loaded_at=at or row.loaded_at + delay,
             file_name=f"{file_prefix}/part-{i // ROWS_PER_FILE:05d}.json.gz",
             file_row_number=i % ROWS_PER_FILE + 1,
         )
