@@ -19,8 +19,8 @@ CREATE OR REPLACE TABLE {published} AS SELECT * FROM {audit};
 CREATE SCHEMA IF NOT EXISTS {schema};
 
 -- name: snowflake_clone_to_audit
--- zero-copy clone: the audit build starts from the published state
-CREATE OR REPLACE TABLE {audit} CLONE {published};
+-- zero-copy clone: the audit build starts from the published state (audit dropped just before)
+CREATE TABLE {audit} CLONE {published};
 
 -- name: snowflake_drop_audit
 DROP TABLE IF EXISTS {audit};
@@ -33,6 +33,9 @@ ALTER TABLE {audit} SWAP WITH {published};
 -- first publish of a model: nothing to swap with
 ALTER TABLE {audit} RENAME TO {published};
 
+-- name: snowflake_drop_published
+-- CARDFLOW_SNOWFLAKE_PUBLISH_MODE=clone only (stand-ins without SWAP): not atomic, never production
+DROP TABLE IF EXISTS {published};
+
 -- name: snowflake_publish_clone
--- CARDFLOW_SNOWFLAKE_PUBLISH_MODE=clone: atomic replace by a zero-copy clone (stand-ins without SWAP)
-CREATE OR REPLACE TABLE {published} CLONE {audit};
+CREATE TABLE {published} CLONE {audit};

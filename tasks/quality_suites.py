@@ -67,7 +67,8 @@ def _build_suite(path: Path, document: dict[str, Any]) -> Any:
 
     problems = []
     for i, config in enumerate(document.get("expectations", [])):
-        label = f"#{i} {describe_expectation(config) if isinstance(config, dict) else config!r}"
+        name = describe_expectation(config) if isinstance(config, dict) else repr(config)
+        label = f"#{i} {name}"
         if not isinstance(config, dict) or "type" not in config:
             problems.append(f"{label}: not an object with a 'type'")
             continue

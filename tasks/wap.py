@@ -14,8 +14,8 @@ published tables with the audit ones:
 * DuckDB: ``CREATE OR REPLACE TABLE published AS SELECT * FROM audit`` for every model of the layer
   in ONE transaction (all tables switch or none do);
 * Snowflake: ``ALTER TABLE audit SWAP WITH published`` per table (atomic per table; Snowflake DDL
-  cannot share a transaction), or ``CREATE OR REPLACE ... CLONE`` with
-  CARDFLOW_SNOWFLAKE_PUBLISH_MODE=clone for stand-ins without SWAP (fakesnow).
+  cannot share a transaction), or, with CARDFLOW_SNOWFLAKE_PUBLISH_MODE=clone, drop + ``CREATE TABLE
+  published CLONE audit`` for stand-ins without SWAP (fakesnow; not atomic, never for production).
 
 When the gate fails nothing here runs: the published tables are untouched and the audit tables stay
 for inspection until the next run re-clones them.
@@ -90,11 +90,11 @@ def prepare_audit(
     done: dict[str, str] = {}
     for model in models:
         audit, published = _name(warehouse, schemas.audit, model), _name(warehouse, schemas.published, model)
+        warehouse.execute(_sql(warehouse, "drop_audit").format(audit=audit))
         if not full_refresh and warehouse.table_exists(schemas.published, model):
             warehouse.execute(_sql(warehouse, "clone_to_audit").format(audit=audit, published=published))
             done[model] = "cloned"
         else:
-            warehouse.execute(_sql(warehouse, "drop_audit").format(audit=audit))
             done[model] = "dropped"
     logger.info("audit schema %s prepared for %s: %s", schemas.audit, schemas.layer, done)
     return done
@@ -145,6 +145,7 @@ def publish(
                 _name(warehouse, schemas.published, model),
             )
             if settings.snowflake_publish_mode == "clone":
+                warehouse.execute(_sql(warehouse, "drop_published").format(published=published))
                 key, done[model] = "publish_clone", "cloned"
             elif warehouse.table_exists(schemas.published, model):
                 key, done[model] = "publish_swap", "swapped"

@@ -44,6 +44,7 @@ def _settings(tmp_path: Path, port: int, database: str, **overrides: Any) -> Set
         snowflake_protocol="http",
         snowflake_publish_mode="clone",
         dbt_node_tasks=False,
+        dbt_skip_unit_tests=True,
         dbt_threads=1,
         **overrides,
     )
@@ -51,8 +52,11 @@ def _settings(tmp_path: Path, port: int, database: str, **overrides: Any) -> Set
 
 def _connect(settings: Settings) -> Any:
     params = snowflake_connect_params(settings)
-    params.pop("database")
-    return snowflake.connector.connect(**params)
+    database = params.pop("database")
+    conn = snowflake.connector.connect(**params)
+    conn.cursor().execute(f"CREATE DATABASE IF NOT EXISTS {database}")
+    conn.cursor().execute(f"USE DATABASE {database}")  # fakesnow keeps COPY history per current database
+    return conn
 
 
 def _gold(settings: Settings) -> dict[str, list[tuple]]:
@@ -118,23 +122,27 @@ def test_adhoc_checks_and_raw_metrics_run_on_fakesnow(fakesnow_settings: Setting
 
 
 def test_snowflake_publish_statements(fakesnow_settings: Settings) -> None:
-    """Production publishes with SWAP WITH (rename on first publish); fakesnow lacks SWAP, so the
-    statement is checked as text and the clone/rename paths are executed."""
+    """Production publishes with SWAP WITH (RENAME TO on a first publish). fakesnow has no SWAP and
+    its RENAME TO cannot move a table to another schema, so those two statements are checked as
+    text and for their effect on failure (SWAP raises, the published table is untouched); the clone
+    path and the audit preparation are executed for real."""
     statements = named_statements("wap.sql")
     assert statements["snowflake_publish_swap"] == "ALTER TABLE {audit} SWAP WITH {published}"
-    settings = fakesnow_settings.model_copy(update={"snowflake_publish_mode": "swap"})
-    db = settings.snowflake_database
-    with open_warehouse(settings) as wh:
+    assert statements["snowflake_publish_rename"] == "ALTER TABLE {audit} RENAME TO {published}"
+    clone = fakesnow_settings
+    swap = clone.model_copy(update={"snowflake_publish_mode": "swap"})
+    db = clone.snowflake_database
+    schemas = layer_schemas(clone, "gold")
+    with open_warehouse(clone) as wh:
         wh.execute(f"CREATE SCHEMA IF NOT EXISTS {db}.GOLD_AUDIT")
         wh.execute(f"CREATE OR REPLACE TABLE {db}.GOLD_AUDIT.T1 AS SELECT 1 AS k")
-        schemas = layer_schemas(settings, "gold")
-        assert publish(wh, schemas, ["T1"], settings) == {"T1": "renamed"}  # first publish: nothing to swap
+        assert publish(wh, schemas, ["T1"], clone) == {"T1": "cloned"}
         assert wh.query(f"SELECT k FROM {db}.GOLD.T1") == [(1,)]
         assert prepare_audit(wh, schemas, ["T1"]) == {"T1": "cloned"}
         assert wh.query(f"SELECT k FROM {db}.GOLD_AUDIT.T1") == [(1,)]
         wh.execute(f"INSERT INTO {db}.GOLD_AUDIT.T1 VALUES (2)")
         with pytest.raises(snowflake.connector.errors.ProgrammingError):  # fakesnow: no SWAP
-            publish(wh, schemas, ["T1"], settings)
-        clone = settings.model_copy(update={"snowflake_publish_mode": "clone"})
+            publish(wh, schemas, ["T1"], swap)
+        assert wh.query(f"SELECT k FROM {db}.GOLD.T1") == [(1,)]
         assert publish(wh, schemas, ["T1"], clone) == {"T1": "cloned"}
         assert sorted(wh.query(f"SELECT k FROM {db}.GOLD.T1")) == [(1,), (2,)]
