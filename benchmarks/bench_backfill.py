@@ -100,6 +100,7 @@ def _raw_copy(ctx: BenchContext) -> dict[str, Any]:
 
 def _dlt(ctx: BenchContext, backend: str, file_format: str) -> dict[str, Any]:
     os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")  # its per-chunk json->string warnings
     import dlt
     from dlt.sources.sql_database import sql_database
 

@@ -241,7 +241,9 @@ class Settings(BaseSettings):
     @classmethod
     def _role_arn(cls, value: str | None) -> str | None:
         if value is not None and not _ROLE_ARN.match(value):
-            raise ValueError(f"expected an IAM role ARN such as arn:aws:iam::123456789012:role/name, got {value!r}")
+            raise ValueError(
+                f"expected an IAM role ARN such as arn:aws:iam::123456789012:role/name, got {value!r}"
+            )
         return value
 
     @field_validator("audit_schema_suffix")

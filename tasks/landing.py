@@ -36,6 +36,7 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from cardflow.contract import format_timestamp
+from cardflow.retry import retry_transient
 from tasks.bronze_writer import WrittenObject, quarantine_entry, write_quarantine, write_records
 from tasks.layout import bronze_key, manifest_key, part_id
 from tasks.messages import Canonical, RawMessage, canonicalize
@@ -210,7 +211,17 @@ def land_messages(messages: Sequence[RawMessage], store: BronzeStore, prefix: st
     )
 
 
-@task(name="land-mq-batch", retries=2, retry_delay_seconds=[1, 5], cache_policy=NONE)
+@task(
+    name="land-mq-batch",
+    retries=2,
+    retry_delay_seconds=[1, 5],
+    retry_condition_fn=retry_transient,
+    cache_policy=NONE,
+)
 def land_messages_task(messages: list[RawMessage], store: BronzeStore, prefix: str) -> LandingResult:
-    """Prefect task around :func:`land_messages` (retries are safe: writes are idempotent)."""
+    """Prefect task around :func:`land_messages` (retries are safe: writes are idempotent).
+
+    Only transient failures (network, throttling: :func:`cardflow.retry.is_transient`) are retried;
+    anything else fails the run at once and is alerted.
+    """
     return land_messages(messages, store, prefix)

@@ -198,7 +198,10 @@ def raise_if_failed(summary: LoadSummary, what: str = "load") -> None:
     """
     failed = summary.failed
     if failed:
-        listed = "; ".join(f"{f.file_name}: {f.error}" for f in failed[:5])
+        listed = "; ".join(
+            str(f.error) if str(f.error).startswith(f.file_name) else f"{f.file_name}: {f.error}"
+            for f in failed[:5]
+        )
         more = f" (and {len(failed) - 5} more)" if len(failed) > 5 else ""
         raise LoadError(
             failed[0].file_name,

@@ -7,12 +7,15 @@ FILES=(...) and ``file://`` stages, but not:
    it reads JSON with ``read_json_objects`` (one column ``json``) yet rewrites ``$1:key`` to a bare
    column ``key``, so the statement fails with "Referenced column event_id not found".
 2. **METADATA$FILENAME / METADATA$FILE_ROW_NUMBER**: not implemented at all.
-3. **Atomic ABORT_STATEMENT**: on a bad file it leaves earlier files' rows behind (no load
-   history for them) when the connection is in autocommit mode.
+3. **Errors as SQL errors**: a DuckDB error other than HTTP/conversion (a truncated gzip, a bad
+   JSON line) escapes as an HTTP 500, which the connector retries for minutes.
+
+fakesnow also does not make a failing multi-file COPY atomic on its own; cardflow runs every COPY
+inside an explicit BEGIN/COMMIT (ROLLBACK on error), which fakesnow maps to a DuckDB transaction.
 
 This module patches exactly those three spots, with Snowflake's documented semantics
 (``$1:key::TYPE`` extracts the scalar, bare ``$1:key`` keeps the VARIANT; METADATA$FILENAME is the
-file's path inside the stage; FILE_ROW_NUMBER counts from 1; a failed COPY loads nothing), then
+file's path inside the stage; FILE_ROW_NUMBER counts from 1; a bad file is a SQL error), then
 starts fakesnow's own server. The production SQL sent to it is unchanged.
 
 Run: ``python -m tests.fakesnow_ext -p PORT`` (same arguments as ``python -m fakesnow -s``).
@@ -86,26 +89,18 @@ class _ReadJSONWithMetadata(fs_copy.ReadJSON):
 
 
 def _copy_into(duck_conn: Any, *args: Any, **kwargs: Any) -> str:
-    """Run fakesnow's COPY in its own transaction (unless one is open) so a failure loads nothing."""
+    """fakesnow's COPY, with DuckDB errors reported as a Snowflake SQL error.
+
+    fakesnow maps only HTTP/conversion errors; any other becomes an HTTP 500 that the connector
+    retries for minutes. Snowflake reports a bad file as a SQL error: do the same. (Atomicity comes
+    from the caller's explicit transaction, which cardflow always opens around a COPY.)
+    """
     try:
-        duck_conn.execute("BEGIN TRANSACTION")
-    except Exception:  # the caller's transaction is open: its ROLLBACK undoes the COPY as a whole
         return _original_copy_into(duck_conn, *args, **kwargs)
-    try:
-        result_sql = _original_copy_into(duck_conn, *args, **kwargs)
     except duckdb.Error as exc:
-        # fakesnow maps only HTTP/conversion errors; an unmapped one becomes an HTTP 500 that the
-        # connector retries for minutes. Snowflake reports a bad file as a SQL error: do the same.
-        duck_conn.execute("ROLLBACK")
         raise snowflake.connector.errors.ProgrammingError(
             msg=f"Error parsing staged file: {exc}", errno=100069, sqlstate="22000"
         ) from None
-    except BaseException:
-        duck_conn.execute("ROLLBACK")
-        raise
-    duck_conn.execute("COMMIT")
-    duck_conn.execute(result_sql)  # the per-file result set, which COMMIT replaced
-    return result_sql
 
 
 def apply() -> None:

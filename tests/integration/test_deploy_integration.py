@@ -7,7 +7,7 @@ One test, in phases, because the server and worker take a while to start on a sm
 2. ``prefect --no-prompt deploy --all`` from the checkout's prefect.yaml;
 3. ``prefect deployment run`` of medallion_pipeline: Completed, Gold equals what the generated
    events imply, run named after what it did;
-4. ``prefect event emit cardflow.mq.batch`` with a small batch in the payload: the deployment
+4. ``prefect event emit cardflow.mq.batch.received`` with a small batch in the payload: the deployment
    trigger runs mq_realtime_landing with the batch as a list and the batch lands in Bronze;
 5. a run of the backfill deployment pointed at a closed Postgres port fails and posts exactly one
    alert (through the block) naming flow, deployment, run, state, error and link, with no secret;
@@ -175,7 +175,7 @@ def test_deploy_run_trigger_and_alert_on_a_real_server(
             messages.append(raw.to_wire())
         realtime = deployments["mq_realtime_landing"]
         server.cli(
-            "event", "emit", "cardflow.mq.batch",
+            "event", "emit", "cardflow.mq.batch.received",
             "--resource-id", "cardflow.mq.events",
             "--payload", json.dumps({"messages": messages}),
             cwd=tmp_path,
@@ -216,7 +216,8 @@ def test_deploy_run_trigger_and_alert_on_a_real_server(
         applied = _cardflow(server, flow_env, "automations")
         assert "cardflow-flow-run-failed" in applied and "cardflow-quality-warning" in applied
         _cardflow(server, flow_env, "automations")  # idempotent: replaced, not duplicated
-        automations = server.api("POST", "/automations/filter", {})
+        # (the deployment trigger is an automation too: `mq_realtime_landing__automation_1`)
+        automations = [a for a in server.api("POST", "/automations/filter", {}) if a["name"].startswith("cardflow-")]
         names = sorted(a["name"] for a in automations)
         assert names == ["cardflow-flow-run-failed", "cardflow-quality-warning"]
         block = server.api("GET", "/block_types/slug/slack-webhook/block_documents/name/cardflow-slack")

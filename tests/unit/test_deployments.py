@@ -90,7 +90,7 @@ def test_realtime_trigger_renders_the_batch_as_a_list() -> None:
     spec = DEPLOYMENTS["mq_realtime_landing"]
     (trigger,) = spec["triggers"]
     parsed = DeploymentEventTrigger.model_validate(trigger)
-    assert parsed.expect == {"cardflow.mq.batch"}
+    assert parsed.expect == {"cardflow.mq.batch.received"}
     messages = [{"data": "eyJ4IjoiXCJxdW90ZWRcIiJ9", "basicProperties": {"headers": {"n": 1}}}]
     rendered = hydrate(
         trigger["parameters"],

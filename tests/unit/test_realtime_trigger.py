@@ -55,7 +55,8 @@ def _event_from_webhook(body: dict) -> dict:
 
 
 def _trigger_parameters(event: dict) -> dict:
-    deployment = yaml.safe_load((ROOT / "deployments/realtime_trigger.yaml").read_text())["deployments"][0]
+    deployments = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
+    (deployment,) = [d for d in deployments if d["name"] == "mq_realtime_landing"]
     assert deployment["entrypoint"] == "flows/realtime.py:mq_realtime_landing"
     (trigger,) = deployment["triggers"]
     assert trigger["expect"] == [event["event"]]

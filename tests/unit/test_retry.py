@@ -14,7 +14,7 @@ from cardflow.errors import (
     StorageError,
     TransformError,
 )
-from cardflow.retry import backoff_delays, call_with_retries, is_transient
+from cardflow.retry import backoff_delays, call_with_retries, is_transient, retry_transient
 
 
 def _wrapped(outer: Exception, cause: BaseException) -> Exception:
@@ -105,3 +105,30 @@ def test_retries_are_bounded() -> None:
     with pytest.raises(TimeoutError):
         call_with_retries(down, retries=2, base_delay_seconds=1, label="t", sleep=lambda s: None)
     assert len(calls) == 3
+
+
+def test_prefect_task_retries_only_transient_errors() -> None:
+    """``retry_transient`` as a task's ``retry_condition_fn``: network errors retried, data errors not."""
+    from prefect import flow, task
+
+    attempts = {"flaky": 0, "bad": 0}
+
+    @task(retries=3, retry_delay_seconds=0, retry_condition_fn=retry_transient)
+    def flaky() -> str:
+        attempts["flaky"] += 1
+        if attempts["flaky"] < 3:
+            raise ConnectionResetError("peer reset")
+        return "landed"
+
+    @task(retries=3, retry_delay_seconds=0, retry_condition_fn=retry_transient)
+    def bad() -> None:
+        attempts["bad"] += 1
+        raise ContractViolation("bad_decimal", "price.units is not an integer")
+
+    @flow
+    def run_both() -> tuple[str, bool]:
+        state = bad(return_state=True)
+        return flaky(), state.is_failed()
+
+    assert run_both() == ("landed", True)
+    assert attempts == {"flaky": 3, "bad": 1}

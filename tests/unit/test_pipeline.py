@@ -1,0 +1,101 @@
+"""medallion_pipeline's composition: stage order, warehouse slot, transient-only retries, one alert.
+
+The stage flows are replaced by small flows so the behaviour of the pipeline itself is what is
+tested (the real stages run end to end in tests/integration/test_pipeline_integration.py and
+test_deploy_integration.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from prefect import flow
+from prefect.client.orchestration import get_client
+
+import flows.pipeline as pipeline
+from cardflow.errors import QualityGateFailed
+from cardflow.limits import WAREHOUSE_LIMIT, ensure_warehouse_limit
+from cardflow.settings import Settings
+
+
+def _active_slots() -> int | None:
+    """Slots of the warehouse limit in use now; None when the limit does not exist."""
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            return client.read_global_concurrency_limit_by_name(WAREHOUSE_LIMIT).active_slots
+        except ObjectNotFound:
+            return None
+
+
+@pytest.fixture
+def warehouse_limit() -> Iterator[None]:
+    assert ensure_warehouse_limit(1) in ("created", "updated")
+    yield
+    with get_client(sync_client=True) as client:
+        client.delete_global_concurrency_limit_by_name(WAREHOUSE_LIMIT)
+
+
+@pytest.fixture
+def stages(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Fake stages recording calls and the warehouse slots held while each ran."""
+    seen: dict[str, Any] = {"calls": [], "slots": {}, "load_failures": [], "transform_error": None}
+
+    @flow(name="fake_backfill")
+    def backfill(settings: Settings | None = None) -> dict[str, int]:
+        seen["calls"].append("backfill")
+        return {"rows": 10}
+
+    @flow(name="fake_load")
+    def load(settings: Settings | None = None) -> dict[str, int]:
+        seen["calls"].append("load")
+        seen["slots"].setdefault("load", []).append(_active_slots())
+        if seen["load_failures"]:
+            raise seen["load_failures"].pop(0)
+        return {"files": 2}
+
+    @flow(name="fake_transform")
+    def transform(full_refresh: bool = False, settings: Settings | None = None) -> dict[str, Any]:
+        seen["calls"].append("transform")
+        seen["slots"].setdefault("transform", []).append(_active_slots())
+        if seen["transform_error"]:
+            raise seen["transform_error"]
+        return {"models": 9, "full_refresh": full_refresh}
+
+    monkeypatch.setattr(pipeline, "events_backfill_to_s3", backfill)
+    monkeypatch.setattr(pipeline, "s3_to_snowflake_load_raw", load)
+    monkeypatch.setattr(pipeline, "dbt_transform_and_test", transform)
+    return seen
+
+
+def test_stages_run_in_order_each_warehouse_stage_holding_one_slot(
+    warehouse_limit: None, stages: dict[str, Any], local_settings: Settings
+) -> None:
+    result = pipeline.medallion_pipeline(full_refresh=True, settings=local_settings)
+    assert stages["calls"] == ["backfill", "load", "transform"]
+    assert stages["slots"] == {"load": [1], "transform": [1]}  # held while running, one at a time
+    assert _active_slots() == 0  # released afterwards
+    assert result == {"backfill": {"rows": 10}, "load": {"files": 2}, "transform": {"models": 9, "full_refresh": True}}
+
+
+def test_transient_stage_failure_is_retried(
+    warehouse_limit: None, stages: dict[str, Any], local_settings: Settings
+) -> None:
+    stages["load_failures"] = [ConnectionResetError("warehouse connection reset")]
+    pipeline.medallion_pipeline(retries=2, retry_delay_seconds=0.01, settings=local_settings)
+    assert stages["calls"] == ["backfill", "load", "load", "transform"]
+    assert _active_slots() == 0  # the failed attempt released its slot
+
+
+def test_data_error_is_not_retried(stages: dict[str, Any], local_settings: Settings) -> None:
+    """Without the limit (as on a fresh server) the pipeline runs unchanged; a gate failure is final."""
+    stages["transform_error"] = QualityGateFailed("gold", ["fct_orders.quantity > 0: 3 rows"])
+    state = pipeline.medallion_pipeline(retries=3, retry_delay_seconds=0.01, settings=local_settings, return_state=True)
+    assert state.is_failed()
+    assert stages["calls"] == ["backfill", "load", "transform"]
+    assert stages["slots"] == {"load": [None], "transform": [None]}  # no limit: nothing held, no deadlock
+    with pytest.raises(QualityGateFailed):
+        state.result()
