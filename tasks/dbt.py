@@ -218,10 +218,7 @@ def invoke_dbt(args: Sequence[str], settings: Settings, *, runner: RunnerKind | 
     full_args = [*args, "--target", settings.resolved_dbt_target]
     with dbt_environment(settings):
         try:
-            if kind == "prefect":
-                result = _invoke_prefect(full_args, settings)
-            else:
-                result = _invoke_plain(full_args, settings)
+            result = _invoke_prefect(full_args, settings) if kind == "prefect" else _invoke_plain(full_args, settings)
         except TransformError:
             raise
         except Exception as exc:  # dbt raised before producing results (parse, profile, connection)
