@@ -18,6 +18,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
+from cardflow.errors import QualityGateFailed, ReportError
 from cardflow.run_names import transform_run_name
 from cardflow.settings import Settings, get_settings
 from tasks.alerts import alert_on_failure
@@ -28,6 +29,8 @@ from tasks.quality import (
     raw_events_checks_task,
     reconcile_raw_task,
 )
+from tasks.report import publish_report as publish_report_task
+from tasks.report import record_quality
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,21 @@ class TransformResult:
         return "\n".join(lines) + "\n"
 
 
+def _build_gate_publish(layer: str, settings: Settings, full_refresh: bool) -> dict[str, Any]:
+    """Write-audit-publish one layer: build into its audit schema, gate, publish."""
+    build = build_layer_task(layer, settings, full_refresh)
+    gate = gate_layer_task(layer, settings)
+    published = publish_layer_task(layer, settings)
+    return {
+        "dbt_counts": build["dbt"]["counts"],
+        "dbt_warnings": build["dbt"]["warnings"],
+        "expectations": sum(len(m.outcomes) for m in gate.models),
+        "rows": sum(max(m.rows, 0) for m in gate.models),
+        "gate_seconds": round(gate.seconds, 2),
+        "published": sorted(published),
+    }
+
+
 @flow(
     name="dbt_transform_and_test",
     flow_run_name=transform_run_name,
@@ -99,30 +117,42 @@ def dbt_transform_and_test(
     """
     settings = settings or get_settings()
     log = get_run_logger()
-    raw = raw_events_checks_task(settings)
-    gaps = len(reconcile_raw_task(settings).gaps) if reconcile else None
-    layers: dict[str, dict[str, Any]] = {}
-    for layer in ("silver", "gold"):
-        build = build_layer_task(layer, settings, full_refresh)
-        gate = gate_layer_task(layer, settings)
-        published = publish_layer_task(layer, settings)
-        layers[layer] = {
-            "dbt_counts": build["dbt"]["counts"],
-            "dbt_warnings": build["dbt"]["warnings"],
-            "expectations": sum(len(m.outcomes) for m in gate.models),
-            "rows": sum(max(m.rows, 0) for m in gate.models),
-            "gate_seconds": round(gate.seconds, 2),
-            "published": sorted(published),
-        }
-        log.info(
-            "%s built, gated (%d expectations) and published: %s",
-            layer,
-            layers[layer]["expectations"],
-            ", ".join(sorted(published)),
-        )
+    try:
+        raw = raw_events_checks_task(settings)
+        gaps = len(reconcile_raw_task(settings).gaps) if reconcile else None
+        layers: dict[str, dict[str, Any]] = {}
+        for layer in ("silver", "gold"):
+            layers[layer] = _build_gate_publish(layer, settings, full_refresh)
+            log.info(
+                "%s built, gated (%d expectations) and published: %s",
+                layer,
+                layers[layer]["expectations"],
+                ", ".join(layers[layer]["published"]),
+            )
+    except QualityGateFailed as exc:
+        gate = {"gate": exc.gate, "status": "failed", "detail": "; ".join(exc.failures)}
+        record_quality("failed", str(exc), [gate], settings=settings)
+        raise
     result = TransformResult(
         settings.resolved_dbt_target, full_refresh, {o.check: o.status for o in raw.outcomes}, layers, gaps
     )
+    warned = [k for k, v in result.raw_checks.items() if v == "warn"]
+    record_quality(
+        "warn" if warned else "passed",
+        f"RAW checks warned: {', '.join(warned)}" if warned else "all gates passed",
+        [
+            *({"gate": f"raw_events.{k}", "status": v, "detail": ""} for k, v in result.raw_checks.items()),
+            *(
+                {"gate": name, "status": "passed", "detail": f"{layer['expectations']} expectations"}
+                for name, layer in layers.items()
+            ),
+        ],
+        settings=settings,
+    )
+    try:
+        publish_report_task(settings=settings)
+    except ReportError as exc:  # the report is a view of Gold: never fail a published build for it
+        log.warning("Gold report not written: %s", exc)
     create_markdown_artifact(
         key="dbt-transform",
         markdown=result.to_markdown(),

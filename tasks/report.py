@@ -39,3 +39,11 @@ def publish_report(output: str | None = None, settings: Settings | None = None) 
     )
     get_run_logger().info("Gold report linked as artifact %r: %s", REPORT_ARTIFACT_KEY, uri)
     return uri
+
+
+@task(name="record_quality_status", retries=0)
+def record_quality(status: str, detail: str, gates: list[dict], settings: Settings | None = None) -> str:
+    """Record this run's gate verdict where the report reads it (``<data dir>/quality/latest.json``)."""
+    from cardflow.report import record_quality_status
+
+    return str(record_quality_status(settings or get_settings(), status, detail, gates))
