@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 
@@ -24,7 +25,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Prefect's ephemeral API (used when PREFECT_API_URL is unset) gets 20 s to start by default, which a
+#: busy 2-core laptop can exceed; the CLI allows longer unless the user chose a value.
+EPHEMERAL_STARTUP_TIMEOUT_SECONDS = "180"
+
+
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", EPHEMERAL_STARTUP_TIMEOUT_SECONDS)
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
