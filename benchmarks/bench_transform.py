@@ -11,6 +11,12 @@ Cases run back to back in fresh processes on one DuckDB warehouse under the benc
    minus (4) is the runner's overhead on this project.
 
 Run: ``python -m benchmarks --events 1000000 --only transform``.
+
+Measured here (2 cores, DuckDB, 1,000,000 events, 88 dbt nodes, Nov 2026): full build 33.6 s;
+incremental after +1 % 15.9 s (47 % of full: the target of 10 % is NOT met); plain build with nothing
+new 15.9 s, which is the floor of any run: parsing, 3 unit tests and 76 data tests that scan whole
+tables. Flow (PrefectDbtRunner, per-node tasks, WARN log level) 28.2 s vs that plain build; with
+INFO logs forwarded it was ~51 s.
 """
 
 from __future__ import annotations

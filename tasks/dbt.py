@@ -262,8 +262,19 @@ def _invoke_prefect(args: list[str], settings: Settings) -> Any:
     from prefect_dbt.core.runner import PrefectDbtRunner
     from prefect_dbt.core.settings import PrefectDbtSettings
 
+    try:
+        from dbt_common.events.base_types import EventLevel
+    except ImportError:  # older dbt
+        from dbt.events.base_types import EventLevel  # type: ignore[no-redef]
+
+    # Measured on the 1M-event project (88 nodes, no new data): with dbt's INFO events forwarded as
+    # Prefect logs the flow took ~51 s against ~15 s for plain dbt (freshness + build); at WARN it
+    # took ~24 s. Every node is still its own task run; warnings and errors still reach the logs,
+    # and the per-status counts and warnings go into the run's artifact.
     runner = PrefectDbtRunner(
-        settings=PrefectDbtSettings(project_dir=project_dir(settings), profiles_dir=profiles_dir(settings)),
+        settings=PrefectDbtSettings(
+            project_dir=project_dir(settings), profiles_dir=profiles_dir(settings), log_level=EventLevel.WARN
+        ),
         raise_on_failure=False,
         disable_assets=True,
     )
