@@ -91,20 +91,10 @@ def open_gold(settings: Settings) -> Iterator[Query]:
         import snowflake.connector
     except ImportError as exc:  # pragma: no cover - the [snowflake] extra is part of every install
         raise ConfigurationError("CARDFLOW_WAREHOUSE", "snowflake needs the [snowflake] extra installed") from exc
-    assert settings.snowflake_password is not None
-    params: dict[str, Any] = {
-        "account": settings.snowflake_account,
-        "user": settings.snowflake_user,
-        "password": settings.snowflake_password.get_secret_value(),
-        "warehouse": settings.snowflake_warehouse,
-        "database": settings.snowflake_database,
-        "session_parameters": {"TIMEZONE": "UTC", "QUERY_TAG": "cardflow-report"},
-    }
-    if settings.snowflake_role:
-        params["role"] = settings.snowflake_role
-    if settings.snowflake_host:
-        params.update(host=settings.snowflake_host, port=settings.snowflake_port or 443,
-                      protocol=settings.snowflake_protocol)
+    from tasks.quality_db import snowflake_connect_params
+
+    params = snowflake_connect_params(settings)
+    params["session_parameters"] = {**params["session_parameters"], "QUERY_TAG": "cardflow-report"}
     conn = snowflake.connector.connect(**params)
     try:
         conn.cursor().execute(f"USE DATABASE {settings.snowflake_database}")
