@@ -15,8 +15,9 @@ Run: ``python -m benchmarks --events 1000000 --only transform``.
 Measured here (2 cores, DuckDB, 1,000,000 events, 88 dbt nodes, Nov 2026): full build 33.6 s;
 incremental after +1 % 15.9 s (47 % of full: the target of 10 % is NOT met); plain build with nothing
 new 15.9 s, which is the floor of any run: parsing, 3 unit tests and 76 data tests that scan whole
-tables. Flow (PrefectDbtRunner, per-node tasks, WARN log level) 28.2 s vs that plain build; with
-INFO logs forwarded it was ~51 s.
+tables. Flow dbt_transform_and_test through PrefectDbtRunner (per-node tasks, freshness + build) 51.5 s vs
+~15 s plain; at WARN log level 24-28 s, but then dbt sends no NodeStart events and no node task is
+created, so the default level is kept (CARDFLOW_DBT_NODE_TASKS=false runs plain dbt instead).
 """
 
 from __future__ import annotations
