@@ -158,6 +158,9 @@ class EventGenerator:
         # small runs (tests) get a catalog in proportion, so they still hold orders and batches
         self.sku_count = min(self.config.skus, max(20, self.config.events // 20))
         self.catalog = self._build_catalog()
+        self._base_indices = [i for i, c in enumerate(self.catalog) if c.parallel == "Base"] or list(
+            range(len(self.catalog))
+        )
         self._order_seq = 0
         self._batch_seq = 0
 
@@ -344,12 +347,22 @@ class EventGenerator:
             yield {**event, "_anomaly": kind} if kind else event
 
     def _popular_index(self) -> int:
-        """Catalog index of an ordered card: 40% follow a Pareto tail over the first SKUs (chase
-        cards), the rest spread evenly."""
+        """Catalog index of an ordered card.
+
+        40% of orders follow a Pareto tail over the Base cards (chase players sell most); the rest
+        spread over the whole catalog, but a numbered parallel (print run under 500) keeps its pick
+        only in proportion to its print run, otherwise the buyer takes a Base card: a 1-of-1 sells
+        about once, not thousands of times.
+        """
         rng = self.rng
+        base = self._base_indices
         if rng.random() < 0.4:
-            return min(len(self.catalog) - 1, int(rng.paretovariate(1.1)) * 7 + rng.randrange(0, 7))
-        return rng.randrange(len(self.catalog))
+            return base[min(len(base) - 1, int(rng.paretovariate(1.1)) * 7 + rng.randrange(0, 7))]
+        idx = rng.randrange(len(self.catalog))
+        print_run = self.catalog[idx].print_run
+        if print_run < 500 and rng.random() * 500 > print_run:
+            return base[rng.randrange(len(base))]
+        return idx
 
     def _orders(self, day: datetime, n: int) -> Iterator[dict[str, Any]]:
         rng = self.rng
