@@ -8,7 +8,7 @@ Cases (each in a fresh process; peak RSS is the case's own):
 - raw ``COPY (SELECT row_to_json(e) FROM events e) TO STDOUT`` into a local file: the limit
 - dlt ``sql_database`` -> ``filesystem``: default backend with jsonl, and pyarrow with parquet
 
-The cardflow cases call :func:`tasks.backfill.run_backfill` (the flow's three task bodies without
+The cardflow cases call :func:`cardflow.sources.eventstore.backfill.run_backfill` (the flow's three task bodies without
 Prefect's API round trips, which cost the same fixed seconds at any size).
 """
 
@@ -56,8 +56,8 @@ def _moto_endpoint(ctx: BenchContext) -> str:
 
 
 def _cardflow(ctx: BenchContext, **overrides: Any) -> dict[str, Any]:
-    from tasks.backfill import run_backfill
-    from tasks.storage import get_store
+    from cardflow.bronze.store import get_store
+    from cardflow.sources.eventstore.backfill import run_backfill
 
     settings = ctx.settings(data_dir=ctx.workdir / f"backfill-{uuid.uuid4().hex[:8]}", **overrides)
     result = run_backfill(settings, get_store(settings))
@@ -86,7 +86,7 @@ def _backfill_local(ctx: BenchContext) -> dict[str, Any]:
 
 
 def _raw_copy(ctx: BenchContext) -> dict[str, Any]:
-    from cardflow import eventstore
+    from cardflow.sources.eventstore import store as eventstore
 
     settings = ctx.settings()
     target = ctx.workdir / f"raw-{uuid.uuid4().hex[:8]}.ndjson"

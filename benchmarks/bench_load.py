@@ -29,7 +29,7 @@ def _lake(ctx: BenchContext) -> Path:
 
 def ensure_bronze(ctx: BenchContext) -> Path:
     """Write the benchmark's Bronze files once (a marker file records that they are complete)."""
-    from tasks.storage import LocalBronzeStore
+    from cardflow.bronze.store import LocalBronzeStore
     from tests.bronze_factory import generate_bronze
 
     lake = _lake(ctx)
@@ -59,9 +59,9 @@ def _engine(ctx: BenchContext) -> dict[str, object]:
 
 
 def _cardflow(ctx: BenchContext) -> dict[str, object]:
-    from tasks.load import load_files, select_files
-    from tasks.storage import LocalBronzeStore
-    from tasks.warehouse_duckdb import DuckDBWarehouse
+    from cardflow.bronze.store import LocalBronzeStore
+    from cardflow.warehouse.duckdb import DuckDBWarehouse
+    from cardflow.warehouse.load import load_files, select_files
 
     lake = _lake(ctx)
     settings = ctx.settings(

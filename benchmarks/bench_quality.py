@@ -32,7 +32,7 @@ _RELAXED = {
 
 def _raw_file(ctx: BenchContext) -> Path:
     """A DuckDB file holding only RAW.EVENTS with ``ctx.events`` generated events (made once)."""
-    from cardflow.generator import EventGenerator, GeneratorConfig
+    from cardflow.dev.generator import EventGenerator, GeneratorConfig
     from tests.raw_factory import insert_raw_duckdb, raw_rows
 
     path = ctx.workdir / f"quality-raw-{ctx.events}-{ctx.seed}.duckdb"
@@ -66,7 +66,7 @@ def _settings(ctx: BenchContext, name: str) -> Any:
 
 
 def _plain_build(ctx: BenchContext) -> dict[str, Any]:
-    from tasks.dbt import invoke_dbt
+    from cardflow.transform.dbt import invoke_dbt
 
     settings = _settings(ctx, "plain")
     summary = invoke_dbt(["build"], settings, runner="plain")

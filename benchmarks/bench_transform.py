@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import BenchContext, Case
-from cardflow.generator import EventGenerator, GeneratorConfig
+from cardflow.dev.generator import EventGenerator, GeneratorConfig
 from cardflow.settings import Settings, load_settings
 
 CHUNK = 200_000
@@ -102,7 +102,7 @@ def _prepare(ctx: BenchContext) -> dict[str, Any]:
 
 
 def _timed_build(ctx: BenchContext, *args: str) -> dict[str, Any]:
-    from tasks.dbt import invoke_dbt
+    from cardflow.transform.dbt import invoke_dbt
 
     start = time.perf_counter()
     summary = invoke_dbt(["build", *args], _settings(ctx), runner="plain")

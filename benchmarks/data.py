@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from benchmarks.harness import BenchContext
-from cardflow import eventstore
-from cardflow.generator import EventGenerator, GeneratorConfig
+from cardflow.dev.generator import EventGenerator, GeneratorConfig
+from cardflow.sources.eventstore import store as eventstore
 
 
 def ensure_events(ctx: BenchContext) -> int:

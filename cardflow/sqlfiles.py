@@ -1,4 +1,9 @@
-"""Access to the SQL files under ``sql/`` (SQL lives there or in dbt, not in Python strings)."""
+"""Access to SQL files: SQL lives in dbt, in ``sql/`` or beside the module that runs it, never in Python strings.
+
+``sql/`` holds what analysts and DBAs read (DDL, example queries, data-quality checks); a runtime
+template (a COPY statement, the backfill's chunk query) sits beside its module, which passes
+``beside=__file__``.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,15 @@ from pathlib import Path
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 
 
+def sql_path(name: str, beside: str | None = None) -> Path:
+    """Where ``name`` lives: beside the module file ``beside``, else in ``sql/``."""
+    return (Path(beside).resolve().parent if beside else SQL_DIR) / name
+
+
 @cache
-def read_sql(name: str) -> str:
-    """The text of ``sql/<name>``."""
-    return (SQL_DIR / name).read_text(encoding="utf-8")
+def read_sql(name: str, beside: str | None = None) -> str:
+    """The text of ``sql/<name>``, or of ``<name>`` beside the module file ``beside``."""
+    return sql_path(name, beside).read_text(encoding="utf-8")
 
 
 def split_statements(text: str) -> list[str]:
@@ -29,14 +39,14 @@ def split_statements(text: str) -> list[str]:
     return statements
 
 
-def named_statements(name: str) -> dict[str, str]:
+def named_statements(name: str, beside: str | None = None) -> dict[str, str]:
     """The statements of ``sql/<name>`` keyed by their ``-- name: <key>`` header line.
 
     A block runs from its header to the next header; comment lines and the final ``;`` are dropped.
     """
     blocks: dict[str, list[str]] = {}
     current: str | None = None
-    for line in read_sql(name).splitlines():
+    for line in read_sql(name, beside).splitlines():
         stripped = line.strip()
         if stripped.startswith("-- name:"):
             current = stripped.split(":", 1)[1].strip()
@@ -46,7 +56,7 @@ def named_statements(name: str) -> dict[str, str]:
     return {key: "\n".join(lines).strip().rstrip(";").strip() for key, lines in blocks.items()}
 
 
-def named_queries(name: str, **schemas: str) -> dict[str, str]:
+def named_queries(name: str, beside: str | None = None, **schemas: str) -> dict[str, str]:
     """Queries of ``sql/<name>`` keyed by their ``-- name: <key>`` line, schema names filled in.
 
     ``schemas`` (validated identifiers from settings, never user input) map a schema key such as
@@ -59,7 +69,7 @@ def named_queries(name: str, **schemas: str) -> dict[str, str]:
       Text inside single-quoted string literals is never rewritten.
     """
     return {
-        key: qualify_schemas(text.format(**schemas), **schemas) for key, text in named_statements(name).items()
+        key: qualify_schemas(text.format(**schemas), **schemas) for key, text in named_statements(name, beside).items()
     }
 
 

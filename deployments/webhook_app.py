@@ -196,9 +196,9 @@ def _default_lander(settings: Settings, run_as_flow: bool) -> Lander:
         from flows.realtime import mq_realtime_landing
 
         return lambda messages: mq_realtime_landing(messages, settings=settings)
-    from tasks.landing import land_messages
-    from tasks.messages import RawMessage
-    from tasks.storage import get_store
+    from cardflow.bronze.store import get_store
+    from cardflow.sources.mq.landing import land_messages
+    from cardflow.sources.mq.messages import RawMessage
 
     store = get_store(settings)
     return lambda messages: land_messages(

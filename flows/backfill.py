@@ -1,7 +1,7 @@
 """Flow ``events_backfill_to_s3``: the Postgres event store -> Bronze, incremental and idempotent.
 
-The flow is the table of contents; the behaviour lives in :mod:`tasks.backfill` (and the modules it
-composes: extract, partitions, quarantine, inventory, uploads, watermark, manifest).
+The flow is the table of contents; the behaviour lives in :mod:`cardflow.sources.eventstore.backfill`
+(and the modules it composes: extract, partitions, quarantine, inventory, uploads, watermark, manifest).
 
 Late-arriving rows: a **lookback window** (``CARDFLOW_BACKFILL_LOOKBACK_MINUTES``, default 60).
 Each incremental run re-reads the rows from ``watermark - lookback`` on and writes only those Bronze
@@ -28,12 +28,12 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 
+from cardflow.bronze.store import get_store
 from cardflow.contract import parse_timestamp
-from cardflow.run_names import backfill_run_name
 from cardflow.settings import Settings, get_settings
 from tasks.alerts import alert_on_failure
 from tasks.backfill import finish_backfill_task, land_chunks_task, plan_backfill_task
-from tasks.storage import get_store
+from tasks.run_names import backfill_run_name
 
 
 def _when(value: str | datetime | None, name: str) -> datetime | None:

@@ -1,7 +1,7 @@
 """``s3_to_snowflake_load_raw``: new Bronze files into RAW.EVENTS, exactly once per file.
 
 The seed system's name; it serves both warehouses (DuckDB embedded, Snowflake via COPY INTO), which
-:func:`tasks.warehouse.get_warehouse` picks from settings. A table artifact lists every file of the
+:func:`cardflow.warehouse.base.get_warehouse` picks from settings. A table artifact lists every file of the
 run with its status, rows and error. Files that fail are reported and retried on the next run; the
 run itself then ends Failed, after everything else was loaded, so an alert fires.
 """
@@ -13,12 +13,13 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
-from cardflow.run_names import load_run_name
+from cardflow.bronze.store import get_store
 from cardflow.settings import Settings, get_settings
+from cardflow.warehouse.base import open_warehouse
+from cardflow.warehouse.load import artifact_rows, raise_if_failed
 from tasks.alerts import alert_on_failure
-from tasks.load import artifact_rows, load_files_task, raise_if_failed, select_files_task
-from tasks.storage import get_store
-from tasks.warehouse import open_warehouse
+from tasks.load import load_files_task, select_files_task
+from tasks.run_names import load_run_name
 
 
 @flow(

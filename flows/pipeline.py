@@ -24,14 +24,14 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.concurrency.sync import concurrency
 
-from cardflow.limits import WAREHOUSE_LIMIT
 from cardflow.retry import call_with_retries
-from cardflow.run_names import pipeline_run_name
 from cardflow.settings import Settings, get_settings
 from flows.backfill import events_backfill_to_s3
 from flows.load import s3_to_snowflake_load_raw
 from flows.transform import dbt_transform_and_test
 from tasks.alerts import alert_on_failure
+from tasks.limits import WAREHOUSE_LIMIT
+from tasks.run_names import pipeline_run_name
 
 WAREHOUSE_SLOT_TIMEOUT_SECONDS = 3 * 3600
 """How long a stage waits for the warehouse before failing (a stuck run's lease expires sooner)."""

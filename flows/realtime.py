@@ -14,12 +14,12 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 
-from cardflow.run_names import realtime_run_name
+from cardflow.bronze.store import get_store
 from cardflow.settings import Settings, get_settings
+from cardflow.sources.mq.messages import RawMessage
 from tasks.alerts import alert_on_failure
-from tasks.landing import land_messages_task
-from tasks.messages import RawMessage
-from tasks.storage import get_store
+from tasks.realtime import land_messages_task
+from tasks.run_names import realtime_run_name
 
 
 @flow(

@@ -14,13 +14,14 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
+from cardflow.bronze.store import get_store
 from cardflow.errors import TransformError
-from cardflow.run_names import replay_run_name
 from cardflow.settings import Settings, get_settings
+from cardflow.warehouse.base import open_warehouse
+from cardflow.warehouse.load import artifact_rows, raise_if_failed
 from tasks.alerts import alert_on_failure
-from tasks.load import artifact_rows, raise_if_failed, reload_files_task, select_date_range_task
-from tasks.storage import get_store
-from tasks.warehouse import open_warehouse
+from tasks.load import reload_files_task, select_date_range_task
+from tasks.run_names import replay_run_name
 
 
 @flow(

@@ -19,7 +19,6 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from cardflow.errors import QualityGateFailed, ReportError
-from cardflow.run_names import transform_run_name
 from cardflow.settings import Settings, get_settings
 from tasks.alerts import alert_on_failure
 from tasks.quality import (
@@ -31,6 +30,7 @@ from tasks.quality import (
 )
 from tasks.report import publish_report as publish_report_task
 from tasks.report import record_quality
+from tasks.run_names import transform_run_name
 
 
 @dataclass(frozen=True)

@@ -1,214 +1,23 @@
-"""Which Bronze files to load, loading them, and what a load run reports.
-
-The load consumes manifests (written last by the backfill and the real-time landing): they list each
-object's key, SHA-256 and row count, which the load verifies. With no manifest keys given, every
-manifest under ``{S3_PREFIX}/_manifests/`` is read and any part object that no manifest lists is
-loaded too (objects are written atomically, so a part without a manifest is complete; it is only
-missing its checksum) -- nothing in Bronze is skipped without a report.
-
-Each ``@task`` wraps a plain function that tests call directly.
-"""
+"""Prefect tasks of the load (Bronze -> RAW.EVENTS): thin wrappers over :mod:`cardflow.warehouse.load`."""
 
 from __future__ import annotations
 
-import json
-import logging
-import re
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from cardflow.errors import LoadError, StorageError
+from cardflow.bronze.store import BronzeStore
 from cardflow.settings import Settings
-from tasks.layout import is_part_key, join
-from tasks.storage import BronzeStore
-from tasks.warehouse import BronzeFile, FileLoad, Warehouse
-
-logger = logging.getLogger(__name__)
-
-_DT = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
-
-
-@dataclass
-class BronzeSelection:
-    """Files to load, plus manifests that could not be read (reported as failed rows)."""
-
-    files: list[BronzeFile] = field(default_factory=list)
-    problems: list[FileLoad] = field(default_factory=list)
-    manifests: int = 0
-    unlisted: int = 0
-
-
-@dataclass
-class LoadSummary:
-    """Counts of one load (or replay) run; ``files`` holds one :class:`FileLoad` per file."""
-
-    warehouse: str
-    files: list[FileLoad]
-    raw_rows: int
-
-    @property
-    def loaded(self) -> int:
-        return sum(1 for f in self.files if f.status == "loaded")
-
-    @property
-    def already_loaded(self) -> int:
-        return sum(1 for f in self.files if f.status == "already_loaded")
-
-    @property
-    def failed(self) -> list[FileLoad]:
-        return [f for f in self.files if f.status == "failed"]
-
-    @property
-    def rows_loaded(self) -> int:
-        return sum(f.rows_loaded for f in self.files)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly counts (what the flow returns)."""
-        return {
-            "warehouse": self.warehouse,
-            "files": len(self.files),
-            "files_loaded": self.loaded,
-            "files_already_loaded": self.already_loaded,
-            "files_failed": len(self.failed),
-            "rows_loaded": self.rows_loaded,
-            "raw_rows": self.raw_rows,
-            "failed": [{"file_name": f.file_name, "error": f.error} for f in self.failed],
-        }
-
-
-def manifests_prefix(settings: Settings) -> str:
-    return join(settings.s3_prefix, "_manifests") + "/"
-
-
-def read_manifest(store: BronzeStore, key: str) -> list[BronzeFile]:
-    """The objects a manifest lists.
-
-    Raises:
-        LoadError: the manifest is missing, not JSON, or lacks ``objects`` entries with ``key``.
-    """
-    try:
-        manifest = json.loads(store.read_bytes(key))
-        objects = manifest["objects"]
-        return [
-            BronzeFile(key=o["key"], sha256=o.get("sha256"), rows=o.get("rows"), bytes=o.get("bytes"))
-            for o in objects
-        ]
-    except StorageError as exc:
-        raise LoadError(key, f"manifest not found ({exc}); check the key or that the run finished") from exc
-    except (ValueError, KeyError, TypeError) as exc:
-        raise LoadError(
-            key, f"unreadable manifest ({type(exc).__name__}: {exc}); fix or re-write it"
-        ) from exc
-
-
-def select_files(
-    store: BronzeStore, settings: Settings, manifest_keys: Sequence[str] | None = None
-) -> BronzeSelection:
-    """The Bronze files a load should consider (already loaded ones are filtered by the warehouse).
-
-    Args:
-        manifest_keys: load exactly what these manifests list; ``None`` means every manifest plus
-            any part object no manifest lists.
-    """
-    selection = BronzeSelection()
-    keys = (
-        list(manifest_keys)
-        if manifest_keys is not None
-        else [k for k in store.list_keys(manifests_prefix(settings)) if k.endswith(".json")]
-    )
-    listed: dict[str, BronzeFile] = {}
-    for key in keys:
-        try:
-            for file in read_manifest(store, key):
-                listed.setdefault(file.key, file)
-            selection.manifests += 1
-        except LoadError as exc:
-            logger.warning("load: %s", exc)
-            selection.problems.append(FileLoad(key, "failed", error=str(exc)))
-    selection.files = list(listed.values())
-    if manifest_keys is None:
-        unlisted = [
-            k for k in store.list_keys(join(settings.s3_prefix) + "/") if is_part_key(k) and k not in listed
-        ]
-        selection.files += [BronzeFile(k) for k in unlisted]
-        selection.unlisted = len(unlisted)
-        if unlisted:
-            logger.warning(
-                "load: %d part objects are in no manifest; loading them without a checksum", len(unlisted)
-            )
-    logger.info(
-        "load: %d files from %d manifests (%d unlisted)",
-        len(selection.files),
-        selection.manifests,
-        selection.unlisted,
-    )
-    return selection
-
-
-def partition_date(key: str) -> date | None:
-    """The ``dt=`` date of a part key, or None."""
-    match = _DT.search("/" + key)
-    return date.fromisoformat(match.group(1)) if match else None
-
-
-def select_date_range(store: BronzeStore, settings: Settings, start: date, end: date) -> list[BronzeFile]:
-    """Part objects whose ``dt`` partition lies in [start, end], with manifest checksums when known.
-
-    Raises:
-        LoadError: ``end`` is before ``start``.
-    """
-    if end < start:
-        raise LoadError(f"{start}..{end}", "the replay range ends before it starts")
-    known = {f.key: f for f in select_files(store, settings, None).files}
-    keys = [
-        k
-        for k in store.list_keys(join(settings.s3_prefix) + "/")
-        if is_part_key(k) and (d := partition_date(k)) is not None and start <= d <= end
-    ]
-    return [known.get(k, BronzeFile(k)) for k in keys]
-
-
-def load_files(warehouse: Warehouse, store: BronzeStore, selection: BronzeSelection) -> LoadSummary:
-    """Load the selected files; manifest problems are kept as failed rows of the summary."""
-    results = warehouse.load(selection.files, store) if selection.files else []
-    return LoadSummary(warehouse.name, [*selection.problems, *results], warehouse.raw_row_count())
-
-
-def reload_files(warehouse: Warehouse, store: BronzeStore, files: Sequence[BronzeFile]) -> LoadSummary:
-    """Replace the RAW rows of ``files`` by a fresh load of the immutable Bronze objects."""
-    results = warehouse.reload(files, store) if files else []
-    return LoadSummary(warehouse.name, results, warehouse.raw_row_count())
-
-
-def artifact_rows(summary: LoadSummary) -> list[dict[str, Any]]:
-    """One row per file for the Prefect table artifact."""
-    return [asdict(f) | {"error": f.error or ""} for f in summary.files]
-
-
-def raise_if_failed(summary: LoadSummary, what: str = "load") -> None:
-    """Raise :class:`LoadError` naming the failed files (after everything else was loaded).
-
-    Raises:
-        LoadError: at least one file failed; they stay out of the history and are retried next run.
-    """
-    failed = summary.failed
-    if failed:
-        listed = "; ".join(
-            str(f.error) if str(f.error).startswith(f.file_name) else f"{f.file_name}: {f.error}"
-            for f in failed[:5]
-        )
-        more = f" (and {len(failed) - 5} more)" if len(failed) > 5 else ""
-        raise LoadError(
-            failed[0].file_name,
-            f"{len(failed)} Bronze files failed to {what} ({listed}{more}); "
-            f"the other {len(summary.files) - len(failed)} were handled. "
-            "Fix or re-land the failed files: the next run retries them",
-        )
+from cardflow.warehouse.base import BronzeFile, Warehouse
+from cardflow.warehouse.load import (
+    BronzeSelection,
+    LoadSummary,
+    load_files,
+    reload_files,
+    select_date_range,
+    select_files,
+)
 
 
 @task(name="select_bronze_files", cache_policy=NO_CACHE)

@@ -20,13 +20,9 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 
 from cardflow.errors import QualityGateFailed, TransformError
-from cardflow.settings import Settings
-from tasks.alerts import notify
-from tasks.quality_db import Warehouse, open_warehouse
-from tasks.quality_gate import GateResult, validate_layer, write_data_docs
-from tasks.quality_suites import suites_for
-from tasks.raw_checks import RawChecksReport, run_raw_checks
-from tasks.reconcile import (
+from cardflow.quality.gate import GateResult, validate_layer, write_data_docs
+from cardflow.quality.raw_checks import RawChecksReport, run_raw_checks
+from cardflow.quality.reconcile import (
     ReconciliationReport,
     event_store_counts,
     file_origins,
@@ -34,7 +30,9 @@ from tasks.reconcile import (
     raw_counts,
     reconcile,
 )
-from tasks.wap import (
+from cardflow.quality.suites import suites_for
+from cardflow.settings import Settings
+from cardflow.transform.wap import (
     LAYER_SELECTION,
     LayerName,
     audit_settings,
@@ -43,6 +41,8 @@ from tasks.wap import (
     prepare_audit,
     publish,
 )
+from cardflow.warehouse.connection import Warehouse, open_warehouse
+from tasks.alerts import notify
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def enforce_raw_checks(report: RawChecksReport, settings: Settings) -> None:
 # --- reconciliation ------------------------------------------------------------------------------
 def reconcile_raw(settings: Settings) -> ReconciliationReport:
     """Event store vs RAW.EVENTS per UTC day and event type, with real-time/backfill overlap."""
-    from tasks.storage import get_store
+    from cardflow.bronze.store import get_store
 
     store_counts = event_store_counts(settings)
     origins = file_origins(get_store(settings), settings)
@@ -90,7 +90,7 @@ def build_layer(layer: LayerName, settings: Settings, *, full_refresh: bool = Fa
     Raises:
         TransformError: a model failed or an error-severity dbt test failed (nothing published).
     """
-    from tasks.dbt import invoke_dbt
+    from cardflow.transform.dbt import invoke_dbt
 
     schemas = layer_schemas(settings, layer)
     models = layer_models(layer)

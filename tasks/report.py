@@ -1,8 +1,8 @@
-"""Task: render the Gold report (``cardflow.report``) and link it as a Prefect artifact.
+"""Task: render the Gold report (``cardflow.reporting.report``) and link it as a Prefect artifact.
 
 The transform flow calls :func:`publish_report` after Gold is built and gated, so every run's page
 in the Prefect UI links to the HTML file it produced. ``cardflow demo`` calls
-:func:`cardflow.report.write_report` directly (no flow run around it).
+:func:`cardflow.reporting.report.write_report` directly (no flow run around it).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.artifacts import create_link_artifact
 
-from cardflow.report import write_report
+from cardflow.reporting.report import write_report
 from cardflow.settings import Settings, get_settings
 
 REPORT_ARTIFACT_KEY = "gold-report"
@@ -44,6 +44,6 @@ def publish_report(output: str | None = None, settings: Settings | None = None) 
 @task(name="record_quality_status", retries=0)
 def record_quality(status: str, detail: str, gates: list[dict], settings: Settings | None = None) -> str:
     """Record this run's gate verdict where the report reads it (``<data dir>/quality/latest.json``)."""
-    from cardflow.report import record_quality_status
+    from cardflow.reporting.report import record_quality_status
 
     return str(record_quality_status(settings or get_settings(), status, detail, gates))

@@ -1,9 +1,9 @@
 """Bronze input for tests and benchmarks, built only from the shared pieces.
 
-Envelopes come from :class:`cardflow.generator.EventGenerator`, are validated with
+Envelopes come from :class:`cardflow.dev.generator.EventGenerator`, are validated with
 :func:`cardflow.contract.validate_envelope`, become canonical records with ``Envelope.to_bronze``,
-are grouped into hourly partitions (one part per source/type/hour, keyed by ``tasks.layout``) and
-written with ``tasks.bronze_writer.write_records``; a manifest in the agreed shape is written last.
+are grouped into hourly partitions (one part per source/type/hour, keyed by ``cardflow.bronze.layout``) and
+written with ``cardflow.bronze.writer.write_records``; a manifest in the agreed shape is written last.
 This mirrors what the backfill writes without depending on its code, so the load (and anything
 else downstream) can be tested on its own.
 
@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cardflow.bronze.layout import bronze_key, manifest_key, part_id
+from cardflow.bronze.store import BronzeStore
+from cardflow.bronze.writer import WrittenObject, quarantine_entry, write_quarantine, write_records
 from cardflow.contract import format_timestamp, validate_envelope
+from cardflow.dev.generator import EventGenerator, GeneratorConfig
 from cardflow.errors import ContractViolation
-from cardflow.generator import EventGenerator, GeneratorConfig
-from tasks.bronze_writer import WrittenObject, quarantine_entry, write_quarantine, write_records
-from tasks.layout import bronze_key, manifest_key, part_id
-from tasks.storage import BronzeStore
 
 INGESTED_AT = datetime(2026, 11, 1, 6, tzinfo=UTC)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cardflow.settings import load_settings
-from tasks.dbt import dbt_env
+from cardflow.transform.dbt import dbt_env
 from tests import raw_factory
 
 REPO = Path(__file__).resolve().parents[1]

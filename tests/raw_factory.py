@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cardflow.generator import DEFAULT_END, EventGenerator, GenerationReport, GeneratorConfig
+from cardflow.dev.generator import DEFAULT_END, EventGenerator, GenerationReport, GeneratorConfig
 from cardflow.sqlfiles import read_sql, split_statements
 
 ROWS_PER_FILE = 1_000

@@ -28,15 +28,15 @@ from typing import Any
 
 import pytest
 
-from cardflow import eventstore
+from cardflow.bronze.layout import is_part_key
+from cardflow.bronze.store import BronzeStore, get_store
 from cardflow.contract import dumps_record, parse_timestamp, validate_envelope
+from cardflow.dev.generator import EventGenerator, GeneratorConfig
 from cardflow.errors import ContractViolation
-from cardflow.generator import EventGenerator, GeneratorConfig
 from cardflow.settings import Settings
-from tasks.backfill import run_backfill
-from tasks.layout import is_part_key
-from tasks.storage import BronzeStore, get_store
-from tasks.watermark import load_state, state_object_key
+from cardflow.sources.eventstore import store as eventstore
+from cardflow.sources.eventstore.backfill import run_backfill
+from cardflow.sources.eventstore.watermark import load_state, state_object_key
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

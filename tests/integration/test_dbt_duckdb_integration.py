@@ -18,9 +18,9 @@ import duckdb
 import pytest
 import yaml
 
-from cardflow.generator import DEFAULT_END
+from cardflow.dev.generator import DEFAULT_END
 from cardflow.settings import Settings, load_settings
-from tasks.dbt import DBT_PROJECT_DIR, invoke_dbt
+from cardflow.transform.dbt import DBT_PROJECT_DIR, invoke_dbt
 from tests.gold_oracle import GOLD_CONTRACT, Expected, expected_from, utc
 from tests.raw_factory import generate, insert_raw_duckdb, raw_rows, redeliver
 

@@ -21,7 +21,7 @@ import duckdb
 import pytest
 
 from cardflow.settings import load_settings
-from tasks.dbt import invoke_dbt
+from cardflow.transform.dbt import invoke_dbt
 from tests.raw_factory import (
     create_raw_snowflake,
     generate,

@@ -32,14 +32,14 @@ from typing import Any
 import duckdb
 import pytest
 
-from cardflow import eventstore
-from cardflow.generator import EventGenerator, GeneratorConfig
+from cardflow.bronze.layout import is_part_key
+from cardflow.bronze.store import LocalBronzeStore
+from cardflow.bronze.writer import decode_lines
+from cardflow.dev.generator import EventGenerator, GeneratorConfig
 from cardflow.settings import load_settings
-from tasks.bronze_writer import decode_lines
-from tasks.layout import is_part_key
-from tasks.messages import RawMessage
-from tasks.realtime_publish import outgoing_for_event
-from tasks.storage import LocalBronzeStore
+from cardflow.sources.eventstore import store as eventstore
+from cardflow.sources.mq.messages import RawMessage
+from cardflow.sources.mq.outgoing import outgoing_for_event
 from tests.expected import expected_gold
 from tests.prefect_server import PrefectServer
 

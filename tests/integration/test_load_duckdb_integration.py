@@ -11,13 +11,13 @@ import asyncio
 import duckdb
 import pytest
 
+from cardflow.bronze.store import get_store
 from cardflow.cli import main as cli_main
 from cardflow.errors import LoadError
 from cardflow.settings import Settings
+from cardflow.warehouse.load import partition_date
 from flows.load import s3_to_snowflake_load_raw
 from flows.replay import bronze_replay
-from tasks.load import partition_date
-from tasks.storage import get_store
 from tests.bronze_factory import generate_bronze
 
 pytestmark = pytest.mark.integration

@@ -24,12 +24,12 @@ from pathlib import Path
 
 import pytest
 
+from cardflow.bronze.store import LocalBronzeStore
 from cardflow.errors import LoadError
 from cardflow.settings import Settings, load_settings
+from cardflow.warehouse.base import statement_kind
+from cardflow.warehouse.snowflake import SnowflakeWarehouse
 from flows.load import s3_to_snowflake_load_raw
-from tasks.storage import LocalBronzeStore
-from tasks.warehouse import statement_kind
-from tasks.warehouse_snowflake import SnowflakeWarehouse
 from tests.bronze_factory import BronzeBatch, generate_bronze
 
 pytestmark = pytest.mark.integration

@@ -10,9 +10,9 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from cardflow import eventstore
-from cardflow.generator import EventGenerator, GeneratorConfig, current_hour
+from cardflow.dev.generator import EventGenerator, GeneratorConfig, current_hour
 from cardflow.settings import Settings
+from cardflow.sources.eventstore import store as eventstore
 from flows.pipeline import medallion_pipeline
 from tests.expected import expected_gold
 

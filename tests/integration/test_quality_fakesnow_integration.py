@@ -18,11 +18,13 @@ import pytest
 import snowflake.connector
 
 from cardflow.errors import QualityGateFailed
+from cardflow.quality import raw_checks
 from cardflow.settings import Settings, load_settings
 from cardflow.sqlfiles import named_statements, read_sql, split_statements
+from cardflow.transform import wap
+from cardflow.transform.wap import layer_schemas, prepare_audit, publish
+from cardflow.warehouse.connection import open_warehouse, snowflake_connect_params
 from flows.transform import dbt_transform_and_test
-from tasks.quality_db import open_warehouse, snowflake_connect_params
-from tasks.wap import layer_schemas, prepare_audit, publish
 from tests.raw_factory import create_raw_snowflake, generate, insert_raw_snowflake, raw_rows
 
 pytestmark = pytest.mark.integration
@@ -113,7 +115,7 @@ def test_adhoc_checks_and_raw_metrics_run_on_fakesnow(fakesnow_settings: Setting
         cur = conn.cursor()
         cur.execute(f"USE DATABASE {settings.snowflake_database}")
         results = [cur.execute(s).fetchall() for s in split_statements(read_sql("data_quality_checks.sql"))]
-        metrics = named_statements("quality_raw_metrics.sql")
+        metrics = named_statements("quality_raw_metrics.sql", raw_checks.__file__)
         freshness = cur.execute(metrics["freshness"].format(raw="RAW")).fetchall()
     assert results[0][0][3] == "ok"
     assert results[1][0][2] == "ok"
@@ -126,7 +128,7 @@ def test_snowflake_publish_statements(fakesnow_settings: Settings) -> None:
     its RENAME TO cannot move a table to another schema, so those two statements are checked as
     text and for their effect on failure (SWAP raises, the published table is untouched); the clone
     path and the audit preparation are executed for real."""
-    statements = named_statements("wap.sql")
+    statements = named_statements("wap.sql", wap.__file__)
     assert statements["snowflake_publish_swap"] == "ALTER TABLE {audit} SWAP WITH {published}"
     assert statements["snowflake_publish_rename"] == "ALTER TABLE {audit} RENAME TO {published}"
     clone = fakesnow_settings

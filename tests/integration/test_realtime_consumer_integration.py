@@ -21,12 +21,14 @@ from pathlib import Path
 import pika
 import pytest
 
-from cardflow.generator import EventGenerator, GeneratorConfig
+from cardflow.bronze.layout import is_part_key
+from cardflow.bronze.store import LocalBronzeStore
+from cardflow.dev.generator import EventGenerator, GeneratorConfig
 from cardflow.settings import Settings, load_settings
-from tasks.landing import land_messages
-from tasks.layout import is_part_key
-from tasks.messages import protobuf_content_type
-from tasks.rabbitmq import (
+from cardflow.sources.mq.landing import land_messages
+from cardflow.sources.mq.messages import protobuf_content_type
+from cardflow.sources.mq.outgoing import outgoing_for_event
+from cardflow.sources.mq.rabbitmq import (
     BatchConsumer,
     ConfirmingPublisher,
     ConsumerConfig,
@@ -35,8 +37,6 @@ from tasks.rabbitmq import (
     connection_parameters,
     declare_topology,
 )
-from tasks.realtime_publish import outgoing_for_event
-from tasks.storage import LocalBronzeStore
 
 pytestmark = pytest.mark.integration
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from cardflow import eventstore
+from cardflow.bronze.layout import manifest_key
+from cardflow.bronze.store import get_store
+from cardflow.quality.reconcile import reconcile
 from cardflow.settings import Settings
-from tasks.layout import manifest_key
+from cardflow.sources.eventstore import store as eventstore
 from tasks.quality import reconcile_raw
-from tasks.reconcile import reconcile
-from tasks.storage import get_store
 from tests.raw_factory import generate, insert_raw_duckdb, raw_rows
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,7 @@ import pytest
 
 from cardflow.cli import main
 from cardflow.errors import ReportError
-from cardflow.report import (
+from cardflow.reporting.report import (
     EXAMPLE_QUERIES,
     build_charts,
     collect_report_data,

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cardflow.generator import EventGenerator, GeneratorConfig
+from cardflow.dev.generator import EventGenerator, GeneratorConfig
+from cardflow.sources.mq.outgoing import outgoing_for_event
 from deployments.webhook_app import sign
-from tasks.realtime_publish import outgoing_for_event
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ from prefect.blocks.notifications import SlackWebhook
 from prefect_aws import S3Bucket
 from prefect_snowflake import SnowflakeConnector
 
-from cardflow.blocks import planned_blocks, save_blocks
-from cardflow.commands import blocks as blocks_command
+from cardflow.backends.blocks import planned_blocks, save_blocks
+from cardflow.cli.commands import blocks as blocks_command
 from cardflow.settings import load_settings
 
 

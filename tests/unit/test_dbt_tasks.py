@@ -12,7 +12,7 @@ import yaml
 from cardflow.contract import PAYLOAD_FIELDS
 from cardflow.errors import QualityGateFailed, TransformError
 from cardflow.settings import load_settings
-from tasks import dbt as dbt_tasks
+from cardflow.transform import dbt as dbt_tasks
 
 
 def test_dbt_env_derives_everything_from_settings(tmp_path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from cardflow.contract import PAYLOAD_FIELDS, ContractViolation, check_business_rules, validate_envelope
-from cardflow.generator import PARALLELS, EventGenerator, GeneratorConfig, generate_events
+from cardflow.dev.generator import PARALLELS, EventGenerator, GeneratorConfig, generate_events
 
 
 def test_same_seed_same_events_and_different_seed_differs() -> None:

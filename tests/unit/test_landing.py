@@ -6,13 +6,13 @@ import json
 import random
 from pathlib import Path
 
-from cardflow.generator import EventGenerator, GeneratorConfig
-from tasks.bronze_writer import decode_lines
-from tasks.landing import land_messages
-from tasks.layout import is_part_key
-from tasks.messages import PUBLISHED_AT_HEADER, RawMessage
-from tasks.realtime_publish import outgoing_for_event
-from tasks.storage import LocalBronzeStore
+from cardflow.bronze.layout import is_part_key
+from cardflow.bronze.store import LocalBronzeStore
+from cardflow.bronze.writer import decode_lines
+from cardflow.dev.generator import EventGenerator, GeneratorConfig
+from cardflow.sources.mq.landing import land_messages
+from cardflow.sources.mq.messages import PUBLISHED_AT_HEADER, RawMessage
+from cardflow.sources.mq.outgoing import outgoing_for_event
 
 
 def _messages(n: int, *, published_at: str = "2026-11-20T10:15:00.250000+00:00") -> list[RawMessage]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from tasks.layout import bronze_key, is_part_key, manifest_key, part_id, quarantine_key, state_key
+from cardflow.bronze.layout import bronze_key, is_part_key, manifest_key, part_id, quarantine_key, state_key
 
 
 def test_bronze_key_layout_uses_utc_hour() -> None:

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cardflow.generator import EventGenerator, GeneratorConfig
-from tasks.messages import (
+from cardflow.dev.generator import EventGenerator, GeneratorConfig
+from cardflow.sources.mq.messages import (
     RawMessage,
     canonicalize,
     normalize_headers,
@@ -17,8 +17,8 @@ from tasks.messages import (
     payload_to_proto,
     protobuf_content_type,
 )
-from tasks.proto import cardflow_events_pb2 as pb
-from tasks.realtime_publish import envelope_json, outgoing_for_event
+from cardflow.sources.mq.outgoing import envelope_json, outgoing_for_event
+from cardflow.sources.mq.proto import cardflow_events_pb2 as pb
 
 
 def _events(n: int = 400) -> list[dict]:

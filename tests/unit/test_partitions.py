@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from cardflow.bronze.layout import part_id
 from cardflow.contract import dumps_record, format_timestamp, validate_envelope
-from tasks.extract import PartitionGroup
-from tasks.layout import part_id
-from tasks.partitions import compact, prepare_group, text_checks_pass, text_profile
+from cardflow.sources.eventstore.extract import PartitionGroup
+from cardflow.sources.eventstore.partitions import compact, prepare_group, text_checks_pass, text_profile
 
 INGESTED = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 HOUR = datetime(2026, 10, 5, 20, tzinfo=UTC)

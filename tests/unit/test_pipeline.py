@@ -16,8 +16,8 @@ from prefect.client.orchestration import get_client
 
 import flows.pipeline as pipeline
 from cardflow.errors import QualityGateFailed
-from cardflow.limits import WAREHOUSE_LIMIT, ensure_warehouse_limit
 from cardflow.settings import Settings
+from tasks.limits import WAREHOUSE_LIMIT, ensure_warehouse_limit
 
 
 def _active_slots() -> int | None:

@@ -8,10 +8,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from cardflow.quality.gate import validate_layer, write_data_docs
+from cardflow.quality.suites import load_suites
 from cardflow.settings import Settings, load_settings
-from tasks.quality_db import open_warehouse
-from tasks.quality_gate import validate_layer, write_data_docs
-from tasks.quality_suites import load_suites
+from cardflow.warehouse.connection import open_warehouse
 
 ORDERS = """
 CREATE OR REPLACE TABLE SILVER_AUDIT.stg_order_created AS

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from cardflow.errors import SuiteDefinitionError
-from tasks.quality_suites import EXPECTATIONS_DIR, load_suite_file, load_suites, suites_for
-from tasks.wap import layer_models
+from cardflow.quality.suites import EXPECTATIONS_DIR, load_suite_file, load_suites, suites_for
+from cardflow.transform.wap import layer_models
 
 SILVER = {"stg_card_catalog_entry_inserted", "stg_order_created", "stg_manufacturing_batch"}
 GOLD = {"dim_card", "fct_orders", "fct_batch_performance", "dim_card_history", "fct_sku_supply_demand"}

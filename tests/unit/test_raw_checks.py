@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from cardflow.errors import QualityGateFailed
+from cardflow.quality.raw_checks import check_freshness, check_volume
 from cardflow.settings import Settings, load_settings
 from tasks.quality import check_raw_events, enforce_raw_checks
-from tasks.raw_checks import check_freshness, check_volume
 from tests.raw_factory import generate, insert_raw_duckdb, raw_rows
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

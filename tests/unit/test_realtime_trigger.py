@@ -15,7 +15,7 @@ from prefect.server.events.actions import RunDeployment
 from prefect.server.utilities.user_templates import render_user_template_sync
 from prefect.utilities.schema_tools.hydration import HydrationContext, hydrate
 
-from tasks.messages import RawMessage, canonicalize
+from cardflow.sources.mq.messages import RawMessage, canonicalize
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""Pieces of ``cardflow.report`` that need no warehouse: freshness verdicts, gate records, HTML."""
+"""Pieces of ``cardflow.reporting.report`` that need no warehouse: freshness verdicts, gate records, HTML."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cardflow.report import (
+from cardflow.reporting.report import (
     EXAMPLE_QUERIES,
     Freshness,
     QualityStatus,

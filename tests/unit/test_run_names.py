@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from cardflow import run_names
+from tasks import run_names
 
 
 @flow(flow_run_name=run_names.backfill_run_name)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from cardflow.bronze.store import BronzeStore, LocalBronzeStore, S3BronzeStore, get_store
+from cardflow.bronze.writer import decode_lines, encode_lines, write_records
 from cardflow.errors import StorageError
-from tasks.bronze_writer import decode_lines, encode_lines, write_records
-from tasks.storage import BronzeStore, LocalBronzeStore, S3BronzeStore, get_store
 
 
 @pytest.fixture(params=["local", "s3"])

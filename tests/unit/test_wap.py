@@ -8,8 +8,8 @@ import duckdb
 import pytest
 
 from cardflow.settings import Settings, load_settings
-from tasks.quality_db import open_warehouse
-from tasks.wap import audit_settings, layer_models, layer_schemas, prepare_audit, publish
+from cardflow.transform.wap import audit_settings, layer_models, layer_schemas, prepare_audit, publish
+from cardflow.warehouse.connection import open_warehouse
 
 
 @pytest.fixture

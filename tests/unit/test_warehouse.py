@@ -9,7 +9,8 @@ import pytest
 from cardflow.errors import ConfigurationError
 from cardflow.settings import load_settings
 from cardflow.sqlfiles import read_sql, split_statements
-from tasks.warehouse import (
+from cardflow.warehouse import snowflake as snowflake_module
+from cardflow.warehouse.base import (
     ddl_statements,
     get_warehouse,
     quote_literal,
@@ -17,7 +18,7 @@ from tasks.warehouse import (
     sql_values,
     statement_kind,
 )
-from tasks.warehouse_snowflake import parse_copy_results
+from cardflow.warehouse.snowflake import parse_copy_results
 
 
 def _snowflake_statements() -> list[str]:
@@ -90,7 +91,7 @@ def test_render_sql_rejects_unknown_placeholders_and_keeps_literal_braces() -> N
 
 def test_copy_into_names_files_and_states_on_error() -> None:
     settings = load_settings(s3_bucket="b")
-    template = split_statements(read_sql("snowflake_copy_into.sql"))[0]
+    template = split_statements(read_sql("snowflake_copy_into.sql", snowflake_module.__file__))[0]
     sql = render_sql(template, sql_values(settings, files="'a.json.gz'", force=""))
     assert "FILES = ('a.json.gz')" in sql
     assert "ON_ERROR = ABORT_STATEMENT" in sql

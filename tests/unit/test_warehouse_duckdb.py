@@ -19,12 +19,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from cardflow.bronze.store import LocalBronzeStore
+from cardflow.bronze.writer import decode_lines
 from cardflow.settings import Settings, load_settings
-from tasks.bronze_writer import decode_lines
-from tasks.load import load_files, select_files
-from tasks.storage import LocalBronzeStore
-from tasks.warehouse import BronzeFile
-from tasks.warehouse_duckdb import DuckDBWarehouse
+from cardflow.warehouse.base import BronzeFile
+from cardflow.warehouse.duckdb import DuckDBWarehouse
+from cardflow.warehouse.load import load_files, select_files
 from tests.bronze_factory import BronzeBatch, generate_bronze
 
 REPO = Path(__file__).resolve().parents[2]
@@ -151,9 +151,9 @@ def test_crash_between_two_files_leaves_no_partial_file(settings, store, bronze,
         f"""
         import os
         from cardflow.settings import load_settings
-        from tasks.load import load_files, select_files
-        from tasks.storage import LocalBronzeStore
-        from tasks.warehouse_duckdb import DuckDBWarehouse
+        from cardflow.warehouse.load import load_files, select_files
+        from cardflow.bronze.store import LocalBronzeStore
+        from cardflow.warehouse.duckdb import DuckDBWarehouse
 
         settings = load_settings(data_dir={str(settings.data_dir)!r}, load_batch_files=1)
         store = LocalBronzeStore(settings.lake_dir)

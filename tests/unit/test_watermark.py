@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from cardflow.bronze.store import LocalBronzeStore
 from cardflow.errors import StorageError
-from tasks.extract import BEGINNING, Position
-from tasks.storage import LocalBronzeStore
-from tasks.watermark import BackfillState, load_state, save_state
+from cardflow.sources.eventstore.extract import BEGINNING, Position
+from cardflow.sources.eventstore.watermark import BackfillState, load_state, save_state
 
 
 def test_state_round_trip(tmp_path: Path) -> None:

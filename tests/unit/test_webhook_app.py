@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from cardflow.bronze.layout import is_part_key
+from cardflow.dev.generator import EventGenerator, GeneratorConfig
 from cardflow.errors import ConfigurationError, StorageError
-from cardflow.generator import EventGenerator, GeneratorConfig
 from cardflow.settings import Settings, load_settings
+from cardflow.sources.mq.outgoing import outgoing_for_event
 from deployments.webhook_app import create_app, sign
-from tasks.layout import is_part_key
-from tasks.realtime_publish import outgoing_for_event
 
 SECRET = "s3cr3t-for-tests"
 

@@ -1,0 +1,104 @@
+"""The Bronze writer shared by the backfill and the real-time landing.
+
+A Bronze object is gzip NDJSON of canonical records (``Envelope.to_bronze``), one per line. Gzip
+headers carry no timestamp or file name, so the same records always give the same bytes; with keys
+derived from the records' identities (``cardflow.bronze.layout.part_id``) a retry rewrites the same object
+with the same content instead of adding one.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from cardflow.bronze.layout import quarantine_key
+from cardflow.bronze.store import BronzeStore
+from cardflow.contract import dumps_record, format_timestamp
+
+GZIP_LEVEL = 6
+
+
+@dataclass(frozen=True)
+class WrittenObject:
+    """What was written: enough for a manifest and for the load's checksum check."""
+
+    key: str
+    rows: int
+    sha256: str
+    bytes: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def encode_lines(lines: Iterable[str], *, level: int = GZIP_LEVEL) -> bytes:
+    """Gzip NDJSON bytes of ``lines`` (each without newline), deterministic (mtime=0, no name)."""
+    return encode_body("".join(f"{line}\n" for line in lines).encode("utf-8"), level=level)
+
+
+def encode_body(body: bytes, *, level: int = GZIP_LEVEL) -> bytes:
+    """Gzip an NDJSON body (lines already ending in newlines), deterministic (mtime=0, no name).
+
+    ``gzip.compress`` with ``mtime=0`` runs in zlib, which releases the GIL: compressing in a
+    thread pool uses every core.
+    """
+    return gzip.compress(body, compresslevel=level, mtime=0)
+
+
+def write_body(
+    store: BronzeStore, key: str, body: bytes, rows: int, *, level: int = GZIP_LEVEL
+) -> WrittenObject:
+    """Compress an already rendered NDJSON body of ``rows`` records and write it at ``key``.
+
+    For writers that render canonical lines in bulk (the backfill): same bytes as
+    :func:`write_records` for the same records and level.
+    """
+    data = encode_body(body, level=level)
+    store.write_bytes(key, data)
+    return WrittenObject(key=key, rows=rows, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+
+
+def decode_lines(data: bytes) -> list[str]:
+    """Inverse of :func:`encode_lines`; raises ``gzip.BadGzipFile``/``EOFError`` on corrupt data."""
+    return gzip.decompress(data).decode("utf-8").splitlines()
+
+
+def write_records(store: BronzeStore, key: str, records: Iterable[Mapping[str, Any]]) -> WrittenObject:
+    """Serialize records canonically and write them as one object at ``key``."""
+    lines = [dumps_record(r) for r in records]
+    data = encode_lines(lines)
+    store.write_bytes(key, data)
+    return WrittenObject(key=key, rows=len(lines), sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+
+
+def quarantine_entry(reason: str, detail: str, raw: Any, *, origin: str, seen_at: datetime) -> dict[str, Any]:
+    """One quarantine line: why, what, from where, and the original record as received."""
+    return {
+        "reason": reason,
+        "detail": detail,
+        "origin": origin,
+        "quarantined_at": format_timestamp(seen_at),
+        "record": raw,
+    }
+
+
+def write_quarantine(
+    store: BronzeStore,
+    prefix: str,
+    origin: str,
+    entries: list[dict[str, Any]],
+    *,
+    identity: str,
+    at: datetime,
+) -> WrittenObject | None:
+    """Write quarantine entries as one object keyed by ``identity``. Does nothing if there are none."""
+    if not entries:
+        return None
+    from cardflow.bronze.layout import part_id
+
+    key = quarantine_key(prefix, origin, at, part_id([identity]))
+    return write_records(store, key, entries)

@@ -1,0 +1,154 @@
+"""``cardflow demo``: the whole medallion pipeline on embedded defaults, with a readable summary.
+
+Starts the embedded event store (unless POSTGRES_HOST is set), generates events (skipped when the
+store already holds them, so re-running is safe), runs ``medallion_pipeline`` and prints rows per
+layer, top SKUs by revenue, defect rate by sport, and where everything is.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from rich.console import Console
+from rich.table import Table
+
+from cardflow.dev.generator import EventGenerator, GeneratorConfig, current_hour
+from cardflow.settings import Settings, get_settings
+from cardflow.sources.eventstore import store as eventstore
+from cardflow.sqlfiles import named_queries
+
+T = TypeVar("T")
+
+
+@dataclass
+class DemoSummary:
+    """What the demo did and found; printed, and returned for tests."""
+
+    generated: int = 0
+    event_store_rows: int = 0
+    bronze_objects: int = 0
+    layer_counts: dict[str, int] = field(default_factory=dict)
+    top_skus: list[tuple[Any, ...]] = field(default_factory=list)
+    defect_rate_by_sport: list[tuple[Any, ...]] = field(default_factory=list)
+    steps: dict[str, float] = field(default_factory=dict)
+    report_path: str | None = None
+
+
+@contextmanager
+def _step(console: Console, summary: DemoSummary, name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    with console.status(f"[bold]{name}[/bold] ...", spinner="dots"):
+        yield
+    summary.steps[name] = time.perf_counter() - start
+    console.print(f"[green]✓[/green] {name} ({summary.steps[name]:.1f} s)")
+
+
+def _timed(console: Console, summary: DemoSummary, name: str, fn: Callable[[], T]) -> T:
+    with _step(console, summary, name):
+        return fn()
+
+
+def generate_into_store(settings: Settings, config: GeneratorConfig) -> int:
+    """Generate ``config`` into the event store unless it already holds that many events."""
+    if eventstore.count_events(settings) >= config.events:
+        return 0
+    with eventstore.connect(settings) as conn:
+        return eventstore.insert_events(conn, EventGenerator(config), settings)
+
+
+def collect_summary(settings: Settings, summary: DemoSummary) -> DemoSummary:
+    """Query the warehouse for the summary tables (DuckDB; read-only connection)."""
+    import duckdb
+
+    from cardflow.bronze.layout import is_part_key
+    from cardflow.bronze.store import get_store
+
+    summary.event_store_rows = eventstore.count_events(settings)
+    summary.bronze_objects = sum(1 for k in get_store(settings).list_keys(settings.s3_prefix) if is_part_key(k))
+    queries = named_queries(
+        "demo_summary.sql",
+        __file__,
+        raw=settings.snowflake_raw_schema,
+        silver=settings.snowflake_silver_schema,
+        gold=settings.snowflake_gold_schema,
+    )
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        summary.layer_counts = dict(con.execute(queries["layer_counts"]).fetchall())
+        summary.top_skus = con.execute(queries["top_skus_by_revenue"]).fetchall()
+        summary.defect_rate_by_sport = con.execute(queries["defect_rate_by_sport"]).fetchall()
+    return summary
+
+
+def print_summary(console: Console, settings: Settings, summary: DemoSummary) -> None:
+    layers = Table(title="Rows per layer", show_edge=False)
+    layers.add_column("layer")
+    layers.add_column("rows", justify="right")
+    layers.add_row("event store (postgres events)", f"{summary.event_store_rows:,}")
+    layers.add_row("bronze objects (gzip NDJSON)", f"{summary.bronze_objects:,}")
+    for name, count in summary.layer_counts.items():
+        layers.add_row(name, f"{count:,}")
+    console.print(layers)
+
+    top = Table(title="Top SKUs by revenue", show_edge=False)
+    for col in ("sku", "card", "revenue", "units"):
+        top.add_column(col, justify="right" if col in ("revenue", "units") else "left")
+    for sku, name, revenue, units in summary.top_skus:
+        top.add_row(sku, name or "(unknown sku)", f"${revenue:,.2f}", f"{units:,}")
+    console.print(top)
+
+    defects = Table(title="Defect rate by sport", show_edge=False)
+    for col in ("sport", "batches", "units produced", "defect rate"):
+        defects.add_column(col, justify="left" if col == "sport" else "right")
+    for sport, batches, units, rate in summary.defect_rate_by_sport:
+        defects.add_row(sport, f"{batches:,}", f"{units:,}", f"{rate:.2%}" if rate is not None else "-")
+    console.print(defects)
+
+    from cardflow.bronze.store import get_store
+
+    store = get_store(settings)
+    console.print("\n[bold]Where things are[/bold]")
+    console.print(f"  event store : {eventstore.describe(settings)}")
+    console.print(f"  bronze      : {store.uri(settings.s3_prefix)}")
+    console.print(f"  warehouse   : {settings.duckdb_path}")
+    if summary.report_path:
+        console.print(f"  report      : {summary.report_path}")
+    console.print("\n[bold]Query it[/bold]")
+    console.print(
+        f"  python -c \"import duckdb; print(duckdb.connect('{settings.duckdb_path}', read_only=True)"
+        f".sql('select * from {settings.snowflake_gold_schema.lower()}.fct_orders limit 5'))\""
+    )
+    console.print("  more starter queries: sql/examples.sql")
+
+
+def run_demo(
+    events: int = 200_000, seed: int = 42, settings: Settings | None = None, console: Console | None = None
+) -> DemoSummary:
+    """Run the demo end to end and return its summary."""
+    from flows.pipeline import medallion_pipeline
+
+    settings = settings or get_settings()
+    console = console or Console()
+    summary = DemoSummary()
+    console.rule("[bold]cardflow demo[/bold]")
+    console.print(f"event store: {eventstore.describe(settings)}")
+    summary.generated = _timed(
+        console,
+        summary,
+        f"generate {events:,} events (seed {seed})",
+        lambda: generate_into_store(settings, GeneratorConfig(events=events, seed=seed, end=current_hour())),
+    )
+    if not summary.generated:
+        console.print("  event store already holds the demo events: generation skipped (re-run)")
+    _timed(
+        console, summary, "medallion_pipeline (backfill -> load -> dbt)", lambda: medallion_pipeline(settings=settings)
+    )
+    collect_summary(settings, summary)
+    from cardflow.reporting.report import write_report
+
+    summary.report_path = str(_timed(console, summary, "HTML report of Gold", lambda: write_report(settings)))
+    print_summary(console, settings, summary)
+    return summary

@@ -1,0 +1,507 @@
+"""The Gold layer at a glance: one self-contained HTML file with charts, freshness and gate status.
+
+``write_report(settings)`` reads Gold (DuckDB file or Snowflake) with the analysts' own starter
+queries (``sql/examples.sql``) plus a few of its own (``sql/report.sql``), draws Altair charts and
+writes ``<CARDFLOW_DATA_DIR>/report/index.html``. The file works offline: the Vega, Vega-Lite and
+vega-embed JavaScript comes inlined from the ``vl-convert-python`` wheel (no CDN), charts render as
+SVG in the browser, and every chart's data is embedded in the page.
+
+Freshness is read from RAW.EVENTS (newest event, landing and load) against the
+RAW_EVENTS_FRESHNESS_* thresholds. Quality-gate status comes from what the quality gates record
+(:func:`read_quality_status`); when nothing is recorded the report says "not run" rather than
+guess.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from cardflow.errors import ConfigurationError, ReportError
+from cardflow.settings import Settings, get_settings
+from cardflow.sqlfiles import named_queries
+
+if TYPE_CHECKING:
+    import altair as alt
+    import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+Query = Callable[[str], "pd.DataFrame"]
+FreshnessStatus = Literal["ok", "warn", "error", "no data"]
+
+#: starter queries (sql/examples.sql) the report draws from, by key
+EXAMPLE_QUERIES = (
+    "top_skus_by_revenue",
+    "top_players_by_revenue",
+    "revenue_by_sport_by_day",
+    "defect_rate_by_batch",
+    "supply_vs_demand",
+    "oversold_skus",
+    "latest_catalog_entries",
+)
+
+
+# --- reading the warehouse ---------------------------------------------------------------------
+def _frame_from_cursor(cursor: Any) -> pd.DataFrame:
+    import pandas as pd
+
+    names = [str(d[0]).lower() for d in cursor.description]
+    return pd.DataFrame.from_records(cursor.fetchall(), columns=names)
+
+
+@contextmanager
+def open_gold(settings: Settings) -> Iterator[Query]:
+    """A ``query(sql) -> DataFrame`` (lower-case columns) on the configured warehouse, in UTC.
+
+    DuckDB is opened read-only (the report never writes the warehouse); days are UTC days on both
+    warehouses because the session time zone is set to UTC.
+
+    Raises:
+        ReportError: the DuckDB file does not exist yet (run the pipeline or ``cardflow demo`` first).
+        ConfigurationError: Snowflake selected but account/user/password are missing.
+    """
+    if settings.warehouse == "duckdb":
+        import duckdb
+
+        path = settings.duckdb_path
+        if not path.exists():
+            raise ReportError(
+                str(path), "the DuckDB warehouse does not exist yet; run `cardflow demo` or the pipeline first"
+            )
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            con.execute("SET TimeZone = 'UTC'")  # after connect: ICU autoloads then, not in config
+            yield lambda sql: _frame_from_cursor(con.execute(sql))
+        finally:
+            con.close()
+        return
+
+    settings.require("snowflake_account", "snowflake_user", "snowflake_password")
+    try:
+        import snowflake.connector
+    except ImportError as exc:  # pragma: no cover - the [snowflake] extra is part of every install
+        raise ConfigurationError("CARDFLOW_WAREHOUSE", "snowflake needs the [snowflake] extra installed") from exc
+    from cardflow.warehouse.connection import snowflake_connect_params
+
+    params = snowflake_connect_params(settings)
+    params["session_parameters"] = {**params["session_parameters"], "QUERY_TAG": "cardflow-report"}
+    conn = snowflake.connector.connect(**params)
+    try:
+        conn.cursor().execute(f"USE DATABASE {settings.snowflake_database}")
+
+        def query(sql: str) -> pd.DataFrame:
+            cur = conn.cursor()
+            try:
+                cur.execute(sql)
+                return _frame_from_cursor(cur)
+            finally:
+                cur.close()
+
+        yield query
+    finally:
+        conn.close()
+
+
+def example_queries(settings: Settings) -> dict[str, str]:
+    """The analysts' starter queries (``sql/examples.sql``) for the configured schemas."""
+    return named_queries("examples.sql", gold=settings.snowflake_gold_schema)
+
+
+def _report_queries(settings: Settings) -> dict[str, str]:
+    return named_queries("report.sql", __file__, raw=settings.snowflake_raw_schema, gold=settings.snowflake_gold_schema)
+
+
+# --- what the report shows ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Freshness:
+    """How current RAW.EVENTS is, judged against the RAW_EVENTS_FRESHNESS_* thresholds."""
+
+    raw_events: int
+    newest_event_inserted_at: datetime | None
+    newest_ingested_at: datetime | None
+    newest_loaded_at: datetime | None
+    age_hours: float | None
+    status: FreshnessStatus
+
+
+@dataclass(frozen=True)
+class QualityStatus:
+    """The latest quality-gate verdict, or ``not run`` when nothing is recorded."""
+
+    status: str
+    detail: str
+    checked_at: datetime | None = None
+    gates: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ReportData:
+    """Everything the page shows; built by :func:`collect_report_data`, rendered by :func:`render_html`."""
+
+    frames: dict[str, pd.DataFrame]
+    freshness: Freshness
+    quality: QualityStatus
+    gold_counts: dict[str, int]
+    headline: dict[str, Any]
+    warehouse: str
+    generated_at: datetime
+
+
+def _missing(value: Any) -> bool:
+    """None, NaN, NaT or pandas NA (NaT is a datetime instance, so test it before any isinstance)."""
+    import pandas as pd
+
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # lists and other non-scalars
+        return False
+
+
+def _utc(value: Any) -> datetime | None:
+    import pandas as pd
+
+    if _missing(value):
+        return None
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize(UTC) if ts.tzinfo is None else ts.tz_convert(UTC)
+    return ts.to_pydatetime()
+
+
+def judge_freshness(row: dict[str, Any], settings: Settings, now: datetime) -> Freshness:
+    """Freshness of RAW from its ``raw_freshness`` row: age of the newest event's ``inserted_at``."""
+    newest = _utc(row.get("newest_event_inserted_at"))
+    age = (now - newest).total_seconds() / 3600 if newest else None
+    status: FreshnessStatus
+    if age is None:
+        status = "no data"
+    elif age > settings.raw_events_freshness_error_hours:
+        status = "error"
+    elif age > settings.raw_events_freshness_warn_hours:
+        status = "warn"
+    else:
+        status = "ok"
+    return Freshness(
+        raw_events=int(row.get("raw_events") or 0),
+        newest_event_inserted_at=newest,
+        newest_ingested_at=_utc(row.get("newest_ingested_at")),
+        newest_loaded_at=_utc(row.get("newest_loaded_at")),
+        age_hours=age,
+        status=status,
+    )
+
+
+def read_quality_status(settings: Settings) -> QualityStatus:
+    """The latest quality-gate run as recorded by :func:`record_quality_status`.
+
+    The gated transform records its verdict (status, checked_at and one entry per gate) at the end
+    of every run. Nothing recorded means the gates have not run on this data directory: the report
+    says so instead of implying they passed.
+    """
+    path = quality_record_path(settings)
+    if not path.exists():
+        return QualityStatus("not run", f"no quality-gate result recorded at {path}")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        return QualityStatus("unknown", f"quality-gate record {path} is unreadable: {exc}")
+    return QualityStatus(
+        status=str(record.get("status", "unknown")),
+        detail=str(record.get("detail") or record.get("message") or ""),
+        checked_at=_utc(record.get("checked_at")),
+        gates=list(record.get("gates") or []),
+    )
+
+
+def quality_record_path(settings: Settings) -> Path:
+    """Where the latest quality-gate verdict is recorded: ``<CARDFLOW_DATA_DIR>/quality/latest.json``."""
+    return settings.resolved_data_dir / "quality" / "latest.json"
+
+
+def record_quality_status(
+    settings: Settings, status: str, detail: str = "", gates: list[dict[str, Any]] | None = None,
+    *, checked_at: datetime | None = None,
+) -> Path:
+    """Record the verdict of a gated transform for the report (overwrites the previous record).
+
+    The transform flow calls this once per run: ``status`` ``passed`` or ``failed`` (or ``warn``),
+    ``gates`` one ``{"gate", "status", "detail"}`` entry per gate. Written atomically, so a report
+    rendered at the same time reads the old or the new record, never half of one.
+    """
+    path = quality_record_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "status": status,
+        "detail": detail,
+        "checked_at": (checked_at or datetime.now(UTC)).isoformat(),
+        "gates": gates or [],
+    }
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+    partial.replace(path)
+    logger.info("quality status recorded: %s (%d gates) at %s", status, len(record["gates"]), path)
+    return path
+
+
+def collect_report_data(settings: Settings, *, now: datetime | None = None) -> ReportData:
+    """Run the report's queries on Gold and RAW.
+
+    Raises:
+        ReportError: Gold is missing (dbt has not built it yet) or a query failed.
+    """
+    now = now or datetime.now(UTC)
+    examples = example_queries(settings)
+    own = _report_queries(settings)
+    frames: dict[str, pd.DataFrame] = {}
+    with open_gold(settings) as query:
+        for key in EXAMPLE_QUERIES:
+            frames[key] = _run(query, key, examples[key])
+        freshness_row = _run(query, "raw_freshness", own["raw_freshness"]).iloc[0].to_dict()
+        counts = _run(query, "gold_counts", own["gold_counts"])
+        headline = _run(query, "headline", own["headline"]).iloc[0].to_dict()
+    gold_counts = {str(r.gold_table): int(r.row_count) for r in counts.itertuples()}
+    logger.info("report data: %s", ", ".join(f"{k}={len(v)} rows" for k, v in frames.items()))
+    return ReportData(
+        frames=frames,
+        freshness=judge_freshness(freshness_row, settings, now),
+        quality=read_quality_status(settings),
+        gold_counts=gold_counts,
+        headline=headline,
+        warehouse=settings.warehouse,
+        generated_at=now,
+    )
+
+
+def _run(query: Query, key: str, sql: str) -> pd.DataFrame:
+    try:
+        return query(sql)
+    except Exception as exc:  # the drivers raise their own error classes; name the query
+        raise ReportError(
+            key, f"query failed ({type(exc).__name__}: {exc}); has dbt built Gold? run the transform flow first"
+        ) from exc
+
+
+# --- charts --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReportChart:
+    """One chart of the page: an id for its element, a title, a sentence, and the Vega-Lite spec."""
+
+    chart_id: str
+    title: str
+    description: str
+    spec: dict[str, Any]
+
+
+def _numeric(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """Decimals (exact in Gold) as floats for plotting; JSON has no decimal type."""
+    out = frame.copy()
+    for column in columns:
+        out[column] = [float(v) if isinstance(v, Decimal) else v for v in out[column]]
+        out[column] = out[column].astype("float64")
+    return out
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """JSON-ready rows: timestamps as ISO strings, dates as YYYY-MM-DD, numpy scalars as Python."""
+    return json.loads(frame.to_json(orient="records", date_format="iso", date_unit="s"))
+
+
+def build_charts(data: ReportData) -> list[ReportChart]:
+    """The report's Altair charts as Vega-Lite specs (data inlined, SVG-friendly)."""
+    import altair as alt
+
+    f = data.frames
+    charts: list[tuple[str, str, str, alt.TopLevelMixin]] = []
+
+    revenue = _numeric(f["revenue_by_sport_by_day"], "revenue")
+    revenue["order_day"] = revenue["order_day"].map(lambda v: _utc(v).strftime("%Y-%m-%d"))
+    charts.append((
+        "revenue-over-time", "Revenue over time",
+        "Daily revenue of orders not cancelled, stacked by sport (UTC days).",
+        alt.Chart(alt.Data(values=_records(revenue[["order_day", "sport", "revenue", "orders"]])))
+        .mark_area()
+        .encode(
+            x=alt.X("order_day:T", title="day"),
+            y=alt.Y("sum(revenue):Q", title="revenue ($)", stack="zero"),
+            color=alt.Color("sport:N"),
+            tooltip=["order_day:T", "sport:N", alt.Tooltip("sum(revenue):Q", format=",.2f"), "sum(orders):Q"],
+        )
+        .properties(width=900, height=280),
+    ))
+
+    skus = _numeric(f["top_skus_by_revenue"], "revenue")
+    skus["label"] = skus["sku"] + " · " + skus["player_name"].fillna("(unknown sku)")
+    charts.append((
+        "top-skus", "Top SKUs by revenue", "The 20 cards that earned the most.",
+        alt.Chart(alt.Data(values=_records(skus[["label", "sku", "card_name", "sport", "revenue", "units"]])))
+        .mark_bar()
+        .encode(
+            x=alt.X("revenue:Q", title="revenue ($)"),
+            y=alt.Y("label:N", sort="-x", title=None),
+            color=alt.Color("sport:N"),
+            tooltip=["sku:N", "card_name:N", alt.Tooltip("revenue:Q", format=",.2f"), "units:Q"],
+        )
+        .properties(width=700, height=alt.Step(18)),
+    ))
+
+    players = _numeric(f["top_players_by_revenue"], "revenue")
+    charts.append((
+        "top-players", "Top players by revenue", "The 15 players whose cards earned the most.",
+        alt.Chart(alt.Data(values=_records(players[["player_name", "sport", "revenue", "units", "skus_sold"]])))
+        .mark_bar()
+        .encode(
+            x=alt.X("revenue:Q", title="revenue ($)"),
+            y=alt.Y("player_name:N", sort="-x", title=None),
+            color=alt.Color("sport:N"),
+            tooltip=["player_name:N", "sport:N", alt.Tooltip("revenue:Q", format=",.2f"), "units:Q", "skus_sold:Q"],
+        )
+        .properties(width=700, height=alt.Step(18)),
+    ))
+
+    batches = _numeric(f["defect_rate_by_batch"], "defect_rate_estimate")
+    batches["defect_pct"] = batches["defect_rate_estimate"] * 100
+    charts.append((
+        "defect-rate", "Defect rate by batch and sport",
+        "Distribution of the estimated defect rate of every manufacturing batch, per sport.",
+        alt.Chart(alt.Data(values=_records(batches[["sport", "defect_pct"]])))
+        .mark_boxplot(extent="min-max")
+        .encode(
+            x=alt.X("sport:N", title=None),
+            y=alt.Y("defect_pct:Q", title="estimated defect rate (%)"),
+            color=alt.Color("sport:N", legend=None),
+        )
+        .properties(width=600, height=280),
+    ))
+
+    supply = _numeric(f["supply_vs_demand"], "estimated_good_units", "units_sold", "units_produced")
+    supply["oversold"] = supply["is_oversold"].map(lambda v: "oversold" if bool(v) else "covered")
+    charts.append((
+        "supply-demand", "Supply vs demand per SKU",
+        "Estimated good units produced against units sold (symlog axes); red SKUs sold more than was produced.",
+        alt.Chart(alt.Data(values=_records(
+            supply[["sku", "card_name", "estimated_good_units", "units_sold", "units_produced", "oversold"]]
+        )))
+        .mark_circle(size=40, opacity=0.6)
+        .encode(
+            x=alt.X("estimated_good_units:Q", title="estimated good units", scale=alt.Scale(type="symlog")),
+            y=alt.Y("units_sold:Q", title="units sold", scale=alt.Scale(type="symlog")),
+            color=alt.Color(
+                "oversold:N", scale=alt.Scale(domain=["covered", "oversold"], range=["#4c78a8", "#e45756"])
+            ),
+            tooltip=["sku:N", "card_name:N", "units_produced:Q",
+                     alt.Tooltip("estimated_good_units:Q", format=",.1f"), "units_sold:Q"],
+        )
+        .properties(width=700, height=360),
+    ))
+
+    return [ReportChart(cid, title, text, chart.to_dict()) for cid, title, text, chart in charts]
+
+
+# --- HTML ----------------------------------------------------------------------------------------
+@cache
+def vega_javascript() -> str:
+    """vega + vega-lite + vega-embed as one script, from the vl-convert-python wheel (offline).
+
+    The Vega-Lite version matches the one Altair writes specs for.
+    """
+    import vl_convert
+    from altair.utils._importers import vl_version_for_vl_convert
+
+    bundle = vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert())
+    return bundle.replace("</script", "<\\/script")
+
+
+def _script_json(value: Any) -> str:
+    """JSON safe to place inside a <script> element."""
+    return json.dumps(value, separators=(",", ":"), default=str).replace("</", "<\\/")
+
+
+def _table(frame: pd.DataFrame, limit: int = 10) -> dict[str, Any]:
+    shown = frame.head(limit)
+    return {
+        "columns": list(shown.columns),
+        "rows": [[_cell(v) for v in row] for row in shown.itertuples(index=False)],
+        "total": len(frame),
+    }
+
+
+def _cell(value: Any) -> str:
+    import pandas as pd
+
+    if _missing(value):
+        return ""
+    if isinstance(value, datetime | pd.Timestamp):
+        return _utc(value).strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, Decimal):
+        return f"{value:,.2f}"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(value)
+
+
+def render_html(data: ReportData, charts: list[ReportChart] | None = None) -> str:
+    """The whole page as one HTML string (scripts, styles, data and specs inlined)."""
+    import jinja2
+
+    charts = build_charts(data) if charts is None else charts
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    headline = data.headline
+    return env.get_template("report.html.j2").render(
+        generated_at=data.generated_at.strftime("%Y-%m-%d %H:%M UTC"),
+        warehouse=data.warehouse,
+        revenue=_cell(headline.get("revenue") or Decimal(0)),
+        orders=int(headline.get("orders") or 0),
+        customers=int(headline.get("customers") or 0),
+        first_order=_cell(headline.get("first_order_ts")),
+        last_order=_cell(headline.get("last_order_ts")),
+        freshness=data.freshness,
+        freshness_age=f"{data.freshness.age_hours:,.1f} h" if data.freshness.age_hours is not None else "-",
+        fmt_ts=lambda v: _cell(v) or "-",
+        quality=data.quality,
+        gold_counts=data.gold_counts,
+        charts=charts,
+        specs_json=_script_json({c.chart_id: c.spec for c in charts}),
+        oversold=_table(data.frames["oversold_skus"]),
+        latest_catalog=_table(data.frames["latest_catalog_entries"]),
+        vega_js=vega_javascript(),
+    )
+
+
+def default_report_path(settings: Settings) -> Path:
+    """Where the report goes unless told otherwise: ``<CARDFLOW_DATA_DIR>/report/index.html``."""
+    return settings.resolved_data_dir / "report" / "index.html"
+
+
+def write_report(settings: Settings | None = None, output: Path | None = None) -> Path:
+    """Render the report from Gold and write it (atomically); returns the file's absolute path.
+
+    Called at the end of ``cardflow demo`` and by the transform flow (which links it as an
+    artifact). Re-running overwrites the same file.
+
+    Raises:
+        ReportError: Gold is not there yet or a query failed.
+    """
+    settings = settings or get_settings()
+    path = (output or default_report_path(settings)).expanduser().resolve()
+    data = collect_report_data(settings)
+    charts = build_charts(data)
+    html = render_html(data, charts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(html, encoding="utf-8")
+    partial.replace(path)
+    logger.info("report written: %s (%d bytes, %d charts)", path, len(html.encode()), len(charts))
+    return path

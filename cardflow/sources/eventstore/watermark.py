@@ -1,0 +1,87 @@
+"""The backfill's committed high-water mark, stored with the Bronze data it describes.
+
+One small JSON object per events table at ``cardflow.bronze.layout.state_key(prefix, "backfill-<table>")``:
+
+- ``watermark``: the keyset position ``(inserted_at, event_id)`` up to which every row is in Bronze
+  (or quarantined). It is rewritten only after all objects of a chunk are durably written, so a
+  crash can lose uncommitted work but never skip rows.
+- ``pending_objects`` / ``pending_quarantine``: objects committed under the watermark but not yet
+  listed in a run manifest (a run killed after some chunks). The next run's manifest lists them,
+  then clears them, so the load never misses an object.
+
+Keeping the state beside the data (not in a Prefect variable or a database) means the state and the
+objects it vouches for live and die together: copy or wipe the prefix, and the state follows.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from cardflow.bronze.layout import state_key
+from cardflow.bronze.store import BronzeStore
+from cardflow.errors import StorageError
+from cardflow.settings import Settings
+from cardflow.sources.eventstore.extract import Position
+
+STATE_VERSION = 1
+
+
+def state_object_key(settings: Settings) -> str:
+    """Where the backfill state of ``settings.events_table`` lives."""
+    return state_key(settings.s3_prefix, f"backfill-{settings.events_table}")
+
+
+@dataclass
+class BackfillState:
+    """The committed progress of the backfill of one events table."""
+
+    watermark: Position | None = None
+    pending_objects: list[dict[str, Any]] = field(default_factory=list)
+    pending_quarantine: list[dict[str, Any]] = field(default_factory=list)
+    run_id: str | None = None
+    updated_at: str | None = None
+
+    def to_json(self) -> bytes:
+        doc = {
+            "version": STATE_VERSION,
+            "watermark": self.watermark.as_dict() if self.watermark else None,
+            "pending_objects": self.pending_objects,
+            "pending_quarantine": self.pending_quarantine,
+            "run_id": self.run_id,
+            "updated_at": self.updated_at,
+        }
+        return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, data: bytes, *, key: str) -> BackfillState:
+        try:
+            doc = json.loads(data)
+            if doc.get("version") != STATE_VERSION:
+                raise ValueError(f"unsupported state version {doc.get('version')!r}")
+            return cls(
+                watermark=Position.from_dict(doc.get("watermark")),
+                pending_objects=list(doc.get("pending_objects") or []),
+                pending_quarantine=list(doc.get("pending_quarantine") or []),
+                run_id=doc.get("run_id"),
+                updated_at=doc.get("updated_at"),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise StorageError(
+                key,
+                f"backfill state is unreadable ({exc}). Inspect it; to start over, delete it and run "
+                "the backfill with full_refresh=True (existing objects are kept, nothing is duplicated)",
+            ) from exc
+
+
+def load_state(store: BronzeStore, key: str) -> BackfillState:
+    """The stored state, or an empty one when the backfill never committed anything."""
+    if not store.exists(key):
+        return BackfillState()
+    return BackfillState.from_json(store.read_bytes(key), key=key)
+
+
+def save_state(store: BronzeStore, key: str, state: BackfillState) -> None:
+    """Write the state (one atomic object write)."""
+    store.write_bytes(key, state.to_json())

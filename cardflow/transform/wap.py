@@ -1,0 +1,156 @@
+"""Write-audit-publish for the dbt layers: build into an audit schema, gate it, then publish.
+
+A layer (silver or gold) is built by dbt into ``<schema><CARDFLOW_AUDIT_SCHEMA_SUFFIX>`` (SILVER_AUDIT,
+GOLD_AUDIT) instead of the schema analysts read. dbt takes the schema from SNOWFLAKE_SILVER_SCHEMA /
+SNOWFLAKE_GOLD_SCHEMA (``dbt_project.yml``), so :func:`audit_settings` only swaps that one setting:
+the dbt project needs no change, and Gold built into GOLD_AUDIT reads the *published* Silver.
+
+Incremental models extend what their table already holds, so before the audit build each model's
+published table is cloned into the audit schema (:func:`prepare_audit`; a model never published is
+dropped from the audit schema, so a failed earlier run's leftovers are not built upon). The audit
+build therefore equals "published + this run's changes". :func:`publish` then replaces the
+published tables with the audit ones:
+
+* DuckDB: ``CREATE OR REPLACE TABLE published AS SELECT * FROM audit`` for every model of the layer
+  in ONE transaction (all tables switch or none do);
+* Snowflake: ``ALTER TABLE audit SWAP WITH published`` per table (atomic per table; Snowflake DDL
+  cannot share a transaction), or, with CARDFLOW_SNOWFLAKE_PUBLISH_MODE=clone, drop + ``CREATE TABLE
+  published CLONE audit`` for stand-ins without SWAP (fakesnow; not atomic, never for production).
+
+When the gate fails nothing here runs: the published tables are untouched and the audit tables stay
+for inspection until the next run re-clones them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from cardflow.settings import Settings
+from cardflow.sqlfiles import named_statements
+from cardflow.warehouse.connection import Warehouse
+
+logger = logging.getLogger(__name__)
+
+LayerName = Literal["silver", "gold"]
+#: dbt selection (model folders) of each layer
+LAYER_SELECTION: dict[str, tuple[str, ...]] = {"silver": ("staging", "intermediate"), "gold": ("marts",)}
+DBT_MODELS_DIR = Path(__file__).resolve().parents[2] / "dbt" / "models"
+
+
+@dataclass(frozen=True)
+class LayerSchemas:
+    """Where a layer is published and where it is audited."""
+
+    layer: str
+    published: str
+    audit: str
+
+
+def layer_schemas(settings: Settings, layer: LayerName) -> LayerSchemas:
+    published = settings.snowflake_silver_schema if layer == "silver" else settings.snowflake_gold_schema
+    return LayerSchemas(layer, published, f"{published}{settings.audit_schema_suffix}")
+
+
+def audit_settings(settings: Settings, layer: LayerName) -> Settings:
+    """Settings whose dbt build of ``layer`` lands in its audit schema (other layers unchanged)."""
+    field = "snowflake_silver_schema" if layer == "silver" else "snowflake_gold_schema"
+    return settings.model_copy(update={field: layer_schemas(settings, layer).audit})
+
+
+def layer_models(layer: LayerName, models_dir: Path = DBT_MODELS_DIR) -> list[str]:
+    """The dbt models of ``layer`` (one ``.sql`` file per model in the layer's folders)."""
+    names = [p.stem for folder in LAYER_SELECTION[layer] for p in sorted((models_dir / folder).glob("*.sql"))]
+    if not names:
+        raise FileNotFoundError(f"no dbt models for layer {layer} under {models_dir}")
+    return names
+
+
+def _sql(warehouse: Warehouse, key: str) -> str:
+    return named_statements("wap.sql", __file__)[f"{warehouse.dialect}_{key}"]
+
+
+def _name(warehouse: Warehouse, schema: str, table: str) -> str:
+    return (
+        f"{warehouse.database}.{schema}.{table}" if warehouse.dialect == "snowflake" else f"{schema}.{table}"
+    )
+
+
+def prepare_audit(
+    warehouse: Warehouse, schemas: LayerSchemas, models: list[str], *, full_refresh: bool = False
+) -> dict[str, str]:
+    """Make the audit schema hold exactly the published state of ``models`` before the dbt build.
+
+    Returns what was done per model (``cloned``, ``dropped``). With ``full_refresh`` nothing is
+    cloned (dbt rebuilds everything from RAW).
+    """
+    warehouse.execute(_sql(warehouse, "create_schema").format(schema=_name_schema(warehouse, schemas.audit)))
+    done: dict[str, str] = {}
+    for model in models:
+        audit, published = _name(warehouse, schemas.audit, model), _name(warehouse, schemas.published, model)
+        warehouse.execute(_sql(warehouse, "drop_audit").format(audit=audit))
+        if not full_refresh and warehouse.table_exists(schemas.published, model):
+            warehouse.execute(_sql(warehouse, "clone_to_audit").format(audit=audit, published=published))
+            done[model] = "cloned"
+        else:
+            done[model] = "dropped"
+    logger.info("audit schema %s prepared for %s: %s", schemas.audit, schemas.layer, done)
+    return done
+
+
+def _name_schema(warehouse: Warehouse, schema: str) -> str:
+    return f"{warehouse.database}.{schema}" if warehouse.dialect == "snowflake" else schema
+
+
+def publish(
+    warehouse: Warehouse, schemas: LayerSchemas, models: list[str], settings: Settings
+) -> dict[str, str]:
+    """Replace the published tables of ``models`` with their audit versions (see the module doc).
+
+    Raises:
+        RuntimeError: an audit table is missing (the build did not produce it): nothing published.
+    """
+    missing = [m for m in models if not warehouse.table_exists(schemas.audit, m)]
+    if missing:
+        raise RuntimeError(
+            f"cannot publish {schemas.layer}: audit table(s) {', '.join(missing)} missing in "
+            f"{schemas.audit}; "
+            "nothing was published. Re-run the transform."
+        )
+    done: dict[str, str] = {}
+    warehouse.execute(
+        _sql(warehouse, "create_schema").format(schema=_name_schema(warehouse, schemas.published))
+    )
+    if warehouse.dialect == "duckdb":
+        warehouse.execute("BEGIN TRANSACTION")
+        try:
+            for model in models:
+                warehouse.execute(
+                    _sql(warehouse, "publish").format(
+                        audit=_name(warehouse, schemas.audit, model),
+                        published=_name(warehouse, schemas.published, model),
+                    )
+                )
+                done[model] = "replaced"
+            warehouse.execute("COMMIT")
+        except Exception:
+            warehouse.execute("ROLLBACK")
+            raise
+    else:
+        for model in models:
+            audit, published = (
+                _name(warehouse, schemas.audit, model),
+                _name(warehouse, schemas.published, model),
+            )
+            if settings.snowflake_publish_mode == "clone":
+                warehouse.execute(_sql(warehouse, "drop_published").format(published=published))
+                key, done[model] = "publish_clone", "cloned"
+            elif warehouse.table_exists(schemas.published, model):
+                key, done[model] = "publish_swap", "swapped"
+            else:
+                key, done[model] = "publish_rename", "renamed"
+            warehouse.execute(_sql(warehouse, key).format(audit=audit, published=published))
+    logger.info("published %s: %s -> %s (%s)", schemas.layer, schemas.audit, schemas.published, done)
+    return done

@@ -1,0 +1,162 @@
+"""The warehouse interface the load, bootstrap and replay see, and the one function that picks it.
+
+Two implementations share it: :class:`cardflow.warehouse.duckdb.DuckDBWarehouse` (embedded default;
+its own ``load_history`` table written in the same transaction as the rows) and
+:class:`cardflow.warehouse.snowflake.SnowflakeWarehouse` (COPY INTO from the external stage; Snowflake's
+load history). Tasks call :func:`get_warehouse` and never branch on the backend themselves.
+
+SQL lives in ``sql/``; :func:`render_sql` fills its ``{placeholders}`` from settings. Every value it
+substitutes is a validated identifier or a pattern-checked literal (see ``cardflow.settings``), and
+an unknown placeholder is an error rather than text left in the SQL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, Protocol
+
+from cardflow.bronze.store import BronzeStore
+from cardflow.errors import ConfigurationError
+from cardflow.settings import Settings, get_settings
+from cardflow.sqlfiles import read_sql, split_statements
+
+FileStatus = Literal["loaded", "already_loaded", "failed"]
+
+_PLACEHOLDER = re.compile(r"(?<!\{)\{([a-z_]+)\}(?!\})")
+
+
+@dataclass(frozen=True)
+class BronzeFile:
+    """A Bronze object to load: its key and, when a manifest listed it, what it must contain."""
+
+    key: str
+    sha256: str | None = None
+    rows: int | None = None
+    bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class FileLoad:
+    """The outcome for one file, one row of the load artifact.
+
+    ``status`` is ``loaded`` (rows entered RAW in this run), ``already_loaded`` (the load history
+    has it: nothing done) or ``failed`` (``error`` says why; the file is retried on the next run).
+    """
+
+    file_name: str
+    status: FileStatus
+    rows_parsed: int = 0
+    rows_loaded: int = 0
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DdlResult:
+    """What bootstrap did: statements executed, and statements skipped with the reason."""
+
+    executed: list[str]
+    skipped: list[tuple[str, str]]
+
+
+class Warehouse(Protocol):
+    """What the flows need from a warehouse. Implementations are context managers (they own a
+    connection) and are not shared between threads."""
+
+    name: str
+
+    def bootstrap(self) -> DdlResult:
+        """Create the RAW objects (idempotent). Does nothing to objects that already exist."""
+
+    def load(self, files: Sequence[BronzeFile], store: BronzeStore) -> list[FileLoad]:
+        """Load each new file exactly once; one :class:`FileLoad` per input file, same order."""
+
+    def reload(self, files: Sequence[BronzeFile], store: BronzeStore) -> list[FileLoad]:
+        """Replace the RAW rows of ``files`` by a fresh load of them, atomically per file."""
+
+    def raw_row_count(self) -> int:
+        """Rows in RAW.EVENTS (for artifacts and checks)."""
+
+    def close(self) -> None:
+        """Release the connection."""
+
+    def __enter__(self) -> Warehouse: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+def sql_values(settings: Settings, **extra: str) -> dict[str, str]:
+    """Placeholder values from settings (all validated there) plus ``extra`` (already safe SQL)."""
+    values = {
+        "warehouse": settings.snowflake_warehouse,
+        "database": settings.snowflake_database,
+        "raw": settings.snowflake_raw_schema,
+        "silver": settings.snowflake_silver_schema,
+        "gold": settings.snowflake_gold_schema,
+        "stage": settings.snowflake_stage,
+        "integration": settings.snowflake_storage_integration,
+        "file_format": settings.snowflake_file_format,
+    }
+    return values | extra
+
+
+def render_sql(text: str, values: Mapping[str, str]) -> str:
+    """Replace ``{name}`` placeholders; ``{{``/``}}`` stand for literal braces.
+
+    Raises:
+        ConfigurationError: a placeholder has no value (names it and the file is wrong or a
+            setting is missing).
+    """
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise ConfigurationError(name, "SQL placeholder has no value; it needs a setting that is not set")
+        return values[name]
+
+    return _PLACEHOLDER.sub(substitute, text).replace("{{", "{").replace("}}", "}")
+
+
+def quote_literal(value: str) -> str:
+    """A SQL string literal (single quotes doubled)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def ddl_statements(name: str, values: Mapping[str, str]) -> list[str]:
+    """The rendered statements of ``sql/<name>``."""
+    return [render_sql(statement, values) for statement in split_statements(read_sql(name))]
+
+
+def statement_kind(statement: str) -> str:
+    """``CREATE WAREHOUSE``, ``CREATE TABLE`` ...: the first words up to the object name."""
+    words = statement.split()
+    kind = words[:3] if len(words) > 2 and words[1].upper() in ("STORAGE", "FILE") else words[:2]
+    return " ".join(kind).upper()
+
+
+def get_warehouse(settings: Settings | None = None) -> Warehouse:
+    """The warehouse the settings select (``CARDFLOW_WAREHOUSE``, else Snowflake when an account
+    is configured, else the embedded DuckDB file)."""
+    settings = settings or get_settings()
+    if settings.warehouse == "snowflake":
+        from cardflow.warehouse.snowflake import SnowflakeWarehouse
+
+        return SnowflakeWarehouse(settings)
+    from cardflow.warehouse.duckdb import DuckDBWarehouse
+
+    return DuckDBWarehouse(settings)
+
+
+@contextmanager
+def open_warehouse(settings: Settings | None = None) -> Iterator[Warehouse]:
+    """``get_warehouse`` as a context manager that always closes the connection."""
+    warehouse = get_warehouse(settings)
+    try:
+        yield warehouse
+    finally:
+        warehouse.close()
