@@ -217,3 +217,17 @@ def test_backfill_without_the_keyset_index_fails_at_plan_time_naming_it(pg_setti
     assert "no index on (inserted_at, event_id)" in message
     assert eventstore.keyset_index_name(pg_settings) in message and REMEDY in message
     assert list(store.list_keys(pg_settings.s3_prefix)) == []
+
+
+def test_generate_creates_the_schema_it_writes_into(pg_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``cardflow generate`` is a dev tool that writes: on a bare database it bootstraps first."""
+    monkeypatch.setenv("POSTGRES_HOST", PG_HOST)
+    monkeypatch.setenv("POSTGRES_PORT", str(PG_PORT))
+    monkeypatch.setenv("POSTGRES_USER", PG_USER)
+    monkeypatch.setenv("POSTGRES_DB", pg_settings.postgres_db)
+    monkeypatch.setenv("CARDFLOW_DATA_DIR", str(pg_settings.data_dir))
+    assert cli_main(["generate", "--events", "40", "--days", "1"]) == 0
+    assert _tables(pg_settings.postgres_db) == ["events"]
+    assert eventstore.count_events(pg_settings) == 40
+    with eventstore.connect(pg_settings, read_only=True) as conn:
+        assert eventstore.inspect_schema(conn, pg_settings).complete
