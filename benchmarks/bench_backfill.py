@@ -90,7 +90,7 @@ def _raw_copy(ctx: BenchContext) -> dict[str, Any]:
 
     settings = ctx.settings()
     target = ctx.workdir / f"raw-{uuid.uuid4().hex[:8]}.ndjson"
-    with eventstore.connect(settings) as conn, conn.cursor() as cur, target.open("wb") as out:
+    with eventstore.connect(settings, read_only=True) as conn, conn.cursor() as cur, target.open("wb") as out:
         cur.copy_expert(f"COPY (SELECT row_to_json(e) FROM {settings.events_table} e) TO STDOUT", out)
         rows = cur.rowcount
     size = target.stat().st_size

@@ -10,6 +10,7 @@ from cardflow.sources.eventstore import store as eventstore
 def ensure_events(ctx: BenchContext) -> int:
     """Generate ``ctx.events`` events into the benchmark database unless they are already there."""
     settings = ctx.settings()
+    eventstore.bootstrap_event_store(settings)
     if eventstore.count_events(settings) == ctx.events:
         return ctx.events
     with eventstore.connect(settings) as conn:

@@ -1,5 +1,6 @@
 """Prefect tasks of the backfill (event store -> Bronze): thin wrappers over
-:mod:`cardflow.sources.eventstore.backfill`, which tests, the CLI and the benchmark call directly."""
+:mod:`cardflow.sources.eventstore` (plan, landing, finish), which tests, the CLI and the benchmark
+call directly (:func:`cardflow.sources.eventstore.backfill.run_backfill`)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,9 @@ from prefect.cache_policies import NONE
 
 from cardflow.bronze.store import BronzeStore
 from cardflow.settings import Settings
-from cardflow.sources.eventstore.backfill import (
-    BackfillPlan,
-    BackfillResult,
-    LandingResult,
-    finish_backfill,
-    land_chunks,
-    plan_backfill,
-)
+from cardflow.sources.eventstore.finish import BackfillResult, finish_backfill
+from cardflow.sources.eventstore.landing import ChunksLanded, land_chunks
+from cardflow.sources.eventstore.plan import BackfillPlan, plan_backfill
 
 
 @task(name="plan-backfill", cache_policy=NONE)
@@ -36,7 +32,7 @@ def plan_backfill_task(
 
 
 @task(name="land-backfill-chunks", cache_policy=NONE)
-def land_chunks_task(plan: BackfillPlan, settings: Settings, store: BronzeStore) -> LandingResult:
+def land_chunks_task(plan: BackfillPlan, settings: Settings, store: BronzeStore) -> ChunksLanded:
     """Prefect task around :func:`land_chunks` (no automatic retry: re-running the flow resumes
     from the committed watermark, and re-running the same range is safe)."""
     return land_chunks(plan, settings, store)
@@ -44,7 +40,7 @@ def land_chunks_task(plan: BackfillPlan, settings: Settings, store: BronzeStore)
 
 @task(name="finish-backfill", cache_policy=NONE)
 def finish_backfill_task(
-    plan: BackfillPlan, landed: LandingResult, settings: Settings, store: BronzeStore
+    plan: BackfillPlan, landed: ChunksLanded, settings: Settings, store: BronzeStore
 ) -> BackfillResult:
     """Prefect task around :func:`finish_backfill`."""
     return finish_backfill(plan, landed, settings, store)

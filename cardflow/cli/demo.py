@@ -1,7 +1,8 @@
 """``cardflow demo``: the whole medallion pipeline on embedded defaults, with a readable summary.
 
-Starts the embedded event store (unless POSTGRES_HOST is set), generates events (skipped when the
-store already holds them, so re-running is safe), runs ``medallion_pipeline`` and prints rows per
+Starts the embedded event store (unless POSTGRES_HOST is set) and creates its schema when missing
+(:func:`~cardflow.sources.eventstore.store.bootstrap_event_store`), generates events (skipped when
+the store already holds them, so re-running is safe), runs ``medallion_pipeline`` and prints rows per
 layer, top SKUs by revenue, defect rate by sport, and where everything is.
 """
 
@@ -53,7 +54,9 @@ def _timed(console: Console, summary: DemoSummary, name: str, fn: Callable[[], T
 
 
 def generate_into_store(settings: Settings, config: GeneratorConfig) -> int:
-    """Generate ``config`` into the event store unless it already holds that many events."""
+    """Create the event store schema if missing, then generate ``config`` into it unless it already
+    holds that many events (the demo is the one reader that prepares its own store)."""
+    eventstore.bootstrap_event_store(settings)
     if eventstore.count_events(settings) >= config.events:
         return 0
     with eventstore.connect(settings) as conn:

@@ -399,7 +399,3 @@ class EventGenerator:
                     again = self._envelope("OrderCreated", {**payload, "status": nxt}, later)
                     yield {**again, "_anomaly": "re_emitted_order"}
 
-
-def generate_events(config: GeneratorConfig | None = None) -> Iterator[dict[str, Any]]:
-    """Convenience: iterate the events of ``config`` (the report is not returned)."""
-    yield from EventGenerator(config)

@@ -79,15 +79,21 @@ class ReconciliationReport:
 
 
 def event_store_counts(settings: Settings) -> dict[Key, int]:
-    """Distinct events per UTC day and type in the Postgres event store."""
+    """Distinct events per UTC day and type in the Postgres event store (read-only session).
+
+    Raises:
+        EventStoreError: the store cannot be reached or has no events table (with the remedy).
+    """
     from cardflow.sources.eventstore import store as eventstore
 
     sql = named_statements("quality_reconcile.sql", __file__)["event_store_by_day_type"].format(
         events=settings.events_table
     )
-    with eventstore.connect(settings) as conn, conn.cursor() as cur:
-        cur.execute(sql)
-        return {(day, event_type): int(n) for day, event_type, n in cur.fetchall()}
+    with eventstore.connect(settings, read_only=True) as conn:
+        eventstore.require_events_table(conn, settings, keyset_index=False)
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return {(day, event_type): int(n) for day, event_type, n in cur.fetchall()}
 
 
 def _as_date(value: Any) -> date:

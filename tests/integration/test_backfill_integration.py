@@ -45,7 +45,9 @@ END = datetime(2026, 10, 4, tzinfo=UTC)
 
 @pytest.fixture(params=["local", "s3"])
 def settings(request: pytest.FixtureRequest, pg_settings: Settings) -> Settings:
-    """Real PostgreSQL (fresh database) with Bronze in a local lake or a fresh moto bucket."""
+    """Real PostgreSQL (fresh database, event store bootstrapped) with Bronze in a local lake or a fresh
+    moto bucket."""
+    eventstore.bootstrap_event_store(pg_settings)
     if request.param == "local":
         return pg_settings
     s3: Settings = request.getfixturevalue("s3_settings")
@@ -337,6 +339,7 @@ def test_a_run_killed_between_chunks_is_completed_without_gap_or_duplicate(setti
 def test_flow_publishes_counts(pg_settings: Settings) -> None:
     from flows.backfill import events_backfill_to_s3
 
+    eventstore.bootstrap_event_store(pg_settings)
     seed(pg_settings, events=300)
     result = events_backfill_to_s3(chunk_size=100, settings=pg_settings)
     assert result["rows_read"] == 300 and result["rows_written"] == 300 and result["watermark_before"] is None

@@ -120,6 +120,7 @@ def test_deploy_run_trigger_and_alert_on_a_real_server(
     slack_url, received = slack
     data_dir = tmp_path / "data"
     settings = load_settings(data_dir=data_dir)
+    eventstore.bootstrap_event_store(settings)
     with eventstore.connect(settings) as conn:
         eventstore.insert_events(conn, EventGenerator(BATCH), settings)
     expected = expected_gold(EventGenerator(BATCH))

@@ -93,8 +93,8 @@ def test_bootstrap_and_replay_commands(
     local_settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     monkeypatch.setenv("CARDFLOW_DATA_DIR", str(local_settings.data_dir))
-    assert cli_main(["bootstrap"]) == 0
-    assert cli_main(["bootstrap"]) == 0  # idempotent
+    assert cli_main(["bootstrap", "--warehouse"]) == 0
+    assert cli_main(["bootstrap", "--warehouse"]) == 0  # idempotent
     assert "bootstrap (duckdb)" in capsys.readouterr().out
     tables = _raw(
         local_settings, "SELECT table_schema, table_name FROM information_schema.tables ORDER BY 1, 2"

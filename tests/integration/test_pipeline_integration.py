@@ -37,6 +37,7 @@ def _gold(settings: Settings) -> dict[str, object]:
 
 
 def _run_and_check(settings: Settings) -> None:
+    eventstore.bootstrap_event_store(settings)
     with eventstore.connect(settings) as conn:
         eventstore.insert_events(conn, EventGenerator(CONFIG), settings)
     expected = expected_gold(EventGenerator(CONFIG))

@@ -46,6 +46,7 @@ def _with_key(rows: list[Any], origin: str) -> list[Any]:
 def test_gap_and_realtime_backfill_overlap(pg_settings: Settings) -> None:
     settings = pg_settings
     events, _ = generate(events=600, seed=21, anomalies=False, days=3, end=datetime(2026, 11, 1, tzinfo=UTC))
+    eventstore.bootstrap_event_store(settings)
     with eventstore.connect(settings) as conn:
         eventstore.insert_events(conn, events, settings)
     # the load lost every OrderCreated event of the last day; 5 events also came through real time

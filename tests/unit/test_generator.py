@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections import Counter
 
 from cardflow.contract import PAYLOAD_FIELDS, ContractViolation, check_business_rules, validate_envelope
-from cardflow.dev.generator import PARALLELS, EventGenerator, GeneratorConfig, generate_events
+from cardflow.dev.generator import PARALLELS, EventGenerator, GeneratorConfig
 
 
 def test_same_seed_same_events_and_different_seed_differs() -> None:
-    a = list(generate_events(GeneratorConfig(events=3_000, seed=7)))
-    b = list(generate_events(GeneratorConfig(events=3_000, seed=7)))
-    c = list(generate_events(GeneratorConfig(events=3_000, seed=8)))
+    a = list(EventGenerator(GeneratorConfig(events=3_000, seed=7)))
+    b = list(EventGenerator(GeneratorConfig(events=3_000, seed=7)))
+    c = list(EventGenerator(GeneratorConfig(events=3_000, seed=8)))
     assert a == b
     assert [e["event_id"] for e in a] != [e["event_id"] for e in c]
 
@@ -78,5 +78,5 @@ def test_anomalies_are_injected_and_counted() -> None:
 
 
 def test_payload_fields_come_from_the_contract() -> None:
-    for e in generate_events(GeneratorConfig(events=2_000, seed=2)):
+    for e in EventGenerator(GeneratorConfig(events=2_000, seed=2)):
         assert set(PAYLOAD_FIELDS[e["event_type"]]) <= set(e["payload"])

@@ -1,4 +1,9 @@
-"""``cardflow generate``: write generated events into the event store (or RabbitMQ)."""
+"""``cardflow generate``: write generated events into the event store (or RabbitMQ).
+
+A dev tool that writes, so it creates the event store schema first when it is missing (the same
+idempotent step as ``cardflow bootstrap --event-store``; nothing runs when the table and index
+exist). The backfill, which reads, never does.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,11 @@ logger = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("generate", help="generate realistic events into the event store (or RabbitMQ)")
+    p = subparsers.add_parser(
+        "generate",
+        help="generate realistic events into the event store (creating its database, table and index "
+        "first if missing, like `cardflow bootstrap --event-store`) or into RabbitMQ",
+    )
     p.add_argument("--events", type=int, default=200_000, help="number of events (default 200000)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--days", type=int, default=30, help="days the events spread over")
@@ -53,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     generator = EventGenerator(config_from_args(args))
     if args.to == "rabbitmq":
         return _to_rabbitmq(args, generator)
+    eventstore.bootstrap_event_store(settings)
     with eventstore.connect(settings) as conn:
         inserted = eventstore.insert_events(conn, generator, settings)
     report = generator.report.as_dict() | {"inserted": inserted, "destination": eventstore.describe(settings)}

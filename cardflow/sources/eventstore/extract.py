@@ -135,8 +135,12 @@ def prepare_session(conn: psycopg2.extensions.connection) -> None:
 
 @contextmanager
 def extraction_session(settings: Settings) -> Iterator[psycopg2.extensions.connection]:
-    """A prepared connection to the event store (closed on exit)."""
-    with eventstore.connect(settings) as conn:
+    """A prepared, read-only connection to the event store (closed on exit).
+
+    The session runs with ``default_transaction_read_only=on``: the backfill only reads, so it works
+    on a hot standby and as a user with nothing but SELECT on the events table.
+    """
+    with eventstore.connect(settings, read_only=True) as conn:
         prepare_session(conn)
         yield conn
 

@@ -1,8 +1,14 @@
 """The Postgres event store: connection (real server or embedded ``pgserver``) and its schema.
 
 With no POSTGRES_HOST, an embedded PostgreSQL runs from ``CARDFLOW_DATA_DIR/pgdata`` (started on
-first use, about half a second); otherwise the configured server is used. Either way the database
-named by POSTGRES_DB is created when missing and the ``events`` table exists after :func:`connect`.
+first use, about half a second); otherwise the configured server is used.
+
+Connecting never runs DDL: the event store belongs to the producers, and the backfill must work
+from a read replica or as a user that may only SELECT. The schema (the database named by
+POSTGRES_DB, the ``events`` table and its ``(inserted_at, event_id)`` keyset index, as in
+``sql/event_store_ddl.sql``) is created only by :func:`bootstrap_event_store`, which
+``cardflow bootstrap``, ``cardflow generate`` and the demo call. Readers connect with
+``read_only=True`` and check the schema with :func:`require_events_table`.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +32,17 @@ from cardflow.settings import Settings, get_settings
 from cardflow.sqlfiles import read_sql, split_statements
 
 logger = logging.getLogger(__name__)
+
+#: the DDL a DBA can run by hand (``{table}`` is the CARDFLOW_EVENTS_TABLE identifier)
+DDL_FILE = "sql/event_store_ddl.sql"
+#: the columns the backfill's keyset chunks are read in, in index order
+KEYSET_COLUMNS = ("inserted_at", "event_id")
+#: what to do when the schema is missing (the least-privilege reader cannot create it)
+REMEDY = (
+    f"run `cardflow bootstrap --event-store` as a user allowed to create it, or have a DBA apply {DDL_FILE}"
+)
+#: libpq options of a reader's session: every transaction is read-only, so no write can slip through
+READ_ONLY_OPTIONS = "-c default_transaction_read_only=on"
 
 _embedded: dict[str, Any] = {}
 
@@ -45,15 +63,11 @@ def server_params(settings: Settings, database: str | None = None) -> dict[str, 
     """psycopg2 connection keyword arguments for the configured (or embedded) server."""
     if settings.uses_embedded_postgres:
         server = _embedded_server(settings)
-        from urllib.parse import urlparse
+        from urllib.parse import parse_qs, urlparse
 
         uri = urlparse(server.get_uri())
-        host = uri.hostname or ""
-        if not host:
-            # pgserver uses a unix socket: its URI is postgresql://postgres:@/postgres?host=/path
-            from urllib.parse import parse_qs
-
-            host = parse_qs(uri.query).get("host", [""])[0]
+        # pgserver uses a unix socket: its URI is postgresql://postgres:@/postgres?host=/path
+        host = uri.hostname or parse_qs(uri.query).get("host", [""])[0]
         return {"host": host, "port": uri.port or 5432, "user": "postgres", "dbname": database or settings.postgres_db}
     params: dict[str, Any] = {
         "host": settings.postgres_host,
@@ -73,11 +87,133 @@ def describe(settings: Settings) -> str:
     return f"postgresql ({kind}) {p['host']}:{p['port']}/{p['dbname']} table {settings.events_table}"
 
 
-def ensure_database(settings: Settings) -> None:
-    """Create the POSTGRES_DB database when it does not exist. Does nothing if it exists."""
+def keyset_index_name(settings: Settings) -> str:
+    """The name ``sql/event_store_ddl.sql`` gives the ``(inserted_at, event_id)`` index."""
+    return f"{settings.events_table}_inserted_at_event_id_idx"
+
+
+@contextmanager
+def connect(settings: Settings | None = None, *, read_only: bool = False) -> Iterator[psycopg2.extensions.connection]:
+    """A connection to the event store; closed on exit. Never creates or changes anything.
+
+    Args:
+        settings: cardflow settings; defaults to :func:`get_settings`.
+        read_only: open the session with ``default_transaction_read_only=on`` (the backfill and
+            the reconciliation only read; this also lets them run on a hot standby).
+
+    Raises:
+        EventStoreError: the server cannot be reached, or the database does not exist (with the
+            bootstrap remedy).
+    """
+    settings = settings or get_settings()
+    params = server_params(settings)
+    if read_only:
+        params["options"] = READ_ONLY_OPTIONS
+    try:
+        conn = psycopg2.connect(**params, connect_timeout=10, application_name="cardflow")
+    except psycopg2.OperationalError as exc:
+        if f'database "{settings.postgres_db}" does not exist' in str(exc):
+            raise EventStoreError(
+                f"the event store database {settings.postgres_db!r} does not exist ({describe(settings)}); "
+                f"{REMEDY}"
+            ) from exc
+        raise EventStoreError(
+            f"cannot connect to the event store ({describe(settings)}): {exc}. Check POSTGRES_HOST/PORT/"
+            "USER/PASSWORD, or unset POSTGRES_HOST to use the embedded store."
+        ) from exc
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+# --- schema -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SchemaState:
+    """Which parts of the event store schema exist (read from the catalog; needs no privilege)."""
+
+    table: bool
+    keyset_index: str | None
+    """name of an index whose leading columns are (inserted_at, event_id), if any"""
+
+    @property
+    def complete(self) -> bool:
+        return self.table and self.keyset_index is not None
+
+
+def inspect_schema(conn: psycopg2.extensions.connection, settings: Settings) -> SchemaState:
+    """Look up the events table and a keyset index on it, whatever the index is called."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass(%s)::oid", (sql.Identifier(settings.events_table).as_string(conn),))
+        row = cur.fetchone()
+        table_oid = row[0] if row else None
+        index = None
+        if table_oid is not None:
+            cur.execute(
+                """
+                SELECT c.relname
+                FROM pg_index i
+                JOIN pg_class c ON c.oid = i.indexrelid
+                WHERE i.indrelid = %s
+                  AND i.indnatts >= 2
+                  AND (SELECT array_agg(a.attname::text ORDER BY k.ord)
+                       FROM unnest(i.indkey[0:1]) WITH ORDINALITY AS k(attnum, ord)
+                       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum)
+                      = %s::text[]
+                ORDER BY c.relname
+                LIMIT 1
+                """,
+                (table_oid, list(KEYSET_COLUMNS)),
+            )
+            found = cur.fetchone()
+            index = found[0] if found else None
+    conn.commit()
+    return SchemaState(table=table_oid is not None, keyset_index=index)
+
+
+def require_events_table(
+    conn: psycopg2.extensions.connection, settings: Settings, *, keyset_index: bool = True
+) -> SchemaState:
+    """Check that the events table (and, by default, its keyset index) exists, before any work.
+
+    Raises:
+        EventStoreError: naming what is missing and the remedy (``cardflow bootstrap --event-store``
+            or ``sql/event_store_ddl.sql`` for a DBA). Without the index every keyset chunk would
+            scan the producers' table, so its absence is an error, not a slow path.
+    """
+    state = inspect_schema(conn, settings)
+    where = f"database {conn.info.dbname!r} on {conn.info.host}:{conn.info.port}"
+    if not state.table:
+        raise EventStoreError(f"the event store table {settings.events_table!r} does not exist in {where}; {REMEDY}")
+    if keyset_index and state.keyset_index is None:
+        raise EventStoreError(
+            f"the event store table {settings.events_table!r} in {where} has no index on "
+            f"({', '.join(KEYSET_COLUMNS)}) (expected {keyset_index_name(settings)!r}); the backfill reads "
+            f"keyset chunks through it; {REMEDY}"
+        )
+    return state
+
+
+def ddl_statements(settings: Settings) -> list[str]:
+    """The statements of ``sql/event_store_ddl.sql`` for the configured table."""
+    return split_statements(read_sql("event_store_ddl.sql").replace("{table}", settings.events_table))
+
+
+@dataclass(frozen=True)
+class EventStoreBootstrap:
+    """What :func:`bootstrap_event_store` did."""
+
+    where: str
+    database_created: bool
+    statements: list[str] = field(default_factory=list)
+    """DDL statements applied (empty when the table and its index were already there)"""
+
+
+def _ensure_database(settings: Settings) -> bool:
+    """Create the POSTGRES_DB database when it does not exist; True if it was created."""
     params = server_params(settings, database="postgres")
     try:
-        conn = psycopg2.connect(**params, connect_timeout=10)
+        conn = psycopg2.connect(**params, connect_timeout=10, application_name="cardflow-bootstrap")
     except psycopg2.OperationalError as exc:
         raise EventStoreError(
             f"cannot connect to PostgreSQL at {params['host']}:{params['port']}: {exc}. "
@@ -87,45 +223,61 @@ def ensure_database(settings: Settings) -> None:
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (settings.postgres_db,))
-            if cur.fetchone() is None:
+            if cur.fetchone() is not None:
+                return False
+            try:
                 cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(settings.postgres_db)))
-                logger.info("created database %s", settings.postgres_db)
+            except psycopg2.Error as exc:
+                raise EventStoreError(
+                    f"cannot create the event store database {settings.postgres_db!r} as "
+                    f"{params['user']!r}: {exc}; create it as a user with CREATEDB, then re-run "
+                    "`cardflow bootstrap --event-store`"
+                ) from exc
+            logger.info("created database %s", settings.postgres_db)
+            return True
     finally:
         conn.close()
 
 
-def ensure_schema(conn: psycopg2.extensions.connection, settings: Settings) -> None:
-    """Create the events table and its keyset index. Does nothing if they exist."""
-    ddl = read_sql("event_store_ddl.sql").replace("{table}", settings.events_table)
-    with conn.cursor() as cur:
-        for statement in split_statements(ddl):
-            cur.execute(statement)
-    conn.commit()
+def bootstrap_event_store(settings: Settings | None = None) -> EventStoreBootstrap:
+    """Create the event store database, table and keyset index where missing.
 
+    Does nothing if they all exist (the catalog is checked first, so re-running it needs no
+    privilege beyond CONNECT). Never drops or alters anything. Called by ``cardflow bootstrap``,
+    ``cardflow generate`` and the demo; never by a reader.
 
-@contextmanager
-def connect(settings: Settings | None = None) -> Iterator[psycopg2.extensions.connection]:
-    """A connection to the event store with the schema in place; closed on exit."""
+    Raises:
+        EventStoreError: the server cannot be reached, or the user may not create what is missing.
+    """
     settings = settings or get_settings()
-    ensure_database(settings)
-    params = server_params(settings)
-    try:
-        conn = psycopg2.connect(**params, connect_timeout=10, application_name="cardflow")
-    except psycopg2.OperationalError as exc:
-        raise EventStoreError(f"cannot connect to the event store ({describe(settings)}): {exc}") from exc
-    try:
-        ensure_schema(conn, settings)
-        yield conn
-    finally:
-        conn.close()
+    created = _ensure_database(settings)
+    applied: list[str] = []
+    with connect(settings) as conn:
+        if not inspect_schema(conn, settings).complete:
+            try:
+                with conn.cursor() as cur:
+                    for statement in ddl_statements(settings):
+                        cur.execute(statement)
+                        applied.append(statement)
+                conn.commit()
+            except psycopg2.Error as exc:
+                conn.rollback()
+                raise EventStoreError(
+                    f"cannot create the event store schema ({describe(settings)}) as "
+                    f"{conn.info.user!r}: {exc}; have a DBA apply {DDL_FILE} or grant CREATE on the schema"
+                ) from exc
+            logger.info("event store schema applied: %d statements (%s)", len(applied), describe(settings))
+    return EventStoreBootstrap(where=describe(settings), database_created=created, statements=applied)
 
 
 def count_events(settings: Settings | None = None) -> int:
-    """Number of rows in the events table."""
+    """Number of rows in the events table (read-only session)."""
     settings = settings or get_settings()
-    with connect(settings) as conn, conn.cursor() as cur:
-        cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(settings.events_table)))
-        return int(cur.fetchone()[0])
+    with connect(settings, read_only=True) as conn:
+        require_events_table(conn, settings, keyset_index=False)
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(settings.events_table)))
+            return int(cur.fetchone()[0])
 
 
 def insert_events(
