@@ -7,7 +7,7 @@ from prefect.cache_policies import NONE
 
 from cardflow.bronze.store import BronzeStore
 from cardflow.retry import retry_transient
-from cardflow.sources.mq.landing import LandingResult, land_messages
+from cardflow.sources.mq.landing import BatchLanding, land_messages
 from cardflow.sources.mq.messages import RawMessage
 
 
@@ -18,7 +18,7 @@ from cardflow.sources.mq.messages import RawMessage
     retry_condition_fn=retry_transient,
     cache_policy=NONE,
 )
-def land_messages_task(messages: list[RawMessage], store: BronzeStore, prefix: str) -> LandingResult:
+def land_messages_task(messages: list[RawMessage], store: BronzeStore, prefix: str) -> BatchLanding:
     """Prefect task around :func:`land_messages` (retries are safe: writes are idempotent).
 
     Only transient failures (network, throttling: :func:`cardflow.retry.is_transient`) are retried;
