@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cardflow.bronze.layout import bronze_key, part_id
-from cardflow.bronze.manifest import build_manifest, write_manifest
+from cardflow.bronze.manifest import build_manifest, read_manifest_document, write_manifest
 from cardflow.bronze.store import BronzeStore
 from cardflow.bronze.writer import WrittenObject, quarantine_entry, write_quarantine, write_records
 from cardflow.contract import format_timestamp
@@ -239,3 +239,42 @@ def land_messages(messages: Sequence[RawMessage], store: BronzeStore, prefix: st
         quarantine=[o.as_dict() for o in quarantined],
         reasons=dict(sorted(reasons.items())),
     )
+
+
+def read_batch_landing(store: BronzeStore, manifest_key: str, *, batch_id: str | None = None) -> BatchLanding:
+    """What a landed batch wrote, read back from its manifest, with every listed object checked.
+
+    This is how a run triggered by the ``cardflow.mq.batch.landed`` event learns what landed: the
+    event carries only the batch id and the manifest key, never the messages.
+
+    Args:
+        manifest_key: key of the batch's manifest (``<prefix>/_manifests/origin=realtime/...``).
+        batch_id: when given, the manifest must be this batch's.
+
+    Raises:
+        ManifestError: the manifest is missing or unreadable, belongs to another batch or origin, or
+            lists an object that is not in Bronze.
+    """
+    landing = BatchLanding.from_manifest(manifest_key, read_manifest_document(store, manifest_key))
+    if batch_id is not None and batch_id != landing.batch_id:
+        raise ManifestError(
+            manifest_key,
+            f"records batch {landing.batch_id}, not {batch_id}; check the event's batch_id and manifest_key",
+        )
+    missing = [o["key"] for o in [*landing.objects, *landing.quarantine] if not store.exists(o["key"])]
+    if missing:
+        raise ManifestError(
+            manifest_key,
+            f"lists {len(missing)} object(s) missing from Bronze (first: {missing[0]}); the batch must be "
+            "landed again (its sender redelivers it if it was not acknowledged)",
+        )
+    logger.info(
+        "batch %s in Bronze: %d messages -> %d rows in %d objects, %d quarantined; manifest %s",
+        landing.batch_id,
+        landing.messages,
+        landing.landed,
+        len(landing.objects),
+        landing.quarantined,
+        manifest_key,
+    )
+    return landing
