@@ -26,6 +26,7 @@ def test_connection_parameters_use_the_secret_and_logs_do_not() -> None:
     params = connection_parameters(settings.rabbitmq_url, name="x")
     assert params.credentials.password == PASSWORD and params.port == 5673
     assert describe_url(settings.rabbitmq_url) == "amqp://127.0.0.1:5673/cardflow"
+    assert describe_url(f"amqps://u:{PASSWORD}@b-1.mq.example/%2F") == "amqps://b-1.mq.example:5671/%2F"
     config = ConsumerConfig.from_settings(settings)
     assert PASSWORD not in repr(config)
     assert PASSWORD not in repr(ConsumerConfig(url, config.topology, "bronze"))  # a plain str is wrapped

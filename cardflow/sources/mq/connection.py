@@ -40,4 +40,5 @@ def connection_parameters(
 def describe_url(url: SecretStr | str) -> str:
     """The broker address for logs, without credentials."""
     parsed = urlparse(reveal(url))
-    return f"{parsed.scheme}://{parsed.hostname}:{parsed.port or 5672}{parsed.path or '/'}"
+    port = parsed.port or (5671 if parsed.scheme == "amqps" else 5672)
+    return f"{parsed.scheme}://{parsed.hostname}:{port}{parsed.path or '/'}"

@@ -93,6 +93,8 @@ class ConsumerConfig:
 
 @dataclass
 class _Pending:
+    """A dispatched batch: its deliveries up to ``last_tag`` are acked once ``future`` (the landing) is done."""
+
     last_tag: int
     batch: list[Delivery]
     future: Future
