@@ -5,7 +5,7 @@ pre-loaded with ``min(ctx.events, 200_000)`` generated messages (``--events``), 
 
 * ``drain``: a pika consumer that does no work (prefetch 1000, ``basic_ack(multiple=True)`` every
   250 messages) -- the ceiling of consuming in Python on this broker.
-* ``consume-local`` / ``consume-s3``: :class:`cardflow.sources.mq.rabbitmq.BatchConsumer` at the default batch
+* ``consume-local`` / ``consume-s3``: :class:`cardflow.sources.mq.consumer.BatchConsumer` at the default batch
   settings landing to the local store / to a moto S3 server (its own process).
 
 Columns: ``msgs_per_s`` is the consume phase only (publishing the backlog is excluded), ``pct_drain``
@@ -52,7 +52,8 @@ def _outgoing(n: int, seed: int) -> list[Any]:
 def _fresh_queue(prefix: str) -> Any:
     import pika
 
-    from cardflow.sources.mq.rabbitmq import Topology, connection_parameters, declare_topology
+    from cardflow.sources.mq.connection import connection_parameters
+    from cardflow.sources.mq.topology import Topology, declare_topology
 
     topology = Topology(f"bench_{prefix}_{uuid.uuid4().hex[:8]}")
     connection = pika.BlockingConnection(connection_parameters(URL))
@@ -64,7 +65,7 @@ def _fresh_queue(prefix: str) -> Any:
 def _delete_queue(topology: Any) -> None:
     import pika
 
-    from cardflow.sources.mq.rabbitmq import connection_parameters
+    from cardflow.sources.mq.connection import connection_parameters
 
     connection = pika.BlockingConnection(connection_parameters(URL))
     channel = connection.channel()
@@ -75,7 +76,7 @@ def _delete_queue(topology: Any) -> None:
 
 
 def _publish(topology: Any, messages: list[Any]) -> None:
-    from cardflow.sources.mq.rabbitmq import ConfirmingPublisher
+    from cardflow.sources.mq.publisher import ConfirmingPublisher
 
     ConfirmingPublisher(URL, topology.queue, window=5000).publish(messages)
 
@@ -88,7 +89,7 @@ def _results_file(ctx: BenchContext) -> Path:
 def _drain(ctx: BenchContext) -> dict[str, Any]:
     import pika
 
-    from cardflow.sources.mq.rabbitmq import connection_parameters
+    from cardflow.sources.mq.connection import connection_parameters
 
     n = _messages(ctx)
     topology = _fresh_queue("drain")
@@ -143,8 +144,8 @@ def _consume_case(ctx: BenchContext, *, s3: bool, workers: int = 0) -> dict[str,
     from cardflow.bronze.layout import is_part_key
     from cardflow.bronze.store import get_store
     from cardflow.settings import load_settings
+    from cardflow.sources.mq.consumer import BatchConsumer, ConsumerConfig
     from cardflow.sources.mq.messages import PUBLISHED_AT_HEADER
-    from cardflow.sources.mq.rabbitmq import BatchConsumer, ConsumerConfig
 
     n = _messages(ctx)
     moto = None
@@ -228,7 +229,7 @@ def _consume_case(ctx: BenchContext, *, s3: bool, workers: int = 0) -> dict[str,
 
 def _paced_publish(topology: Any, messages: list[Any]) -> None:
     """Publish at LATENCY_RATE messages/s in 100 ms slices (each slice confirmed before the next)."""
-    from cardflow.sources.mq.rabbitmq import ConfirmingPublisher
+    from cardflow.sources.mq.publisher import ConfirmingPublisher
 
     publisher = ConfirmingPublisher(URL, topology.queue, window=5000)
     per_slice = max(1, LATENCY_RATE // 10)

@@ -85,3 +85,11 @@ class ReportError(CardflowError):
     def __init__(self, what: str, problem: str) -> None:
         self.what = what
         super().__init__(f"report: {what}: {problem}")
+
+
+class ManifestError(CardflowError):
+    """A run manifest in Bronze is missing, unreadable or does not say what a caller needs."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = key
+        super().__init__(f"manifest {key}: {problem}")

@@ -151,7 +151,11 @@ class Settings(BaseSettings):
     """DuckDB gates validate tables in pieces of this many rows (bounds memory)."""
 
     # --- real-time ingestion -------------------------------------------------------------------
-    rabbitmq_url: str = Field("amqp://guest:guest@127.0.0.1:5672/%2F", validation_alias=_env("RABBITMQ_URL"))
+    rabbitmq_url: SecretStr = Field(
+        SecretStr("amqp://guest:guest@127.0.0.1:5672/%2F"), validation_alias=_env("RABBITMQ_URL")
+    )
+    """amqp[s]://user:password@host:port/vhost; a secret (it holds the password): unwrap it only where
+    pika connects (cardflow.sources.mq.connection)."""
     rabbitmq_queue: str = Field("cardflow.events", validation_alias=_env("RABBITMQ_QUEUE"))
     rabbitmq_prefetch: int = Field(3000, validation_alias=_env("RABBITMQ_PREFETCH"), ge=1, le=65535)
     """Unacked messages the broker may push to `cardflow consume` (must be >= RABBITMQ_BATCH_SIZE)."""
@@ -185,10 +189,13 @@ class Settings(BaseSettings):
 
     @field_validator("rabbitmq_url")
     @classmethod
-    def _amqp_url(cls, value: str) -> str:
-        parsed = urlparse(value)
+    def _amqp_url(cls, value: SecretStr) -> SecretStr:
+        parsed = urlparse(value.get_secret_value())
         if parsed.scheme not in ("amqp", "amqps") or not parsed.hostname:
-            raise ValueError(f"expected amqp[s]://user:password@host:port/vhost, got a {parsed.scheme!r} URL")
+            raise ValueError(
+                f"expected amqp[s]://user:password@host:port/vhost, got a {parsed.scheme!r} URL "
+                "(value not shown: it is a secret)"
+            )
         return value
 
     @model_validator(mode="after")

@@ -4,11 +4,20 @@ Senders: an Amazon MQ event-source mapping relayed by the Lambda or EventBridge 
 ``infra/cloudformation/amazonmq_to_webhook.yml`` (body ``{"eventSource": "aws:rmq",
 "rmqMessagesByQueue": {"<queue>::<vhost>": [...]}}``), or any client posting ``{"messages": [...]}``.
 
+The receiver lands each batch itself (:func:`cardflow.sources.mq.landing.land_messages`) and then
+emits the Prefect event ``cardflow.mq.batch.landed`` (:func:`tasks.realtime.emit_batch_landed`),
+whose payload holds the batch id, the manifest key and counts -- never message bodies. The
+``mq_realtime_landing`` deployment's trigger turns that event into a run that records the batch
+from its manifest. No batch ever becomes a flow-run parameter: parameters are capped at 512 KiB (an
+Amazon MQ batch of about 600 messages) and stored on the Prefect API, and messages may hold
+personal data.
+
 Contract with the sender (at-least-once in, exactly-once effect out):
 
-* ``2xx`` only after :func:`flows.realtime.mq_realtime_landing` returned, i.e. every Bronze object
-  and the manifest of the batch are durably written. Posting the same batch again is harmless: it
-  rewrites the same keys with the same bytes.
+* ``2xx`` only after the landing returned, i.e. every Bronze object and the manifest of the batch
+  are durably written. Posting the same batch again is harmless: it rewrites the same keys with
+  the same bytes. The event is a notification sent after the write; if it is lost the batch is
+  still in Bronze and listed by its manifest, which the load reads either way.
 * ``401`` bad or missing credentials; ``413`` body over CARDFLOW_WEBHOOK_MAX_BYTES; ``400`` not
   JSON; ``422`` JSON of the wrong shape -- these are not retried usefully, the message says why.
 * ``503`` Bronze could not be written: retry later (the sender's retry policy redelivers).
@@ -34,15 +43,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from cardflow.bronze.store import get_store
 from cardflow.errors import CardflowError, ConfigurationError, StorageError
 from cardflow.settings import Settings, get_settings
+from cardflow.sources.mq.landing import BatchLanding, land_messages
+from cardflow.sources.mq.messages import RawMessage
+from tasks.realtime import emit_batch_landed
 
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "x-cardflow-signature"
 SECRET_HEADER = "x-cardflow-secret"
 
-Lander = Callable[[list[dict[str, Any]]], dict[str, Any]]
+#: lands a list of wire messages durably and says what it wrote
+Lander = Callable[[list[dict[str, Any]]], BatchLanding]
+#: tells the world a batch landed (default: the Prefect event); returns the event's id, if any
+Notifier = Callable[[BatchLanding], str | None]
 
 
 class BadRequest(Exception):
@@ -137,15 +153,21 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def create_app(
-    settings: Settings | None = None, *, lander: Lander | None = None, run_as_flow: bool = True
+    settings: Settings | None = None,
+    *,
+    lander: Lander | None = None,
+    emit_events: bool = True,
+    notifier: Notifier | None = None,
 ) -> Starlette:
     """Build the ASGI app.
 
     Args:
         settings: cardflow settings (CARDFLOW_WEBHOOK_SECRET required).
-        lander: lands a list of wire messages and returns counts; default: the Prefect flow
-            ``mq_realtime_landing`` (one flow run per request) or, with ``run_as_flow=False``,
-            the landing function directly (no Prefect API needed).
+        lander: lands a list of wire messages; default: :func:`land_messages` on the configured
+            Bronze store, in the request (the 2xx waits for it).
+        emit_events: after each landed batch, emit ``cardflow.mq.batch.landed`` (default). False
+            lands without any Prefect API (``cardflow webhook --no-events``).
+        notifier: replaces the event emission (tests).
 
     Raises:
         ConfigurationError: CARDFLOW_WEBHOOK_SECRET is not set (the receiver never runs open).
@@ -155,7 +177,8 @@ def create_app(
         raise ConfigurationError("CARDFLOW_WEBHOOK_SECRET", "the webhook receiver needs a shared secret")
     secret = settings.webhook_secret.get_secret_value()
     limit = settings.webhook_max_body_bytes
-    land = lander or _default_lander(settings, run_as_flow)
+    land = lander or _store_lander(settings)
+    notify = notifier or (_emit_landed_event if emit_events else None)
 
     async def receive(request: Request) -> JSONResponse:
         try:
@@ -170,14 +193,15 @@ def create_app(
             logger.warning("webhook rejected a request with %d: %s", exc.status, exc)
             return JSONResponse({"error": str(exc)}, status_code=exc.status)
         try:
-            counts = await run_in_threadpool(land, messages)
+            landing = await run_in_threadpool(land, messages)
         except StorageError as exc:
             logger.error("webhook batch of %d not landed (store): %s", len(messages), exc)
             return JSONResponse({"error": f"Bronze write failed, retry later: {exc}"}, status_code=503)
         except CardflowError as exc:
             logger.error("webhook batch of %d not landed: %s", len(messages), exc)
             return JSONResponse({"error": f"landing failed, retry later: {exc}"}, status_code=503)
-        return JSONResponse({"status": "landed", **counts}, status_code=200)
+        event_id = await run_in_threadpool(_notify_quietly, notify, landing) if notify else None
+        return JSONResponse({"status": "landed", **landing.counts(), "event_id": event_id}, status_code=200)
 
     async def health(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "bronze": "s3" if settings.uses_s3 else "local"})
@@ -191,19 +215,35 @@ def create_app(
     )
 
 
-def _default_lander(settings: Settings, run_as_flow: bool) -> Lander:
-    if run_as_flow:
-        from flows.realtime import mq_realtime_landing
-
-        return lambda messages: mq_realtime_landing(messages, settings=settings)
-    from cardflow.bronze.store import get_store
-    from cardflow.sources.mq.landing import land_messages
-    from cardflow.sources.mq.messages import RawMessage
-
+def _store_lander(settings: Settings) -> Lander:
+    """Land straight into the configured Bronze store (no flow run: a batch is never a parameter)."""
     store = get_store(settings)
     return lambda messages: land_messages(
         [RawMessage.from_wire(m) for m in messages], store, settings.s3_prefix
-    ).counts()
+    )
+
+
+def _emit_landed_event(landing: BatchLanding) -> str | None:
+    event = emit_batch_landed(landing)
+    return str(event.id) if event is not None else None
+
+
+def _notify_quietly(notify: Notifier, landing: BatchLanding) -> str | None:
+    """Send the landed notification; a failure is logged, never turned into a non-2xx answer.
+
+    The batch is durably in Bronze at this point: answering an error would make the sender
+    redeliver a batch that already landed, for the sake of a notification.
+    """
+    try:
+        return notify(landing)
+    except Exception as exc:  # any notifier failure: the landing already succeeded
+        logger.warning(
+            "batch %s landed (manifest %s) but the landed event was not sent: %s",
+            landing.batch_id,
+            landing.manifest_key,
+            type(exc).__name__,
+        )
+        return None
 
 
 def app_factory() -> Starlette:

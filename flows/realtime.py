@@ -1,10 +1,14 @@
-"""Flow ``mq_realtime_landing``: one batch of MQ messages lands in Bronze, exactly once in effect.
+"""Flow ``mq_realtime_landing``: record what one landed MQ batch put in Bronze.
 
-Called three ways with the same parameter shape (``[{"data": "<base64>", "basicProperties":
-{...}}]``): by the webhook receiver (``cardflow webhook``) synchronously per HTTP request, by a
-deployment event trigger (Prefect Cloud webhook or ``prefect event emit``), or directly. The
-RabbitMQ bridge (``cardflow consume``) calls the same landing task body without the flow wrapper,
-to keep per-batch overhead out of the hot path. See docs/real_time_ingestion.md.
+The batch itself is landed before this flow runs, by the receiver that holds it (``cardflow
+webhook`` answers 2xx only after the durable write; ``cardflow consume`` acks only after it). The
+receiver then emits ``cardflow.mq.batch.landed`` with the batch id and the manifest key, and the
+deployment trigger in prefect.yaml runs this flow with those two values. The flow reads the batch's
+manifest back from Bronze, checks that every object it lists is there, and publishes what landed
+(counts, objects, quarantine reasons) as the ``mq-realtime-landing`` artifact.
+
+No parameter of this flow carries message bodies: they may hold personal data, and a batch of up
+to 10,000 messages exceeds Prefect's 512 KiB parameter limit. See docs/real_time_ingestion.md.
 """
 
 from __future__ import annotations
@@ -12,13 +16,12 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import create_markdown_artifact
 
 from cardflow.bronze.store import get_store
 from cardflow.settings import Settings, get_settings
-from cardflow.sources.mq.messages import RawMessage
 from tasks.alerts import alert_on_failure
-from tasks.realtime import land_messages_task
+from tasks.realtime import landing_markdown, read_batch_landing_task
 from tasks.run_names import realtime_run_name
 
 
@@ -28,12 +31,15 @@ from tasks.run_names import realtime_run_name
     on_failure=[alert_on_failure],
     on_crashed=[alert_on_failure],
 )
-def mq_realtime_landing(messages: list[dict], settings: Settings | None = None) -> dict[str, Any]:
-    """Land one batch of MQ messages: valid events to Bronze, the rest to quarantine with a reason.
+def mq_realtime_landing(
+    manifest_key: str, batch_id: str | None = None, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Record one landed batch: read its manifest from Bronze and publish what it holds.
 
     Args:
-        messages: the batch, each ``{"data": base64 body, "basicProperties": {"contentType",
-            "headers", "timestamp", ...}}`` (header strings may be Amazon MQ ``{"bytes": [...]}``).
+        manifest_key: the batch's manifest, ``<S3_PREFIX>/_manifests/origin=realtime/<ingested_at>-<batch_id>.json``
+            (the ``manifest_key`` of the ``cardflow.mq.batch.landed`` event, or of the webhook's answer).
+        batch_id: when given, the manifest must belong to this batch.
         settings: cardflow settings; defaults to :func:`get_settings`.
 
     Returns:
@@ -41,15 +47,15 @@ def mq_realtime_landing(messages: list[dict], settings: Settings | None = None) 
         manifest key.
 
     Raises:
-        StorageError: Bronze could not be written; the caller must not ack (the sender redelivers).
+        ManifestError: the manifest is missing, belongs to another batch, or lists an object that
+            is not in Bronze (the run fails and alerts).
     """
     settings = settings or get_settings()
-    raw = [RawMessage.from_wire(m) for m in messages]
-    result = land_messages_task(raw, get_store(settings), settings.s3_prefix)
-    counts = result.counts()
-    create_table_artifact(
+    landing = read_batch_landing_task(get_store(settings), manifest_key, batch_id)
+    create_markdown_artifact(
         key="mq-realtime-landing",
-        table=[{k: v for k, v in counts.items() if k != "reasons"} | {"reasons": str(counts["reasons"])}],
-        description=f"MQ batch {result.batch_id}: {result.landed} landed, {result.quarantined} quarantined",
+        markdown=landing_markdown(landing),
+        description=f"MQ batch {landing.batch_id}: {landing.landed} landed, {landing.quarantined} quarantined",
     )
-    return counts
+    return landing.counts()
+

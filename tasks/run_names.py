@@ -67,10 +67,14 @@ def transform_run_name() -> str:
 
 
 def realtime_run_name() -> str:
-    """``mq-batch-<n>-messages-<when>``: how many messages this batch carried."""
-    messages = _parameters().get("messages")
-    count = len(messages) if isinstance(messages, list) else 0
-    return f"mq-batch-{count}-message{'s' if count != 1 else ''}-{_now()}"
+    """``mq-batch-<batch_id>``: which landed batch this run records (from ``batch_id``, else from the
+    manifest key ``.../<ingested_at>-<batch_id>.json``)."""
+    params = _parameters()
+    batch_id = params.get("batch_id")
+    if not batch_id:
+        stem = str(params.get("manifest_key") or "").rsplit("/", 1)[-1].removesuffix(".json")
+        batch_id = stem.rsplit("-", 1)[-1] if "-" in stem else ""
+    return f"mq-batch-{batch_id}" if batch_id else f"mq-batch-{_now()}"
 
 
 def pipeline_run_name() -> str:

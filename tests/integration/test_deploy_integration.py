@@ -7,8 +7,9 @@ One test, in phases, because the server and worker take a while to start on a sm
 2. ``prefect --no-prompt deploy --all`` from the checkout's prefect.yaml;
 3. ``prefect deployment run`` of medallion_pipeline: Completed, Gold equals what the generated
    events imply, run named after what it did;
-4. ``prefect event emit cardflow.mq.batch.received`` with a small batch in the payload: the deployment
-   trigger runs mq_realtime_landing with the batch as a list and the batch lands in Bronze;
+4. ``cardflow webhook`` (default mode) receives an Amazon MQ batch, lands it in Bronze and emits
+   ``cardflow.mq.batch.landed``; the deployment trigger runs mq_realtime_landing with the manifest
+   key and batch id only (no message in any parameter), and the run records the batch;
 5. a run of the backfill deployment pointed at a closed Postgres port fails and posts exactly one
    alert (through the block) naming flow, deployment, run, state, error and link, with no secret;
 6. ``cardflow automations`` creates the server-side alert automations (idempotently).
@@ -20,16 +21,18 @@ CARDFLOW_DATA_DIR, local lake, DuckDB). Everything started is stopped at the end
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import httpx
 import pytest
 
 from cardflow.bronze.layout import is_part_key
@@ -40,8 +43,9 @@ from cardflow.settings import load_settings
 from cardflow.sources.eventstore import store as eventstore
 from cardflow.sources.mq.messages import RawMessage
 from cardflow.sources.mq.outgoing import outgoing_for_event
+from deployments.webhook_app import sign
 from tests.expected import expected_gold
-from tests.prefect_server import PrefectServer
+from tests.prefect_server import PrefectServer, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -87,8 +91,6 @@ def server(tmp_path: Path) -> Iterator[PrefectServer]:
 
 
 def _cardflow(server: PrefectServer, env: dict[str, str], *args: str) -> str:
-    import subprocess
-
     result = subprocess.run(
         [sys.executable, "-m", "cardflow", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
     )
@@ -112,6 +114,40 @@ def _bronze_event_ids(lake: Path, prefix: str) -> set[str]:
         if is_part_key(key):
             ids.update(json.loads(line)["event_id"] for line in decode_lines(store.read_bytes(key)))
     return ids
+
+
+def _post_to_webhook(
+    tmp_path: Path, env: dict[str, str], document: dict[str, Any], *, wait: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """Serve ``cardflow webhook`` (default mode) against the server, POST one signed batch, and
+    keep the receiver up until ``wait`` returns (it emits the landed event asynchronously)."""
+    secret, port = "hook-secret", free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cardflow", "webhook", "--port", str(port)],
+        cwd=tmp_path,
+        env=env | {"CARDFLOW_WEBHOOK_SECRET": secret},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail("webhook did not become healthy: " + proc.stdout.read1().decode()[-2000:])
+                time.sleep(0.3)
+        body = json.dumps(document).encode()
+        signed = {"x-cardflow-signature": sign(secret, body)}
+        response = httpx.post(f"{base}/mq", content=body, headers=signed, timeout=120)
+        assert response.status_code == 200, response.text
+        return response.json() | {"run": wait()}
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 def test_deploy_run_trigger_and_alert_on_a_real_server(
@@ -167,7 +203,8 @@ def test_deploy_run_trigger_and_alert_on_a_real_server(
         artifacts = server.api("POST", "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run["id"]]}}})
         assert any(a["key"] == "medallion-pipeline" for a in artifacts)
 
-        # 4. the real-time trigger: an event carrying a batch runs the landing flow with that batch
+        # 4. real time: the webhook lands the batch itself and emits cardflow.mq.batch.landed; the
+        #    trigger runs mq_realtime_landing with ids only, and the run reads the batch's manifest
         events = list(EventGenerator(REALTIME))
         messages = []
         for event in events:
@@ -175,18 +212,18 @@ def test_deploy_run_trigger_and_alert_on_a_real_server(
             raw = RawMessage(body=out.body, content_type=out.content_type, headers=out.headers)
             messages.append(raw.to_wire())
         realtime = deployments["mq_realtime_landing"]
-        server.cli(
-            "event", "emit", "cardflow.mq.batch.received",
-            "--resource-id", "cardflow.mq.events",
-            "--payload", json.dumps({"messages": messages}),
-            cwd=tmp_path,
+        answer = _post_to_webhook(
+            tmp_path, flow_env, {"eventSource": "aws:rmq", "rmqMessagesByQueue": {"cardflow.events::/": messages}},
+            wait=lambda: server.wait_for_run(realtime["id"], timeout=240),
         )  # fmt: skip
-        landed = server.wait_for_run(realtime["id"], timeout=240)
+        landed = answer.pop("run")
         assert landed["state_type"] == "COMPLETED", server.run_logs(landed["id"])
-        assert landed["parameters"]["messages"] == messages  # a list, rendered from the event as JSON
-        assert landed["name"].startswith(f"mq-batch-{len(messages)}-messages")
+        assert landed["parameters"] == {"manifest_key": answer["manifest_key"], "batch_id": answer["batch_id"]}
+        assert landed["name"] == f"mq-batch-{answer['batch_id']}"
         bronze_ids = _bronze_event_ids(settings.lake_dir, settings.s3_prefix)
         assert {str(e["event_id"]) for e in events} <= bronze_ids
+        artifacts = server.api("POST", "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [landed["id"]]}}})
+        assert any(a["key"] == "mq-realtime-landing" for a in artifacts)
 
         # 5. a failing run posts exactly one alert, through the SlackWebhook block
         backfill = deployments["events_backfill_to_s3"]

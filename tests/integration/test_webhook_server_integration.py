@@ -36,7 +36,7 @@ def test_cardflow_webhook_serves_and_lands(tmp_path: Path) -> None:
         "CARDFLOW_WEBHOOK_SECRET": secret,
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cardflow", "webhook", "--port", str(port), "--no-flow-runs"],
+        [sys.executable, "-m", "cardflow", "webhook", "--port", str(port), "--no-events"],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,

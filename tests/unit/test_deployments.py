@@ -35,7 +35,10 @@ EXPECTED = {
     "bronze_replay",
 }
 # parameters a deployment leaves to the person starting the run (no schedule may rely on them)
-RUN_TIME_PARAMETERS = {"bronze_replay": {"start": "2026-11-01", "end": "2026-11-02"}}
+RUN_TIME_PARAMETERS = {
+    "bronze_replay": {"start": "2026-11-01", "end": "2026-11-02"},
+    "mq_realtime_landing": {"manifest_key": "bronze/_manifests/origin=realtime/20261120T120000000000Z-abc.json"},
+}
 
 
 def _flow(entrypoint: str) -> Flow[..., Any]:
@@ -85,21 +88,22 @@ def test_schedules_are_cron_with_timezones() -> None:
     assert any(s["active"] for s in DEPLOYMENTS["medallion_pipeline"]["schedules"])
 
 
-def test_realtime_trigger_renders_the_batch_as_a_list() -> None:
-    """The event trigger's parameter template yields the payload's messages as JSON, not a string."""
+def test_realtime_trigger_renders_ids_not_messages() -> None:
+    """The event trigger passes the landed batch's manifest key and id; no parameter holds messages."""
     spec = DEPLOYMENTS["mq_realtime_landing"]
     (trigger,) = spec["triggers"]
     parsed = DeploymentEventTrigger.model_validate(trigger)
-    assert parsed.expect == {"cardflow.mq.batch.received"}
-    messages = [{"data": "eyJ4IjoiXCJxdW90ZWRcIiJ9", "basicProperties": {"headers": {"n": 1}}}]
+    assert parsed.expect == {"cardflow.mq.batch.landed"}
+    payload = {"batch_id": "abc", "manifest_key": "bronze/_manifests/origin=realtime/x-abc.json", "messages": 3}
     rendered = hydrate(
         trigger["parameters"],
-        HydrationContext(render_jinja=True, jinja_context={"event": {"payload": {"messages": messages}}}),
+        HydrationContext(render_jinja=True, jinja_context={"event": {"payload": payload}}),
     )
-    assert rendered == {"messages": messages}
+    assert rendered == {"manifest_key": payload["manifest_key"], "batch_id": "abc"}
     flow = _flow(spec["entrypoint"])
     jsonschema.validate(rendered, parameter_schema(flow).model_dump_for_openapi())
-    assert flow.validate_parameters(rendered)["messages"] == messages
+    assert flow.validate_parameters(rendered)["manifest_key"] == payload["manifest_key"]
+    assert "messages" not in flow.parameters.properties
 
 
 def test_serve_builds_the_same_deployments() -> None:

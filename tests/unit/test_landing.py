@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from cardflow.bronze.layout import is_part_key
+from cardflow.bronze.manifest import build_manifest, read_manifest_document, write_manifest
 from cardflow.bronze.store import LocalBronzeStore
 from cardflow.bronze.writer import decode_lines
 from cardflow.dev.generator import EventGenerator, GeneratorConfig
-from cardflow.sources.mq.landing import land_messages
+from cardflow.errors import ManifestError
+from cardflow.sources.mq.landing import land_messages, read_batch_landing
 from cardflow.sources.mq.messages import PUBLISHED_AT_HEADER, RawMessage
 from cardflow.sources.mq.outgoing import outgoing_for_event
 
@@ -137,3 +142,63 @@ def test_protobuf_and_json_batches_land_byte_identical_objects(tmp_path: Path) -
         assert result.landed == 120
         lakes[body_format] = {k: v for k, v in _snapshot(root).items() if is_part_key(k)}
     assert lakes["protobuf"] == lakes["json"]
+
+
+def test_manifest_read_back_gives_the_same_landing(tmp_path: Path) -> None:
+    """What the recording flow reads from Bronze equals what the landing returned (counts, objects,
+    quarantine, reasons): the manifest alone is enough to say what a batch landed."""
+    store = LocalBronzeStore(tmp_path)
+    batch = [*_messages(60), _messages(1)[0], RawMessage(b"nope", "text/plain"), RawMessage(b"{x", None)]
+    result = land_messages(batch, store, "bronze")
+    assert result.manifest_key is not None and result.duplicates == 1
+    assert read_batch_landing(store, result.manifest_key) == result
+    assert read_batch_landing(store, result.manifest_key, batch_id=result.batch_id).counts() == result.counts()
+
+
+def test_the_loader_reads_what_the_mq_landing_lists(tmp_path: Path) -> None:
+    """One manifest format: the MQ landing writes it through cardflow.bronze.manifest, and it lists
+    exactly the part objects in Bronze (what the load's read_manifest consumes: key, rows, sha256)."""
+    store = LocalBronzeStore(tmp_path)
+    result = land_messages(_messages(30), store, "bronze")
+    assert result.manifest_key is not None
+    document = read_manifest_document(store, result.manifest_key)
+    assert document == build_manifest(
+        run_id=document["run_id"],
+        origin="realtime",
+        created_at=datetime.fromisoformat(result.ingested_at),
+        objects=result.objects,
+        quarantine=[],
+        extra={"messages": 30, "duplicates": 0, "ingested_at_source": "bus"},
+    )
+    assert [o["key"] for o in document["objects"]] == sorted(k for k in _snapshot(tmp_path) if is_part_key(k))
+    assert all({"key", "rows", "sha256", "bytes"} <= set(o) for o in document["objects"])
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (None, "not found"),
+        (b"{not json", "not valid JSON"),
+        (b"[]", "expected a JSON object"),
+        (b'{"run_id": "r", "origin": "realtime"}', "lacks objects"),
+        (b'{"run_id": "r", "origin": "realtime", "objects": [{"rows": 1}]}', "entries with a key"),
+    ],
+)
+def test_unreadable_manifests_say_what_is_wrong(tmp_path: Path, content: bytes | None, fragment: str) -> None:
+    store = LocalBronzeStore(tmp_path)
+    key = "bronze/_manifests/origin=realtime/20261120T000000000000Z-abc.json"
+    if content is not None:
+        store.write_bytes(key, content)
+    with pytest.raises(ManifestError, match=fragment) as info:
+        read_batch_landing(store, key)
+    assert info.value.key == key
+
+
+def test_a_backfill_manifest_is_not_a_batch(tmp_path: Path) -> None:
+    store = LocalBronzeStore(tmp_path)
+    manifest = build_manifest(
+        run_id="backfill-1", origin="backfill", created_at=datetime(2026, 11, 20, tzinfo=UTC), objects=[], quarantine=[]
+    )
+    key = write_manifest(store, "bronze", manifest)
+    with pytest.raises(ManifestError, match="not a real-time batch manifest"):
+        read_batch_landing(store, key)

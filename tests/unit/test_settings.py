@@ -79,3 +79,19 @@ def test_require_names_missing_variable() -> None:
     s = load_settings()
     with pytest.raises(ConfigurationError, match="S3_BUCKET"):
         s.require("s3_bucket")
+
+
+def test_rabbitmq_url_is_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RABBITMQ_URL holds the broker password: never in repr, str, dumps or JSON of the settings."""
+    monkeypatch.setenv("RABBITMQ_URL", "amqps://ingest:rabbit-pw-123@b-1.mq.example:5671/%2F")
+    s = load_settings()
+    for text in (repr(s), str(s), str(s.model_dump()), s.model_dump_json()):
+        assert "rabbit-pw-123" not in text
+    assert s.rabbitmq_url.get_secret_value() == "amqps://ingest:rabbit-pw-123@b-1.mq.example:5671/%2F"
+
+
+def test_bad_rabbitmq_url_does_not_echo_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RABBITMQ_URL", "http://ingest:rabbit-pw-123@b-1.mq.example/")
+    with pytest.raises(ConfigurationError) as info:
+        load_settings()
+    assert info.value.variable == "RABBITMQ_URL" and "rabbit-pw-123" not in str(info.value)

@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cardflow.sources.mq.rabbitmq import BatchConsumer, ConsumerConfig
+    from cardflow.sources.mq.consumer import BatchConsumer, ConsumerConfig
 
     settings = get_settings()
     try:

@@ -74,14 +74,10 @@ def _to_rabbitmq(args: argparse.Namespace, generator: EventGenerator) -> int:
     """Publish the generated events to RabbitMQ with batched publisher confirms."""
     import pika
 
+    from cardflow.sources.mq.connection import connection_parameters, describe_url
     from cardflow.sources.mq.outgoing import outgoing_for_event
-    from cardflow.sources.mq.rabbitmq import (
-        ConfirmingPublisher,
-        Topology,
-        connection_parameters,
-        declare_topology,
-        describe_url,
-    )
+    from cardflow.sources.mq.publisher import ConfirmingPublisher
+    from cardflow.sources.mq.topology import Topology, declare_topology
 
     settings = get_settings()
     topology = Topology.from_settings(settings, args.queue)

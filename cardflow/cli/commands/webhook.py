@@ -11,14 +11,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "webhook",
         help="serve the HTTP endpoint that lands Amazon MQ / RabbitMQ batches (POST /mq, GET /health)",
+        description=(
+            "Each POSTed batch is landed in Bronze before the 2xx answer; then the Prefect event "
+            "cardflow.mq.batch.landed (batch id, manifest key, counts; no message bodies) is emitted, "
+            "which triggers the mq_realtime_landing deployment to record the batch."
+        ),
     )
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument(
-        "--no-flow-runs",
+        "--no-events",
         action="store_true",
-        help="land through the task function directly instead of one Prefect flow run per request",
+        help="land without emitting cardflow.mq.batch.landed (no Prefect API needed)",
     )
+    # before batches were landed by the receiver itself, this flag bypassed one flow run per request;
+    # it now means the same as --no-events (nothing but the event needs Prefect)
+    p.add_argument("--no-flow-runs", dest="no_events", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=run)
 
 
@@ -27,6 +35,6 @@ def run(args: argparse.Namespace) -> int:
 
     from deployments.webhook_app import create_app
 
-    app = create_app(get_settings(), run_as_flow=not args.no_flow_runs)
+    app = create_app(get_settings(), emit_events=not args.no_events)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
     return 0

@@ -11,9 +11,10 @@ Exactly-once effect under redelivery rests on three choices made here:
    partition, as ingested_at is one per batch), named ``part_id(sorted event_ids)``, records
    sorted by event_id, gzip without mtime: the same batch gives the same key and the same bytes,
    so a retry overwrites instead of adding. Duplicate event_ids inside a batch are written once.
-3. **Manifest last.** ``_manifests/origin=realtime/<ingested>-<batch_id>.json`` is written after
-   every part and quarantine object; its content is deterministic too, so a load that already
-   took it skips it. The caller acks the messages only after :func:`land_messages` returns.
+3. **Manifest last.** ``_manifests/origin=realtime/<ingested>-<batch_id>.json`` is written (by
+   :mod:`cardflow.bronze.manifest`, the one manifest writer) after every part and quarantine
+   object; its content is deterministic too, so a load that already took it skips it. The caller
+   acks the messages (or answers 2xx) only after :func:`land_messages` returns.
 
 A redelivery that regroups messages into *different* batches (after a crash, with batching by
 time) writes other objects holding some of the same event_ids; Silver dedupes by event_id, so the
@@ -22,7 +23,6 @@ effect stays exactly once. The integration tests check both properties.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections import Counter, defaultdict
@@ -32,10 +32,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cardflow.bronze.layout import bronze_key, manifest_key, part_id
+from cardflow.bronze.layout import bronze_key, part_id
+from cardflow.bronze.manifest import build_manifest, read_manifest_document, write_manifest
 from cardflow.bronze.store import BronzeStore
 from cardflow.bronze.writer import WrittenObject, quarantine_entry, write_quarantine, write_records
 from cardflow.contract import format_timestamp
+from cardflow.errors import ManifestError
 from cardflow.sources.mq.messages import Canonical, RawMessage, canonicalize
 
 logger = logging.getLogger(__name__)
@@ -55,8 +57,12 @@ def _writers() -> ThreadPoolExecutor:
 
 
 @dataclass(frozen=True)
-class LandingResult:
-    """What one batch did: counts per outcome and the objects written (keys, rows, checksums)."""
+class BatchLanding:
+    """What landing one batch did: counts per outcome and the objects written (keys, rows, checksums).
+
+    Built by :func:`land_messages`, or read back from the batch's manifest in Bronze by
+    :meth:`from_manifest` (what the ``mq_realtime_landing`` flow records); both give the same value.
+    """
 
     batch_id: str
     messages: int
@@ -71,7 +77,7 @@ class LandingResult:
     reasons: dict[str, int] = field(default_factory=dict)
 
     def counts(self) -> dict[str, Any]:
-        """The small JSON-friendly summary flows return and artifacts show."""
+        """The small JSON-friendly summary the webhook answers and artifacts show (no message data)."""
         return {
             "batch_id": self.batch_id,
             "messages": self.messages,
@@ -88,6 +94,38 @@ class LandingResult:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_manifest(cls, key: str, manifest: dict[str, Any]) -> BatchLanding:
+        """The landing a real-time manifest records (the inverse of what :func:`land_messages` wrote).
+
+        Raises:
+            ManifestError: the manifest is not a real-time batch manifest.
+        """
+        run_id = str(manifest.get("run_id", ""))
+        if manifest.get("origin") != ORIGIN or "-" not in run_id or "messages" not in manifest:
+            raise ManifestError(
+                key,
+                f"origin {manifest.get('origin')!r} run {run_id!r} is not a real-time batch manifest "
+                f"(expected origin {ORIGIN!r} and a run id <ingested_at>-<batch_id>)",
+            )
+        quarantine = [dict(q) for q in manifest.get("quarantine", [])]
+        reasons: Counter[str] = Counter()
+        for entry in quarantine:
+            reasons.update(entry.pop("reasons", {}))
+        return cls(
+            batch_id=run_id.rsplit("-", 1)[1],
+            messages=int(manifest["messages"]),
+            landed=int(manifest.get("rows", 0)),
+            duplicates=int(manifest.get("duplicates", 0)),
+            quarantined=sum(int(q.get("rows", 0)) for q in quarantine),
+            ingested_at=str(manifest.get("created_at", "")),
+            ingested_at_source=str(manifest.get("ingested_at_source", "")),
+            manifest_key=key,
+            objects=list(manifest["objects"]),
+            quarantine=quarantine,
+            reasons=dict(sorted(reasons.items())),
+        )
+
 
 def batch_ingested_at(results: Sequence[Canonical]) -> tuple[datetime, str]:
     """The batch's ingested_at and where it came from (``bus`` or ``wall_clock``)."""
@@ -97,7 +135,7 @@ def batch_ingested_at(results: Sequence[Canonical]) -> tuple[datetime, str]:
     return datetime.now(UTC), "wall_clock"
 
 
-def land_messages(messages: Sequence[RawMessage], store: BronzeStore, prefix: str) -> LandingResult:
+def land_messages(messages: Sequence[RawMessage], store: BronzeStore, prefix: str) -> BatchLanding:
     """Canonicalize, validate and durably write one batch; return counts per outcome.
 
     Does nothing (returns zero counts, writes nothing) for an empty batch. Safe to call again with
@@ -107,7 +145,7 @@ def land_messages(messages: Sequence[RawMessage], store: BronzeStore, prefix: st
         StorageError: a write failed; nothing may be acked, the batch will be redelivered.
     """
     if not messages:
-        return LandingResult("", 0, 0, 0, 0, "", "none", None)
+        return BatchLanding("", 0, 0, 0, 0, "", "none", None)
     results = [canonicalize(m) for m in messages]
     ingested_at, stamp_source = batch_ingested_at(results)
     batch_id = part_id(sorted({r.identity for r in results}))
@@ -168,20 +206,16 @@ def land_messages(messages: Sequence[RawMessage], store: BronzeStore, prefix: st
 
     written = [upload.result() for upload in uploads]  # re-raises the first StorageError
     run_id = f"{ingested_at:%Y%m%dT%H%M%S%fZ}-{batch_id}"
-    mkey = manifest_key(prefix, ORIGIN, run_id)
-    landed = sum(o.rows for o in written)
-    manifest = {
-        "run_id": run_id,
-        "origin": ORIGIN,
-        "created_at": format_timestamp(ingested_at),
-        "objects": [o.as_dict() for o in written],
-        "quarantine": [o.as_dict() | {"reasons": dict(sorted(reasons.items()))} for o in quarantined],
-        "rows": landed,
-        "messages": len(messages),
-        "duplicates": duplicates,
-        "ingested_at_source": stamp_source,
-    }
-    store.write_bytes(mkey, json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode("utf-8"))
+    manifest = build_manifest(
+        run_id=run_id,
+        origin=ORIGIN,
+        created_at=ingested_at,
+        objects=[o.as_dict() for o in written],
+        quarantine=[o.as_dict() | {"reasons": dict(sorted(reasons.items()))} for o in quarantined],
+        extra={"messages": len(messages), "duplicates": duplicates, "ingested_at_source": stamp_source},
+    )
+    mkey = write_manifest(store, prefix, manifest)
+    landed = manifest["rows"]
     logger.info(
         "landed batch %s: %d messages -> %d rows in %d objects, %d duplicates, %d quarantined; manifest %s",
         batch_id,
@@ -192,7 +226,7 @@ def land_messages(messages: Sequence[RawMessage], store: BronzeStore, prefix: st
         len(rejects),
         mkey,
     )
-    return LandingResult(
+    return BatchLanding(
         batch_id=batch_id,
         messages=len(messages),
         landed=landed,
@@ -201,7 +235,46 @@ def land_messages(messages: Sequence[RawMessage], store: BronzeStore, prefix: st
         ingested_at=format_timestamp(ingested_at),
         ingested_at_source=stamp_source,
         manifest_key=mkey,
-        objects=[o.as_dict() for o in written],
+        objects=manifest["objects"],
         quarantine=[o.as_dict() for o in quarantined],
         reasons=dict(sorted(reasons.items())),
     )
+
+
+def read_batch_landing(store: BronzeStore, manifest_key: str, *, batch_id: str | None = None) -> BatchLanding:
+    """What a landed batch wrote, read back from its manifest, with every listed object checked.
+
+    This is how a run triggered by the ``cardflow.mq.batch.landed`` event learns what landed: the
+    event carries only the batch id and the manifest key, never the messages.
+
+    Args:
+        manifest_key: key of the batch's manifest (``<prefix>/_manifests/origin=realtime/...``).
+        batch_id: when given, the manifest must be this batch's.
+
+    Raises:
+        ManifestError: the manifest is missing or unreadable, belongs to another batch or origin, or
+            lists an object that is not in Bronze.
+    """
+    landing = BatchLanding.from_manifest(manifest_key, read_manifest_document(store, manifest_key))
+    if batch_id is not None and batch_id != landing.batch_id:
+        raise ManifestError(
+            manifest_key,
+            f"records batch {landing.batch_id}, not {batch_id}; check the event's batch_id and manifest_key",
+        )
+    missing = [o["key"] for o in [*landing.objects, *landing.quarantine] if not store.exists(o["key"])]
+    if missing:
+        raise ManifestError(
+            manifest_key,
+            f"lists {len(missing)} object(s) missing from Bronze (first: {missing[0]}); the batch must be "
+            "landed again (its sender redelivers it if it was not acknowledged)",
+        )
+    logger.info(
+        "batch %s in Bronze: %d messages -> %d rows in %d objects, %d quarantined; manifest %s",
+        landing.batch_id,
+        landing.messages,
+        landing.landed,
+        len(landing.objects),
+        landing.quarantined,
+        manifest_key,
+    )
+    return landing

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from cardflow.contract import format_timestamp
 from cardflow.sources.mq.messages import payload_to_proto, protobuf_content_type
-from cardflow.sources.mq.rabbitmq import Outgoing
+from cardflow.sources.mq.publisher import Outgoing
 
 BodyFormat = Literal["json", "protobuf"]
 

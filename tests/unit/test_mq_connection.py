@@ -1,0 +1,43 @@
+"""RABBITMQ_URL stays secret where the MQ code uses it: consumer config, logs and connection errors."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import pytest
+
+from cardflow.settings import load_settings
+from cardflow.sources.mq.connection import BrokerError, connection_parameters, describe_url
+from cardflow.sources.mq.consumer import BatchConsumer, ConsumerConfig
+
+PASSWORD = "rabbit-pw-456"
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_connection_parameters_use_the_secret_and_logs_do_not() -> None:
+    url = f"amqp://ingest:{PASSWORD}@127.0.0.1:5673/cardflow"
+    settings = load_settings(rabbitmq_url=url)
+    params = connection_parameters(settings.rabbitmq_url, name="x")
+    assert params.credentials.password == PASSWORD and params.port == 5673
+    assert describe_url(settings.rabbitmq_url) == "amqp://127.0.0.1:5673/cardflow"
+    assert describe_url(f"amqps://u:{PASSWORD}@b-1.mq.example/%2F") == "amqps://b-1.mq.example:5671/%2F"
+    config = ConsumerConfig.from_settings(settings)
+    assert PASSWORD not in repr(config)
+    assert PASSWORD not in repr(ConsumerConfig(url, config.topology, "bronze"))  # a plain str is wrapped
+
+
+def test_failed_connection_names_the_broker_not_the_password(caplog: pytest.LogCaptureFixture) -> None:
+    url = f"amqp://ingest:{PASSWORD}@127.0.0.1:{_closed_port()}/%2F"
+    config = ConsumerConfig.from_settings(load_settings(rabbitmq_url=url))
+    consumer = BatchConsumer(config, lander=lambda batch: pytest.fail("nothing to land"), reconnect_attempts=0)
+    with caplog.at_level(logging.DEBUG), pytest.raises(BrokerError) as info:
+        consumer.run(idle_exit_seconds=0.1)
+    assert "127.0.0.1" in str(info.value)
+    assert PASSWORD not in str(info.value) and PASSWORD not in repr(info.value)
+    assert PASSWORD not in caplog.text
