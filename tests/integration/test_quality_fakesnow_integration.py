@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 import snowflake.connector
 
-from cardflow.backends.chooser import resolve_backends
+from cardflow.backends.blocks import save_blocks
+from cardflow.backends.chooser import clear_block_cache, resolve_backends
 from cardflow.errors import QualityGateFailed
 from cardflow.quality import raw_checks
 from cardflow.settings import Settings, load_settings
@@ -53,9 +54,9 @@ def _settings(tmp_path: Path, port: int, database: str, **overrides: Any) -> Set
 
 
 def _connect(settings: Settings) -> Any:
-    snowflake = resolve_backends(settings, needs={"warehouse"}).snowflake
-    assert snowflake is not None
-    params = snowflake.connect_kwargs("cardflow-test")
+    resolved = resolve_backends(settings, needs={"warehouse"}).snowflake
+    assert resolved is not None
+    params = resolved.connect_kwargs("cardflow-test")
     database = params.pop("database")
     conn = snowflake.connector.connect(**params)
     conn.cursor().execute(f"CREATE DATABASE IF NOT EXISTS {database}")
@@ -150,3 +151,33 @@ def test_snowflake_publish_statements(fakesnow_settings: Settings) -> None:
         assert wh.query(f"SELECT k FROM {db}.GOLD.T1") == [(1,)]
         assert publish(wh, schemas, ["T1"], clone) == {"T1": "cloned"}
         assert sorted(wh.query(f"SELECT k FROM {db}.GOLD.T1")) == [(1,), (2,)]
+
+
+def _save_block(settings: Settings) -> str:
+    """Save the Snowflake settings as blocks the way ``cardflow blocks`` does; returns the name."""
+    name = f"snow-{uuid.uuid4().hex[:8]}"
+    save_blocks(settings.model_copy(update={"snowflake_connector_block": name, "s3_bucket": None}))
+    clear_block_cache()
+    return name
+
+
+def test_gated_transform_with_only_the_block_name(fakesnow_settings: Settings, tmp_path: Path) -> None:
+    """A worker holding only CARDFLOW_SNOWFLAKE_BLOCK (no SNOWFLAKE_* credentials): dbt, the gates'
+    GX datasource, write-audit-publish and the report all reach the block's warehouse."""
+    block = _save_block(fakesnow_settings)
+    settings = load_settings(
+        data_dir=tmp_path / "worker",
+        snowflake_connector_block=block,
+        snowflake_publish_mode="clone",
+        dbt_node_tasks=False,
+        dbt_skip_unit_tests=True,
+        dbt_threads=1,
+    )
+    assert settings.snowflake_account is None and settings.warehouse == "snowflake"
+    result = dbt_transform_and_test(settings=settings)
+    assert result.target == "snowflake"
+    assert result.layers["gold"]["expectations"] > 50
+    assert all(_gold(fakesnow_settings).values())  # published in the block's database
+    report = (tmp_path / "worker" / "report" / "index.html").read_text(encoding="utf-8")
+    assert "from the snowflake warehouse" in report
+    assert not (tmp_path / "worker" / "warehouse.duckdb").exists()  # no silent DuckDB fallback
