@@ -161,10 +161,17 @@ def _save_block(settings: Settings) -> str:
     return name
 
 
-def test_gated_transform_with_only_the_block_name(fakesnow_settings: Settings, tmp_path: Path) -> None:
-    """A worker holding only CARDFLOW_SNOWFLAKE_BLOCK (no SNOWFLAKE_* credentials): dbt, the gates'
-    GX datasource, write-audit-publish and the report all reach the block's warehouse."""
-    block = _save_block(fakesnow_settings)
+def test_block_only_worker_with_the_original_names(fakesnow_port: int, tmp_path: Path) -> None:
+    """A worker holding only CARDFLOW_SNOWFLAKE_BLOCK (no SNOWFLAKE_* credentials, no database name):
+    dbt, the gates' GX datasource, write-audit-publish and the report all reach the block's warehouse,
+    the database is the original system's SPORTS_CARD_ANALYTICS, and its starter queries and
+    data-quality checks then run unchanged (unqualified by database) against Gold."""
+    admin = _settings(tmp_path, fakesnow_port, "SPORTS_CARD_ANALYTICS")
+    events, _ = generate(events=1_500, seed=4, anomalies=False, days=10, end=datetime.now(UTC))
+    with _connect(admin) as conn:  # the database is created on this session-wide server once
+        create_raw_snowflake(conn, "SPORTS_CARD_ANALYTICS")
+        insert_raw_snowflake(conn, raw_rows(events), "SPORTS_CARD_ANALYTICS", tmp_path / "stage")
+    block = _save_block(admin)
     settings = load_settings(
         data_dir=tmp_path / "worker",
         snowflake_connector_block=block,
@@ -177,7 +184,19 @@ def test_gated_transform_with_only_the_block_name(fakesnow_settings: Settings, t
     result = dbt_transform_and_test(settings=settings)
     assert result.target == "snowflake"
     assert result.layers["gold"]["expectations"] > 50
-    assert all(_gold(fakesnow_settings).values())  # published in the block's database
+    assert all(_gold(admin).values())  # published in the block's database
     report = (tmp_path / "worker" / "report" / "index.html").read_text(encoding="utf-8")
     assert "from the snowflake warehouse" in report
     assert not (tmp_path / "worker" / "warehouse.duckdb").exists()  # no silent DuckDB fallback
+
+    params = resolve_backends(settings, needs={"warehouse"}).snowflake
+    assert params is not None and params.database == "SPORTS_CARD_ANALYTICS"
+    conn = params.connect("analyst")
+    try:
+        cur = conn.cursor()
+        checks = [cur.execute(s).fetchall() for s in split_statements(read_sql("data_quality_checks.sql"))]
+        examples = {k: cur.execute(q).fetchall() for k, q in named_statements("examples.sql").items()}
+    finally:
+        conn.close()
+    assert checks[0][0][3] == "ok" and checks[6] == [] and checks[7] == []
+    assert examples["top_skus_by_revenue"] and examples["defect_rate_by_batch"]
