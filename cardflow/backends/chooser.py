@@ -9,9 +9,12 @@ returns :class:`Backends`:
   prefect-snowflake ``SnowflakeConnector`` block (``CARDFLOW_SNOWFLAKE_BLOCK``) or from the
   ``SNOWFLAKE_*`` variables. A named Snowflake block selects Snowflake by itself;
 * from those: the RAW loader (:meth:`Backends.open_loader`), the query session of the gates,
-  write-audit-publish, RAW checks and report (:meth:`Backends.open_session`; the GX datasource is
-  built from the session's target), and the dbt profile (:meth:`Backends.dbt_profile`, a temporary
-  0600 ``profiles.yml``).
+  write-audit-publish, RAW checks and report (:meth:`Backends.open_session`), the Great
+  Expectations datasource (on Snowflake the gate builds GX's SQL datasource from the session's
+  ``target``, i.e. these same :class:`SnowflakeParams`; on DuckDB it validates DataFrames read
+  through the session, as GX has no DuckDB dialect), and the dbt profile (``invoke_dbt(args,
+  settings, backends.target)`` renders ``target`` into a temporary 0600 ``profiles.yml`` that is
+  deleted after the run: :func:`cardflow.transform.dbt.temporary_profile`).
 
 Configuration is checked here, before any data moves: every missing variable is named in one
 :class:`~cardflow.errors.MissingConfiguration`, and two sources that disagree (a block and
@@ -30,7 +33,6 @@ import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 
@@ -39,7 +41,6 @@ from pydantic import SecretStr
 from cardflow.bronze.store import BronzeLocation, BronzeStore, S3Config, open_store
 from cardflow.errors import ConfigurationError, ConflictingConfiguration, MissingConfiguration
 from cardflow.settings import Settings, get_settings, variable_name
-from cardflow.transform.dbt import temporary_profile
 from cardflow.warehouse.base import RawLoader
 from cardflow.warehouse.connection import DuckDBTarget, WarehouseSession, WarehouseTarget, open_session
 from cardflow.warehouse.snowflake import SnowflakeParams
@@ -134,20 +135,6 @@ class Backends:
         with open_session(self.target, read_only=read_only, query_tag=query_tag) as session:
             yield session
 
-    @contextmanager
-    def dbt_profile(self, settings: Settings | None = None) -> Iterator[Path]:
-        """A temporary directory holding ``profiles.yml`` (mode 0600) for this warehouse; removed on
-        exit. ``settings`` overrides schema names (the audit builds)."""
-        with temporary_profile(settings or self.settings, self.target) as directory:
-            yield directory
-
-    def gx_datasource_args(self, schema: str) -> dict[str, Any] | None:
-        """The GX SQL datasource arguments for ``schema`` on Snowflake; None on DuckDB, where the gate
-        validates DataFrames read through :meth:`open_session` (GX has no DuckDB dialect)."""
-        if isinstance(self.target, SnowflakeParams):
-            return self.target.sqlalchemy_args(schema)
-        return None
-
 
 _STAGE_VARIABLES = ("S3_BUCKET (or CARDFLOW_S3_BUCKET_BLOCK, or SNOWFLAKE_STAGE_URL)",)
 
@@ -210,11 +197,6 @@ def resolve_backends(settings: Settings | None = None, *, needs: Collection[Need
         )
     logger.info("backends: bronze=%s, warehouse=%s", sources["bronze"], sources["warehouse"])
     return Backends(effective, bronze, target, stage_url, sources)
-
-
-def validate_configuration(settings: Settings | None = None, *, needs: Collection[Need] = ALL_NEEDS) -> Backends:
-    """Check the configuration at the start of a flow, before any data moves (see :func:`resolve_backends`)."""
-    return resolve_backends(settings, needs=needs)
 
 
 # --- warehouse choice ---------------------------------------------------------------------------

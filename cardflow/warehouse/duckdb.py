@@ -144,14 +144,6 @@ class DuckDBLoader:
         self._ensure_tables()
         return int(self.conn.execute(f"SELECT count(*) FROM {self.raw}.events").fetchone()[0])
 
-    def loaded_files(self) -> dict[str, tuple[str, int]]:
-        """``load_history`` as {file_name: (sha256, rows)}."""
-        self._ensure_tables()
-        rows = self.conn.execute(
-            f"SELECT file_name, sha256, row_count FROM {self.raw}.load_history"
-        ).fetchall()
-        return {name: (sha, int(count)) for name, sha, count in rows}
-
     # --- internals -------------------------------------------------------------------------------
     def _history(self, keys: list[str]) -> dict[str, tuple[str, int]]:
         if not keys:

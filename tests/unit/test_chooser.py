@@ -20,6 +20,7 @@ from cardflow.bronze.store import LocalBronzeStore, S3BronzeStore, S3Config
 from cardflow.errors import ConfigurationError, ConflictingConfiguration, MissingConfiguration
 from cardflow.quality.gate import snowflake_datasource_args
 from cardflow.settings import load_settings
+from cardflow.transform.dbt import temporary_profile
 from cardflow.warehouse.connection import DuckDBTarget
 from cardflow.warehouse.duckdb import DuckDBLoader
 from cardflow.warehouse.snowflake import SnowflakeLoader, SnowflakeParams
@@ -64,7 +65,7 @@ def test_nothing_configured_means_local_lake_and_duckdb(tmp_path: Path) -> None:
     assert backends.target == DuckDBTarget(settings.duckdb_path)
     assert backends.bronze == settings.lake_dir
     assert isinstance(backends.store(), LocalBronzeStore)
-    assert backends.stage_url is None and backends.gx_datasource_args("SILVER") is None
+    assert backends.stage_url is None and backends.snowflake is None
     with backends.open_loader() as loader:
         assert isinstance(loader, DuckDBLoader)
 
@@ -145,11 +146,10 @@ def test_named_snowflake_block_alone_selects_snowflake_for_every_consumer(tmp_pa
         "localhost",
         8123,
     )
-    gx = snowflake_datasource_args(params, "GOLD_AUDIT")
-    assert gx == backends.gx_datasource_args("GOLD_AUDIT") | {"kwargs": gx["kwargs"]}
+    gx = snowflake_datasource_args(params, "GOLD_AUDIT")  # what the gate builds from its session's target
     assert gx["connection_string"].startswith("snowflake://block_user:block-pass@blockacct/BLOCK_DB/GOLD_AUDIT")
     assert gx["kwargs"]["connect_args"]["port"] == 8123
-    with backends.dbt_profile() as directory:
+    with temporary_profile(backends.settings, backends.target) as directory:  # what invoke_dbt hands dbt
         profile_file = directory / "profiles.yml"
         assert stat.S_IMODE(profile_file.stat().st_mode) == 0o600
         output = yaml.safe_load(profile_file.read_text())["cardflow"]["outputs"]["snowflake"]
