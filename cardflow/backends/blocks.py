@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from cardflow.errors import MissingConfiguration
 from cardflow.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -61,7 +62,9 @@ def snowflake_blocks(settings: Settings) -> list[PlannedBlock]:
     """SnowflakeCredentials + SnowflakeConnector from SNOWFLAKE_* (empty if SNOWFLAKE_ACCOUNT is unset)."""
     if not settings.snowflake_account:
         return []
-    settings.require("snowflake_user", "snowflake_password")
+    missing = settings.missing("snowflake_user", "snowflake_password")
+    if missing:  # a block without them would be refused by every worker that loads it
+        raise MissingConfiguration(missing, "the Snowflake blocks (SNOWFLAKE_ACCOUNT is set)")
     from prefect_snowflake import SnowflakeConnector, SnowflakeCredentials
 
     extra: dict[str, Any] = {}
