@@ -293,17 +293,6 @@ class Settings(BaseSettings):
         return (self.duckdb_path_override or self.resolved_data_dir / "warehouse.duckdb").expanduser().resolve()
 
     @property
-    def snowflake_stage_url(self) -> str:
-        """URL of the Bronze stage: SNOWFLAKE_STAGE_URL, else ``s3://S3_BUCKET/S3_PREFIX/``."""
-        if self.snowflake_stage_url_override:
-            return self.snowflake_stage_url_override
-        self.require("s3_bucket")
-        url = f"s3://{self.s3_bucket}/{self.s3_prefix}/" if self.s3_prefix else f"s3://{self.s3_bucket}/"
-        if not _STAGE_URL.match(url):
-            raise ConfigurationError("S3_BUCKET", f"cannot form a stage URL from {url!r}")
-        return url
-
-    @property
     def pgdata_dir(self) -> Path:
         return self.resolved_data_dir / "pgdata"
 

@@ -28,6 +28,7 @@ one run (each resolves again from its settings) do not each fetch it.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Collection, Iterator
@@ -136,6 +137,7 @@ class Backends:
             yield session
 
 
+_SAFE_STAGE_URL = re.compile(r"s3://[A-Za-z0-9._~/=+-]+")
 _STAGE_VARIABLES = ("S3_BUCKET (or CARDFLOW_S3_BUCKET_BLOCK, or SNOWFLAKE_STAGE_URL)",)
 
 
@@ -336,7 +338,11 @@ def _stage_url(settings: Settings, bronze: BronzeLocation) -> str | None:
         return settings.snowflake_stage_url_override
     if isinstance(bronze, S3Config):
         prefix = f"{settings.s3_prefix}/" if settings.s3_prefix else ""
-        return f"s3://{bronze.bucket}/{prefix}"
+        url = f"s3://{bronze.bucket}/{prefix}"
+        if not _SAFE_STAGE_URL.fullmatch(url):  # it is written into the stage DDL
+            variable = "CARDFLOW_S3_BUCKET_BLOCK" if settings.s3_bucket_block else "S3_BUCKET"
+            raise ConfigurationError(variable, f"cannot form a Snowflake stage URL from {url!r} (S3_PREFIX too)")
+        return url
     return None
 
 

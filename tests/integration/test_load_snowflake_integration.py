@@ -153,7 +153,7 @@ def test_flow_loads_through_copy_into_and_rerun_loads_nothing(
 def test_corrupt_file_is_isolated_and_reported(sf_settings: Settings, bronze: BronzeBatch) -> None:
     _bootstrap(sf_settings)
     bad = bronze.objects[2]
-    stage_file = Path(sf_settings.snowflake_stage_url.removeprefix("file://")) / bad.key.removeprefix(
+    stage_file = Path(str(sf_settings.snowflake_stage_url_override).removeprefix("file://")) / bad.key.removeprefix(
         "bronze/"
     )
     stage_file.write_bytes(stage_file.read_bytes()[:100])
@@ -178,7 +178,7 @@ def test_load_with_only_the_block_name(sf_settings: Settings, bronze: BronzeBatc
     worker = load_settings(
         data_dir=sf_settings.data_dir,
         snowflake_connector_block=name,
-        snowflake_stage_url_override=sf_settings.snowflake_stage_url,
+        snowflake_stage_url_override=sf_settings.snowflake_stage_url_override,
     )
     assert worker.snowflake_account is None and worker.snowflake_password is None
     result = s3_to_snowflake_load_raw(settings=worker)

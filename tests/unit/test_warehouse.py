@@ -25,7 +25,7 @@ def _snowflake_statements() -> list[str]:
         s3_bucket="lake-bucket", snowflake_storage_aws_role_arn="arn:aws:iam::123456789012:role/x"
     )
     values = sql_values(
-        settings, stage_url=settings.snowflake_stage_url, aws_role_arn="arn:aws:iam::123456789012:role/x"
+        settings, stage_url="s3://lake-bucket/bronze/", aws_role_arn="arn:aws:iam::123456789012:role/x"
     )
     return ddl_statements("snowflake_ddl.sql", values)
 
