@@ -134,6 +134,7 @@ def test_named_snowflake_block_alone_selects_snowflake_for_every_consumer(tmp_pa
         source=f"block {name!r}",
     )
     assert params.password.get_secret_value() == "block-pass"
+    assert "block-pass" not in repr(params) and "block-pass" not in repr(backends)
     # names every consumer reads from settings agree with the block
     assert (backends.settings.snowflake_database, backends.settings.snowflake_warehouse) == ("BLOCK_DB", "BLOCK_WH")
     with backends.open_loader() as loader:  # no connection is opened until a statement runs
