@@ -34,8 +34,8 @@ class MissingConfiguration(ConfigurationError):
         hint = f" {remedy}" if remedy else ""
         CardflowError.__init__(
             self,
-            f"{purpose} needs {len(self.variables)} setting(s) that are not set: {self.variable}.{hint} "
-            "Set them in the environment or in .env (see .env.example); nothing was run.",
+            f"{purpose} needs {len(self.variables)} setting(s) that are not set: {self.variable}. "
+            f"Set them in the environment or in .env (see .env.example){hint}; nothing was run.",
         )
 
 

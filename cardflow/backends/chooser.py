@@ -146,8 +146,9 @@ def resolve_backends(settings: Settings | None = None, *, needs: Collection[Need
 
     Args:
         settings: the run's settings; default: the environment.
-        needs: what the caller is about to use. ``load`` also requires the Snowflake stage URL.
-            The warehouse is always resolved (it is cheap); only what is needed is validated.
+        needs: what the caller is about to use; only that is validated. ``load`` also requires
+            the Snowflake stage URL. Snowflake (and its block) is resolved only when ``warehouse``
+            or ``load`` is needed; a DuckDB target is always set (it costs nothing).
 
     Returns:
         The backends; raises before returning anything partial.
@@ -193,11 +194,11 @@ def resolve_backends(settings: Settings | None = None, *, needs: Collection[Need
         raise MissingConfiguration(
             missing,
             f"this run ({what} on {warehouse})",
-            "Or name a prefect-snowflake SnowflakeConnector block in CARDFLOW_SNOWFLAKE_BLOCK."
+            "(or name a prefect-snowflake SnowflakeConnector block in CARDFLOW_SNOWFLAKE_BLOCK instead)"
             if warehouse == "snowflake" and not settings.snowflake_connector_block
             else "",
         )
-    logger.info("backends: bronze=%s, warehouse=%s", sources["bronze"], sources["warehouse"])
+    logger.debug("backends: bronze=%s, warehouse=%s", sources["bronze"], sources["warehouse"])
     return Backends(effective, bronze, target, stage_url, sources)
 
 
