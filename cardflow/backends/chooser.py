@@ -257,7 +257,7 @@ def _snowflake_from_block(settings: Settings, missing: list[str]) -> SnowflakePa
         "snowflake_role": credentials.role,
         "snowflake_host": host,
         "snowflake_port": port,
-        "snowflake_protocol": protocol if host else None,
+        "snowflake_protocol": protocol,  # https unless the block names a stand-in's http endpoint
         "snowflake_database": connector.database,
         "snowflake_warehouse": connector.warehouse,
     }

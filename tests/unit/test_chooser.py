@@ -192,7 +192,10 @@ def test_block_and_env_that_disagree_are_refused_and_agreeing_ones_pass(tmp_path
         "SNOWFLAKE_DATABASE",
     ]
     assert "other-pass" not in str(caught.value) and "block-pass" not in str(caught.value)
-    agree = load_settings(data_dir=tmp_path, snowflake_connector_block=name, snowflake_user="block_user")
+    # the same values next to the block are fine (e.g. a .env copied from .env.example)
+    agree = load_settings(
+        data_dir=tmp_path, snowflake_connector_block=name, snowflake_user="block_user", snowflake_protocol="https"
+    )
     assert resolve_backends(agree, needs={"warehouse"}).snowflake.user == "block_user"
 
 
