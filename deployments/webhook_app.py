@@ -43,7 +43,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from cardflow.bronze.store import get_store
+from cardflow.backends.chooser import resolve_backends
 from cardflow.errors import CardflowError, ConfigurationError, StorageError
 from cardflow.settings import Settings, get_settings
 from cardflow.sources.mq.landing import BatchLanding, land_messages
@@ -217,7 +217,7 @@ def create_app(
 
 def _store_lander(settings: Settings) -> Lander:
     """Land straight into the configured Bronze store (no flow run: a batch is never a parameter)."""
-    store = get_store(settings)
+    store = resolve_backends(settings, needs={"bronze"}).store()  # a bad configuration fails at start
     return lambda messages: land_messages(
         [RawMessage.from_wire(m) for m in messages], store, settings.s3_prefix
     )

@@ -18,7 +18,7 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
-from cardflow.bronze.store import get_store
+from cardflow.backends.chooser import resolve_backends
 from cardflow.settings import Settings, get_settings
 from tasks.alerts import alert_on_failure
 from tasks.realtime import landing_markdown, read_batch_landing_task
@@ -51,7 +51,8 @@ def mq_realtime_landing(
             is not in Bronze (the run fails and alerts).
     """
     settings = settings or get_settings()
-    landing = read_batch_landing_task(get_store(settings), manifest_key, batch_id)
+    store = resolve_backends(settings, needs={"bronze"}).store()  # fails here on a bad configuration
+    landing = read_batch_landing_task(store, manifest_key, batch_id)
     create_markdown_artifact(
         key="mq-realtime-landing",
         markdown=landing_markdown(landing),

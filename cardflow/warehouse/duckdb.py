@@ -44,7 +44,7 @@ class _Staged:
         self.sha256 = sha256
 
 
-class DuckDBWarehouse:
+class DuckDBLoader:
     """The embedded warehouse at ``settings.duckdb_path`` (one read-write process at a time)."""
 
     name = "duckdb"
@@ -77,7 +77,7 @@ class DuckDBWarehouse:
             self._conn.close()
             self._conn = None
 
-    def __enter__(self) -> DuckDBWarehouse:
+    def __enter__(self) -> DuckDBLoader:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -143,14 +143,6 @@ class DuckDBWarehouse:
     def raw_row_count(self) -> int:
         self._ensure_tables()
         return int(self.conn.execute(f"SELECT count(*) FROM {self.raw}.events").fetchone()[0])
-
-    def loaded_files(self) -> dict[str, tuple[str, int]]:
-        """``load_history`` as {file_name: (sha256, rows)}."""
-        self._ensure_tables()
-        rows = self.conn.execute(
-            f"SELECT file_name, sha256, row_count FROM {self.raw}.load_history"
-        ).fetchall()
-        return {name: (sha, int(count)) for name, sha, count in rows}
 
     # --- internals -------------------------------------------------------------------------------
     def _history(self, keys: list[str]) -> dict[str, tuple[str, int]]:

@@ -21,8 +21,8 @@ import psycopg2
 import psycopg2.errors
 import pytest
 
+from cardflow.backends.chooser import resolve_backends
 from cardflow.bronze.layout import is_part_key
-from cardflow.bronze.store import get_store
 from cardflow.cli import main as cli_main
 from cardflow.dev.generator import EventGenerator, GeneratorConfig
 from cardflow.errors import EventStoreError
@@ -162,7 +162,7 @@ def test_backfill_as_a_select_only_role_lands_every_event(pg_settings: Settings,
     with _admin(pg_settings.postgres_db) as db, db.cursor() as cur:
         cur.execute(f'GRANT SELECT ON {pg_settings.events_table} TO "{reader}"')
     settings = _as(pg_settings, reader)
-    store = get_store(settings)
+    store = resolve_backends(settings, needs={"bronze"}).store()
 
     result = run_backfill(settings, store, chunk_size=250)
 
@@ -194,7 +194,7 @@ def test_backfill_sessions_are_read_only_even_for_a_superuser(pg_settings: Setti
 
 def test_backfill_without_the_table_fails_at_plan_time_naming_it(pg_settings: Settings, reader: str) -> None:
     settings = _as(pg_settings, reader)
-    store = get_store(settings)
+    store = resolve_backends(settings, needs={"bronze"}).store()
     with pytest.raises(EventStoreError) as caught:
         run_backfill(settings, store)
     message = str(caught.value)
@@ -210,7 +210,7 @@ def test_backfill_without_the_keyset_index_fails_at_plan_time_naming_it(pg_setti
         cur.execute(next(s for s in statements if s.startswith("CREATE TABLE")))  # a DBA skipped the index
         conn.commit()
     _seed(pg_settings, 20)
-    store = get_store(pg_settings)
+    store = resolve_backends(pg_settings, needs={"bronze"}).store()
     with pytest.raises(EventStoreError) as caught:
         run_backfill(pg_settings, store)
     message = str(caught.value)

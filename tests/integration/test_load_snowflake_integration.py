@@ -24,11 +24,13 @@ from pathlib import Path
 
 import pytest
 
+from cardflow.backends.blocks import save_blocks
+from cardflow.backends.chooser import clear_block_cache, resolve_backends
 from cardflow.bronze.store import LocalBronzeStore
 from cardflow.errors import LoadError
 from cardflow.settings import Settings, load_settings
 from cardflow.warehouse.base import statement_kind
-from cardflow.warehouse.snowflake import SnowflakeWarehouse
+from cardflow.warehouse.snowflake import SnowflakeLoader
 from flows.load import s3_to_snowflake_load_raw
 from tests.bronze_factory import BronzeBatch, generate_bronze
 
@@ -109,14 +111,15 @@ def sf_settings(tmp_path: Path, fakesnow_copy_port: int, lake: Path, bronze: Bro
 
 
 def _bootstrap(settings: Settings) -> None:
-    with SnowflakeWarehouse(settings) as warehouse:
+    with resolve_backends(settings).open_loader() as warehouse:
         result = warehouse.bootstrap(skip=FAKESNOW_CANNOT_RUN)
     assert sorted(statement_kind(s) for s, _ in result.skipped) == sorted(FAKESNOW_CANNOT_RUN)
     assert len(result.executed) == 7  # database, 3 schemas, file format, stage, table
 
 
 def _query(settings: Settings, sql: str) -> list[tuple]:
-    with SnowflakeWarehouse(settings) as warehouse:
+    with resolve_backends(settings).open_loader() as warehouse:
+        assert isinstance(warehouse, SnowflakeLoader)
         return warehouse._fetch_all(sql)
 
 
@@ -150,7 +153,7 @@ def test_flow_loads_through_copy_into_and_rerun_loads_nothing(
 def test_corrupt_file_is_isolated_and_reported(sf_settings: Settings, bronze: BronzeBatch) -> None:
     _bootstrap(sf_settings)
     bad = bronze.objects[2]
-    stage_file = Path(sf_settings.snowflake_stage_url.removeprefix("file://")) / bad.key.removeprefix(
+    stage_file = Path(str(sf_settings.snowflake_stage_url_override).removeprefix("file://")) / bad.key.removeprefix(
         "bronze/"
     )
     stage_file.write_bytes(stage_file.read_bytes()[:100])
@@ -163,3 +166,22 @@ def test_corrupt_file_is_isolated_and_reported(sf_settings: Settings, bronze: Br
     assert _query(
         sf_settings, f"SELECT COUNT(*) FROM {db}.RAW.EVENTS WHERE FILE_NAME LIKE '%{bad.key[-30:]}'"
     ) == [(0,)]
+
+
+def test_load_with_only_the_block_name(sf_settings: Settings, bronze: BronzeBatch, tmp_path: Path) -> None:
+    """CARDFLOW_SNOWFLAKE_BLOCK alone selects Snowflake and the loader connects with the block's
+    parameters (no SNOWFLAKE_* credentials in the settings)."""
+    _bootstrap(sf_settings)
+    name = f"snow-{uuid.uuid4().hex[:8]}"
+    save_blocks(sf_settings.model_copy(update={"snowflake_connector_block": name}))
+    clear_block_cache()
+    worker = load_settings(
+        data_dir=sf_settings.data_dir,
+        snowflake_connector_block=name,
+        snowflake_stage_url_override=sf_settings.snowflake_stage_url_override,
+    )
+    assert worker.snowflake_account is None and worker.snowflake_password is None
+    result = s3_to_snowflake_load_raw(settings=worker)
+    assert result["warehouse"] == "snowflake"
+    assert result["files_loaded"] == len(bronze.objects) and result["raw_rows"] == bronze.rows
+    assert not worker.duckdb_path.exists()

@@ -20,7 +20,7 @@ from prefect.events.schemas.events import Event
 from prefect.server.events.actions import RunDeployment
 from prefect.utilities.schema_tools.hydration import HydrationContext, hydrate
 
-from cardflow.bronze.store import get_store
+from cardflow.backends.chooser import resolve_backends
 from cardflow.dev.generator import EventGenerator, GeneratorConfig
 from cardflow.errors import ManifestError
 from cardflow.settings import Settings, load_settings
@@ -49,7 +49,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def landed(settings: Settings) -> BatchLanding:
-    return land_messages(_messages(40), get_store(settings), settings.s3_prefix)
+    return land_messages(_messages(40), resolve_backends(settings, needs={"bronze"}).store(), settings.s3_prefix)
 
 
 def _trigger() -> dict:

@@ -19,7 +19,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 from prefect.client.schemas.objects import FlowRun
 
-from cardflow.bronze.store import get_store
+from cardflow.backends.chooser import resolve_backends
 from cardflow.dev.generator import EventGenerator, GeneratorConfig
 from cardflow.settings import Settings, load_settings
 from cardflow.sources.mq.landing import land_messages
@@ -77,7 +77,7 @@ def test_stored_parameters_hold_no_secret_and_no_message(tmp_path: Path) -> None
         o = outgoing_for_event(event)
         headers = o.headers | {PUBLISHED_AT_HEADER: "2026-11-20T08:00:00+00:00"}
         messages.append(RawMessage(o.body, o.content_type, headers=headers))
-    landing = land_messages(messages, get_store(settings), settings.s3_prefix)
+    landing = land_messages(messages, resolve_backends(settings, needs={"bronze"}).store(), settings.s3_prefix)
     assert landing.manifest_key is not None
 
     tag = f"parameters-check-{uuid.uuid4().hex[:8]}"

@@ -19,6 +19,27 @@ def test_embedded_defaults_with_no_environment(monkeypatch: pytest.MonkeyPatch) 
     assert s.lake_dir.parent == s.resolved_data_dir
 
 
+def test_original_snowflake_names_by_default() -> None:
+    s = load_settings()
+    assert (s.snowflake_database, s.snowflake_warehouse) == ("SPORTS_CARD_ANALYTICS", "ANALYTICS_WH")
+    assert (s.snowflake_raw_schema, s.snowflake_silver_schema, s.snowflake_gold_schema) == ("RAW", "SILVER", "GOLD")
+    assert s.snowflake_role is None  # optional: the user's default role
+
+
+def test_a_snowflake_block_name_alone_selects_snowflake(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CARDFLOW_SNOWFLAKE_BLOCK", "cardflow-snowflake")
+    s = load_settings()
+    assert s.snowflake_account is None and s.warehouse == "snowflake"
+
+
+def test_missing_lists_every_unset_variable() -> None:
+    s = load_settings(snowflake_account="acct")
+    assert s.missing("snowflake_account", "snowflake_user", "snowflake_password") == [
+        "SNOWFLAKE_USER",
+        "SNOWFLAKE_PASSWORD",
+    ]
+
+
 def test_seed_variable_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POSTGRES_HOST", "db.internal")
     monkeypatch.setenv("POSTGRES_PORT", "6543")

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
-from cardflow.bronze.store import BronzeStore, LocalBronzeStore, S3BronzeStore, get_store
+from cardflow.backends.blocks import save_blocks
+from cardflow.backends.chooser import clear_block_cache, resolve_backends
+from cardflow.bronze.store import BronzeStore, LocalBronzeStore, S3BronzeStore
 from cardflow.bronze.writer import decode_lines, encode_lines, write_records
 from cardflow.errors import StorageError
+from cardflow.settings import load_settings
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", "s3", "s3-block"])
 def store(request: pytest.FixtureRequest, tmp_path) -> BronzeStore:
     if request.param == "local":
         return LocalBronzeStore(tmp_path / "lake")
     settings = request.getfixturevalue("s3_settings")
-    s = get_store(settings)
+    if request.param == "s3-block":
+        # what `cardflow blocks` saves; the worker then holds only the block's name
+        name = f"bronze-{uuid.uuid4().hex[:8]}"
+        save_blocks(settings.model_copy(update={"s3_bucket_block": name}))
+        clear_block_cache()
+        monkeypatch = request.getfixturevalue("monkeypatch")
+        monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+        monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+        settings = load_settings(data_dir=tmp_path / "worker", s3_bucket_block=name)
+        assert settings.s3_bucket is None and settings.aws_access_key_id is None
+    s = resolve_backends(settings, needs={"bronze"}).store()
     assert isinstance(s, S3BronzeStore)
     return s
 

@@ -55,23 +55,26 @@ def _event_store(settings: Settings, *, print_sql: bool) -> None:
 
 
 def _warehouse(settings: Settings, *, print_sql: bool) -> None:
-    from cardflow.warehouse.base import ddl_statements, open_warehouse, sql_values
+    from cardflow.backends.chooser import resolve_backends
+    from cardflow.warehouse.base import ddl_statements, sql_values
 
+    backends = resolve_backends(settings, needs={"bronze", "warehouse", "load"})
+    settings = backends.settings
     if print_sql:
-        if settings.warehouse == "snowflake":
+        if backends.warehouse == "snowflake":
             values = sql_values(
                 settings,
-                stage_url=settings.snowflake_stage_url,
+                stage_url=str(backends.stage_url),
                 aws_role_arn=settings.snowflake_storage_aws_role_arn or "<SNOWFLAKE_STORAGE_AWS_ROLE_ARN>",
             )
             statements = ddl_statements("snowflake_ddl.sql", values)
         else:
             statements = ddl_statements("duckdb_ddl.sql", {"raw": settings.snowflake_raw_schema})
-        print(f"-- warehouse ({settings.warehouse})")
+        print(f"-- warehouse ({backends.warehouse})")
         print(";\n\n".join(statements) + ";")
         return
-    with open_warehouse(settings) as warehouse:
+    with backends.open_loader() as warehouse:
         result = warehouse.bootstrap()
-    print(f"bootstrap ({settings.warehouse}): {len(result.executed)} statements applied")
+    print(f"bootstrap ({backends.warehouse}): {len(result.executed)} statements applied")
     for statement, reason in result.skipped:
         print(f"  skipped: {statement.splitlines()[0]} -- {reason}")

@@ -31,6 +31,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
 from pydantic import SecretStr
 
+from cardflow.bronze.store import BronzeLocation, open_store
 from cardflow.settings import Settings
 from cardflow.sources.mq.connection import BrokerError, connection_parameters, describe_url
 from cardflow.sources.mq.deliveries import (
@@ -108,7 +109,8 @@ class BatchConsumer:
         config: queue, prefetch and batch settings.
         lander: lands one batch durably (default: :func:`land_messages` on the configured store);
             called off the I/O thread.
-        settings: needed when ``config.workers > 0`` (worker processes build their own store).
+        bronze: where Bronze lives (``resolve_backends(settings).bronze``); needed without a
+            ``lander`` and when ``config.workers > 0`` (worker processes open their own store).
         on_settled: optional hook ``(deliveries, outcome, settled_monotonic)`` called on the
             I/O thread after the acks of a batch were sent (benchmarks measure latency with it).
         reconnect_attempts: after a lost connection, reconnect up to this many times (backoff
@@ -120,13 +122,13 @@ class BatchConsumer:
         config: ConsumerConfig,
         lander: Lander | None = None,
         *,
-        settings: Settings | None = None,
+        bronze: BronzeLocation | None = None,
         on_settled: Callable[[list[Delivery], BatchOutcome, float], None] | None = None,
         reconnect_attempts: int = 10,
     ) -> None:
         self.config = config
         self.lander = lander
-        self.settings = settings
+        self.bronze = bronze
         self.on_settled = on_settled
         self.stats = ConsumerStats()
         self._stop = threading.Event()
@@ -227,26 +229,24 @@ class BatchConsumer:
 
     def _make_executor(self) -> Executor:
         if self.config.workers > 0:
-            if self.settings is None:
-                raise ValueError("worker processes need settings to build their store")
+            if self.bronze is None:
+                raise ValueError("worker processes need the Bronze location to open their store")
             import multiprocessing
 
             pool = ProcessPoolExecutor(
                 self.config.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=init_worker,
-                initargs=(self.settings,),
+                initargs=(self.bronze, self.config.prefix),
             )
             # start the workers before consuming: their imports must not count against the first batches
             for ready in [pool.submit(warm_worker) for _ in range(self.config.workers)]:
                 ready.result()
             return pool
         if self.lander is None:
-            from cardflow.bronze.store import get_store
-
-            if self.settings is None:
-                raise ValueError("BatchConsumer needs a lander or settings")
-            store, prefix = get_store(self.settings), self.config.prefix
+            if self.bronze is None:
+                raise ValueError("BatchConsumer needs a lander or the Bronze location")
+            store, prefix = open_store(self.bronze), self.config.prefix
             self.lander = lambda batch: land_messages(batch, store, prefix)
         # two landings may overlap (one waits on uploads while the next encodes); acks stay in order
         return ThreadPoolExecutor(2, thread_name_prefix="cardflow-landing")

@@ -22,8 +22,8 @@ from typing import Final
 
 from pika.spec import BasicProperties
 
+from cardflow.bronze.store import BronzeLocation, open_store
 from cardflow.errors import StorageError
-from cardflow.settings import Settings
 from cardflow.sources.mq.landing import BatchLanding, land_messages
 from cardflow.sources.mq.messages import RawMessage, normalize_headers
 
@@ -109,13 +109,11 @@ Lander = Callable[[list[RawMessage]], BatchLanding]
 _worker_lander: Lander | None = None
 
 
-def init_worker(settings: Settings) -> None:
-    """Process-pool initializer: each worker builds its own store (clients are not picklable)."""
+def init_worker(bronze: BronzeLocation, prefix: str) -> None:
+    """Process-pool initializer: each worker opens its own store (clients are not picklable)."""
     global _worker_lander
-    from cardflow.bronze.store import get_store
-
-    store = get_store(settings)
-    _worker_lander = lambda batch: land_messages(batch, store, settings.s3_prefix)  # noqa: E731
+    store = open_store(bronze)
+    _worker_lander = lambda batch: land_messages(batch, store, prefix)  # noqa: E731
 
 
 def land_in_worker(batch: list[Delivery], attempts: int) -> BatchOutcome:
