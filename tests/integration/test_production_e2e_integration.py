@@ -343,7 +343,8 @@ def test_worker_runs_production_pipeline_into_snowflake(
     run = _run_to_completion(server, deployment["id"])
     assert run["state_type"] == "COMPLETED", f"{server.run_logs(run['id'])}\n{server.worker_logs()}"
 
-    # 5. what it did: Bronze in S3, RAW and Gold in Snowflake, no DuckDB anywhere, no alert
+    # 5. what it did: no DuckDB anywhere, Bronze in S3 only, RAW and Gold in Snowflake, no alert
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.duckdb")) == []
     keys = [o["Key"] for o in _s3(moto_endpoint).list_objects_v2(Bucket=bucket, Prefix="bronze/").get("Contents", [])]
     assert any(k.endswith(".json.gz") for k in keys), keys
     assert not (checkout / ".cardflow" / "lake").exists()
@@ -352,5 +353,9 @@ def test_worker_runs_production_pipeline_into_snowflake(
     assert counts["orders"] == counts["distinct_orders"] == expected.orders > 0
     assert counts["skus"] == expected.skus > 0
     assert counts["batches"] == expected.batches > 0
-    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.duckdb")) == []
     assert alerts == []
+    blocks = {b["name"] for b in server.api("POST", "/block_documents/filter", {}) if not b.get("is_anonymous")}
+    if credentials == "blocks":
+        assert set(BLOCK_NAMES.values()) <= blocks
+    else:
+        assert not {b for b in blocks if b.startswith("cardflow-")}, blocks  # the env path saved none
