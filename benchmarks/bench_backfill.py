@@ -56,11 +56,11 @@ def _moto_endpoint(ctx: BenchContext) -> str:
 
 
 def _cardflow(ctx: BenchContext, **overrides: Any) -> dict[str, Any]:
-    from cardflow.bronze.store import get_store
+    from cardflow.backends.chooser import resolve_backends
     from cardflow.sources.eventstore.backfill import run_backfill
 
     settings = ctx.settings(data_dir=ctx.workdir / f"backfill-{uuid.uuid4().hex[:8]}", **overrides)
-    result = run_backfill(settings, get_store(settings))
+    result = run_backfill(settings, resolve_backends(settings, needs={"bronze"}).store())
     return {"events": result.rows_read, "objects": result.objects_written, "quarantined": result.quarantined}
 
 

@@ -60,7 +60,7 @@ def _engine(ctx: BenchContext) -> dict[str, object]:
 
 def _cardflow(ctx: BenchContext) -> dict[str, object]:
     from cardflow.bronze.store import LocalBronzeStore
-    from cardflow.warehouse.duckdb import DuckDBWarehouse
+    from cardflow.warehouse.duckdb import DuckDBLoader
     from cardflow.warehouse.load import load_files, select_files
 
     lake = _lake(ctx)
@@ -69,7 +69,7 @@ def _cardflow(ctx: BenchContext) -> dict[str, object]:
     )
     settings.duckdb_path.unlink(missing_ok=True)
     store = LocalBronzeStore(lake)
-    with DuckDBWarehouse(settings) as warehouse:
+    with DuckDBLoader(settings) as warehouse:
         summary = load_files(warehouse, store, select_files(store, settings))
     return {
         "events": summary.rows_loaded,

@@ -67,9 +67,10 @@ def _settings(ctx: BenchContext, name: str) -> Any:
 
 def _plain_build(ctx: BenchContext) -> dict[str, Any]:
     from cardflow.transform.dbt import invoke_dbt
+    from cardflow.warehouse.connection import DuckDBTarget
 
     settings = _settings(ctx, "plain")
-    summary = invoke_dbt(["build"], settings, runner="plain")
+    summary = invoke_dbt(["build"], settings, DuckDBTarget(settings.duckdb_path), runner="plain")
     if not summary.success:
         raise RuntimeError(f"dbt build failed: {[n.describe() for n in summary.failed]}")
     return {"events": ctx.events, "note": "dbt build, no gates (baseline)"}

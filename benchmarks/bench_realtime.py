@@ -140,8 +140,8 @@ def _start_moto() -> tuple[subprocess.Popen, str]:
 
 
 def _consume_case(ctx: BenchContext, *, s3: bool, workers: int = 0) -> dict[str, Any]:
+    from cardflow.backends.chooser import resolve_backends
     from cardflow.bronze.layout import is_part_key
-    from cardflow.bronze.store import get_store
     from cardflow.settings import load_settings
     from cardflow.sources.mq.messages import PUBLISHED_AT_HEADER
     from cardflow.sources.mq.rabbitmq import BatchConsumer, ConsumerConfig
@@ -177,11 +177,11 @@ def _consume_case(ctx: BenchContext, *, s3: bool, workers: int = 0) -> dict[str,
         # phase 1: throughput on a backlog of n messages
         _publish(topology, _outgoing(n, ctx.seed))
         config = ConsumerConfig.from_settings(settings, queue=topology.queue)
-        consumer = BatchConsumer(config, settings=settings)
+        consumer = BatchConsumer(config, bronze=resolve_backends(settings, needs={"bronze"}).bronze)
         began = time.perf_counter()
         stats = consumer.run(max_messages=n)
         seconds = time.perf_counter() - began
-        store = get_store(settings)
+        store = resolve_backends(settings, needs={"bronze"}).store()
         parts = [k for k in store.list_keys(settings.s3_prefix) if is_part_key(k)]
         batches = stats.batches
 
@@ -196,7 +196,9 @@ def _consume_case(ctx: BenchContext, *, s3: bool, workers: int = 0) -> dict[str,
                     latencies.append(now - datetime.fromisoformat(published).timestamp())
 
         paced = _outgoing(LATENCY_RATE * LATENCY_SECONDS, ctx.seed + 1)
-        consumer2 = BatchConsumer(config, settings=settings, on_settled=on_settled)
+        consumer2 = BatchConsumer(
+            config, bronze=resolve_backends(settings, needs={"bronze"}).bronze, on_settled=on_settled
+        )
         publisher = threading.Thread(target=_paced_publish, args=(topology, paced), daemon=True)
         publisher.start()
         consumer2.run(max_messages=len(paced))

@@ -103,9 +103,11 @@ def _prepare(ctx: BenchContext) -> dict[str, Any]:
 
 def _timed_build(ctx: BenchContext, *args: str) -> dict[str, Any]:
     from cardflow.transform.dbt import invoke_dbt
+    from cardflow.warehouse.connection import DuckDBTarget
 
+    settings = _settings(ctx)
     start = time.perf_counter()
-    summary = invoke_dbt(["build", *args], _settings(ctx), runner="plain")
+    summary = invoke_dbt(["build", *args], settings, DuckDBTarget(settings.duckdb_path), runner="plain")
     seconds = time.perf_counter() - start
     if summary.failed:
         raise RuntimeError("; ".join(n.describe() for n in summary.failed))

@@ -20,6 +20,36 @@ class ConfigurationError(CardflowError):
         super().__init__(f"{variable}: {problem}. Fix it in the environment or in .env (see .env.example).")
 
 
+class MissingConfiguration(ConfigurationError):
+    """Several settings a run needs are unset: all of them are named at once, so one fix suffices.
+
+    ``variables`` holds every missing environment variable; ``purpose`` says what needs them
+    (e.g. "the Snowflake warehouse").
+    """
+
+    def __init__(self, variables: list[str], purpose: str, remedy: str = "") -> None:
+        self.variables = list(variables)
+        self.purpose = purpose
+        self.variable = ", ".join(self.variables)
+        hint = f" {remedy}" if remedy else ""
+        CardflowError.__init__(
+            self,
+            f"{purpose} needs {len(self.variables)} setting(s) that are not set: {self.variable}.{hint} "
+            "Set them in the environment or in .env (see .env.example); nothing was run.",
+        )
+
+
+class ConflictingConfiguration(ConfigurationError):
+    """Two sources of configuration disagree (e.g. a named block and environment variables)."""
+
+    def __init__(self, variables: list[str], problem: str) -> None:
+        self.variables = list(variables)
+        self.variable = ", ".join(self.variables)
+        CardflowError.__init__(
+            self, f"{self.variable}: {problem}. Keep one source (unset the other); nothing was run."
+        )
+
+
 class ContractViolation(CardflowError):
     """An event does not satisfy the event contract; ``reason`` is a short machine-friendly code."""
 

@@ -49,7 +49,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".cardflow"), validation_alias=_env("CARDFLOW_DATA_DIR"))
     """Where embedded Postgres, the local Bronze lake, the DuckDB file and reports live."""
     warehouse_choice: Warehouse | None = Field(None, validation_alias=_env("CARDFLOW_WAREHOUSE"))
-    """duckdb or snowflake; unset means snowflake when SNOWFLAKE_ACCOUNT is set, else duckdb."""
+    """duckdb or snowflake; unset means snowflake when CARDFLOW_SNOWFLAKE_BLOCK or SNOWFLAKE_ACCOUNT is
+    set, else duckdb. An explicit duckdb next to a Snowflake block or account is refused as ambiguous
+    (:mod:`cardflow.backends.chooser`)."""
     duckdb_path_override: Path | None = Field(None, validation_alias=_env("CARDFLOW_DUCKDB_PATH"))
 
     # --- event store (Postgres) ----------------------------------------------------------------
@@ -93,8 +95,10 @@ class Settings(BaseSettings):
     snowflake_user: str | None = Field(None, validation_alias=_env("SNOWFLAKE_USER"))
     snowflake_password: SecretStr | None = Field(None, validation_alias=_env("SNOWFLAKE_PASSWORD"))
     snowflake_role: str | None = Field(None, validation_alias=_env("SNOWFLAKE_ROLE"))
-    snowflake_warehouse: str = Field("CARDFLOW_WH", validation_alias=_env("SNOWFLAKE_WAREHOUSE"))
-    snowflake_database: str = Field("CARDFLOW", validation_alias=_env("SNOWFLAKE_DATABASE"))
+    """Optional everywhere: unset means the user's default role in Snowflake."""
+    snowflake_warehouse: str = Field("ANALYTICS_WH", validation_alias=_env("SNOWFLAKE_WAREHOUSE"))
+    snowflake_database: str = Field("SPORTS_CARD_ANALYTICS", validation_alias=_env("SNOWFLAKE_DATABASE"))
+    """The original system's names by default (its DDL, example queries and checks use them)."""
     snowflake_raw_schema: str = Field("RAW", validation_alias=_env("SNOWFLAKE_RAW_SCHEMA"))
     snowflake_silver_schema: str = Field("SILVER", validation_alias=_env("SNOWFLAKE_SILVER_SCHEMA"))
     snowflake_gold_schema: str = Field("GOLD", validation_alias=_env("SNOWFLAKE_GOLD_SCHEMA"))
@@ -107,6 +111,7 @@ class Settings(BaseSettings):
         "CARDFLOW_S3_INTEGRATION", validation_alias=_env("SNOWFLAKE_STORAGE_INTEGRATION")
     )
     snowflake_connector_block: str | None = Field(None, validation_alias=_env("CARDFLOW_SNOWFLAKE_BLOCK"))
+    """Name of a prefect-snowflake SnowflakeConnector block; setting it selects Snowflake."""
     snowflake_file_format: str = Field("BRONZE_JSON", validation_alias=_env("SNOWFLAKE_FILE_FORMAT"))
     """Named JSON file format the stage and COPY INTO use (created by ``cardflow bootstrap``)."""
     snowflake_stage_url_override: str | None = Field(None, validation_alias=_env("SNOWFLAKE_STAGE_URL"))
@@ -123,7 +128,6 @@ class Settings(BaseSettings):
     # --- dbt -----------------------------------------------------------------------------------
     dbt_target: str | None = Field(None, validation_alias=_env("DBT_TARGET"))
     """dbt target; unset means the target named after the warehouse (duckdb or snowflake)."""
-    dbt_profiles_dir: Path | None = Field(None, validation_alias=_env("DBT_PROFILES_DIR"))
     dbt_project_dir: Path | None = Field(None, validation_alias=_env("DBT_PROJECT_DIR"))
     dbt_threads: int = Field(4, validation_alias=_env("CARDFLOW_DBT_THREADS"), ge=1, le=64)
     dbt_lookback_minutes: int = Field(60, validation_alias=_env("CARDFLOW_DBT_LOOKBACK_MINUTES"), ge=0)
@@ -261,10 +265,11 @@ class Settings(BaseSettings):
     # --- derived -------------------------------------------------------------------------------
     @property
     def warehouse(self) -> Warehouse:
-        """The warehouse in use: explicit choice, else Snowflake when an account is configured."""
+        """The warehouse in use: explicit choice, else Snowflake when a Snowflake block or account is
+        configured, else DuckDB. (Contradictions are refused by the backend chooser.)"""
         if self.warehouse_choice:
             return self.warehouse_choice
-        return "snowflake" if self.snowflake_account else "duckdb"
+        return "snowflake" if (self.snowflake_connector_block or self.snowflake_account) else "duckdb"
 
     @property
     def uses_embedded_postgres(self) -> bool:
@@ -306,6 +311,14 @@ class Settings(BaseSettings):
     def resolved_dbt_target(self) -> str:
         return self.dbt_target or self.warehouse
 
+    def missing(self, *fields: str) -> list[str]:
+        """The environment variables of ``fields`` that are unset, in the order given."""
+        return [variable_name(name) for name in fields if getattr(self, name) in (None, "")]
+
+    def is_set(self, field_name: str) -> bool:
+        """True when ``field_name`` was given explicitly (environment, .env or an override)."""
+        return field_name in self.model_fields_set
+
     def require(self, *fields: str) -> None:
         """Raise :class:`ConfigurationError` naming the first unset field's variable."""
         for name in fields:
@@ -315,7 +328,8 @@ class Settings(BaseSettings):
                 raise ConfigurationError(str(variable), "is required for this operation but is not set")
 
 
-def _variable_of(field_name: str) -> str:
+def variable_name(field_name: str) -> str:
+    """The environment variable of a settings field (``snowflake_user`` -> ``SNOWFLAKE_USER``)."""
     alias = Settings.model_fields[field_name].validation_alias
     return str(alias.choices[0]) if isinstance(alias, AliasChoices) else field_name.upper()
 
@@ -331,7 +345,7 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = first["loc"][0] if first["loc"] else "?"
-        variable = _variable_of(str(loc)) if str(loc) in Settings.model_fields else str(loc)
+        variable = variable_name(str(loc)) if str(loc) in Settings.model_fields else str(loc)
         raise ConfigurationError(variable, first["msg"]) from exc
 
 

@@ -196,11 +196,11 @@ def _default_lander(settings: Settings, run_as_flow: bool) -> Lander:
         from flows.realtime import mq_realtime_landing
 
         return lambda messages: mq_realtime_landing(messages, settings=settings)
-    from cardflow.bronze.store import get_store
+    from cardflow.backends.chooser import resolve_backends
     from cardflow.sources.mq.landing import land_messages
     from cardflow.sources.mq.messages import RawMessage
 
-    store = get_store(settings)
+    store = resolve_backends(settings, needs={"bronze"}).store()
     return lambda messages: land_messages(
         [RawMessage.from_wire(m) for m in messages], store, settings.s3_prefix
     ).counts()

@@ -28,7 +28,7 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 
-from cardflow.bronze.store import get_store
+from cardflow.backends.chooser import resolve_backends
 from cardflow.contract import parse_timestamp
 from cardflow.settings import Settings, get_settings
 from tasks.alerts import alert_on_failure
@@ -72,7 +72,7 @@ def events_backfill_to_s3(
             next run carries on from the watermark.
     """
     settings = settings or get_settings()
-    store = get_store(settings)
+    store = resolve_backends(settings, needs={"bronze"}).store()  # fails here, before anything is read
     plan = plan_backfill_task(
         settings,
         store,

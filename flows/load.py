@@ -1,9 +1,10 @@
 """``s3_to_snowflake_load_raw``: new Bronze files into RAW.EVENTS, exactly once per file.
 
 The seed system's name; it serves both warehouses (DuckDB embedded, Snowflake via COPY INTO), which
-:func:`cardflow.warehouse.base.get_warehouse` picks from settings. A table artifact lists every file of the
-run with its status, rows and error. Files that fail are reported and retried on the next run; the
-run itself then ends Failed, after everything else was loaded, so an alert fires.
+:func:`cardflow.backends.chooser.resolve_backends` picks from settings and blocks (and checks, before
+anything moves). A table artifact lists every file of the run with its status, rows and error. Files
+that fail are reported and retried on the next run; the run itself then ends Failed, after
+everything else was loaded, so an alert fires.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
-from cardflow.bronze.store import get_store
+from cardflow.backends.chooser import resolve_backends
 from cardflow.settings import Settings, get_settings
-from cardflow.warehouse.base import open_warehouse
 from cardflow.warehouse.load import artifact_rows, raise_if_failed
 from tasks.alerts import alert_on_failure
 from tasks.load import load_files_task, select_files_task
@@ -45,10 +45,11 @@ def s3_to_snowflake_load_raw(
         LoadError: some files failed (named in the message and the artifact); all others loaded.
     """
     settings = settings or get_settings()
+    backends = resolve_backends(settings, needs={"bronze", "warehouse", "load"})  # before any data moves
     logger = get_run_logger()
-    store = get_store(settings)
-    selection = select_files_task(store, settings, manifest_keys)
-    with open_warehouse(settings) as warehouse:
+    store = backends.store()
+    selection = select_files_task(store, backends.settings, manifest_keys)
+    with backends.open_loader() as warehouse:
         summary = load_files_task(warehouse, store, selection)
     counts = summary.as_dict()
     create_table_artifact(

@@ -24,6 +24,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.concurrency.sync import concurrency
 
+from cardflow.backends.chooser import resolve_backends
 from cardflow.retry import call_with_retries
 from cardflow.settings import Settings, get_settings
 from flows.backfill import events_backfill_to_s3
@@ -63,6 +64,8 @@ def medallion_pipeline(
         The three stage results, keyed by stage.
     """
     settings = settings or get_settings()
+    # every stage's configuration, checked before the backfill moves anything (all missing names at once)
+    resolve_backends(settings, needs={"bronze", "warehouse", "load"})
     logger = get_run_logger()
 
     def stage(name: str, fn: Callable[..., Any], *, warehouse: bool, **kwargs: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 
-from cardflow.bronze.store import get_store
+from cardflow.backends.chooser import resolve_backends
 from cardflow.settings import Settings, get_settings
 from cardflow.sources.mq.messages import RawMessage
 from tasks.alerts import alert_on_failure
@@ -44,8 +44,9 @@ def mq_realtime_landing(messages: list[dict], settings: Settings | None = None) 
         StorageError: Bronze could not be written; the caller must not ack (the sender redelivers).
     """
     settings = settings or get_settings()
+    store = resolve_backends(settings, needs={"bronze"}).store()  # fails here, before anything lands
     raw = [RawMessage.from_wire(m) for m in messages]
-    result = land_messages_task(raw, get_store(settings), settings.s3_prefix)
+    result = land_messages_task(raw, store, settings.s3_prefix)
     counts = result.counts()
     create_table_artifact(
         key="mq-realtime-landing",

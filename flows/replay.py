@@ -14,10 +14,9 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
-from cardflow.bronze.store import get_store
+from cardflow.backends.chooser import resolve_backends
 from cardflow.errors import TransformError
 from cardflow.settings import Settings, get_settings
-from cardflow.warehouse.base import open_warehouse
 from cardflow.warehouse.load import artifact_rows, raise_if_failed
 from tasks.alerts import alert_on_failure
 from tasks.load import reload_files_task, select_date_range_task
@@ -46,11 +45,12 @@ def bronze_replay(
         TransformError: the transform flow is not available in this installation.
     """
     settings = settings or get_settings()
+    backends = resolve_backends(settings, needs={"bronze", "warehouse", "load"})  # before any data moves
     logger = get_run_logger()
-    store = get_store(settings)
-    files = select_date_range_task(store, settings, start, end)
+    store = backends.store()
+    files = select_date_range_task(store, backends.settings, start, end)
     logger.info("replay: %d Bronze files dated %s..%s", len(files), start, end)
-    with open_warehouse(settings) as warehouse:
+    with backends.open_loader() as warehouse:
         summary = reload_files_task(warehouse, store, files)
     create_table_artifact(
         key="bronze-replay",

@@ -18,6 +18,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
+from cardflow.backends.chooser import resolve_backends
 from cardflow.errors import QualityGateFailed, ReportError
 from cardflow.settings import Settings, get_settings
 from tasks.alerts import alert_on_failure
@@ -116,6 +117,8 @@ def dbt_transform_and_test(
         TransformError: dbt failed while building a layer into its audit schema.
     """
     settings = settings or get_settings()
+    # the warehouse (and Bronze for reconciliation), checked before anything is built
+    resolve_backends(settings, needs={"warehouse", "bronze"} if reconcile else {"warehouse"})
     log = get_run_logger()
     try:
         raw = raw_events_checks_task(settings)

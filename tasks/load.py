@@ -9,7 +9,7 @@ from prefect.cache_policies import NO_CACHE
 
 from cardflow.bronze.store import BronzeStore
 from cardflow.settings import Settings
-from cardflow.warehouse.base import BronzeFile, Warehouse
+from cardflow.warehouse.base import BronzeFile, RawLoader
 from cardflow.warehouse.load import (
     BronzeSelection,
     LoadSummary,
@@ -28,12 +28,12 @@ def select_files_task(
 
 
 @task(name="load_bronze_files", cache_policy=NO_CACHE)
-def load_files_task(warehouse: Warehouse, store: BronzeStore, selection: BronzeSelection) -> LoadSummary:
+def load_files_task(warehouse: RawLoader, store: BronzeStore, selection: BronzeSelection) -> LoadSummary:
     return load_files(warehouse, store, selection)
 
 
 @task(name="reload_bronze_files", cache_policy=NO_CACHE)
-def reload_files_task(warehouse: Warehouse, store: BronzeStore, files: list[BronzeFile]) -> LoadSummary:
+def reload_files_task(warehouse: RawLoader, store: BronzeStore, files: list[BronzeFile]) -> LoadSummary:
     return reload_files(warehouse, store, files)
 
 

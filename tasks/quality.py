@@ -19,6 +19,7 @@ from typing import Any
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 
+from cardflow.backends.chooser import resolve_backends
 from cardflow.errors import QualityGateFailed, TransformError
 from cardflow.quality.gate import GateResult, validate_layer, write_data_docs
 from cardflow.quality.raw_checks import RawChecksReport, run_raw_checks
@@ -41,7 +42,7 @@ from cardflow.transform.wap import (
     prepare_audit,
     publish,
 )
-from cardflow.warehouse.connection import Warehouse, open_warehouse
+from cardflow.warehouse.connection import WarehouseSession
 from tasks.alerts import notify
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ logger = logging.getLogger(__name__)
 # --- RAW checks ---------------------------------------------------------------------------------
 def check_raw_events(settings: Settings, now: datetime | None = None) -> RawChecksReport:
     """Freshness and volume of RAW.EVENTS (verdicts only; see :func:`enforce_raw_checks`)."""
-    with open_warehouse(settings) as warehouse:
+    with resolve_backends(settings, needs={"warehouse"}).open_session() as warehouse:
         return run_raw_checks(warehouse, settings, now)
 
 
@@ -71,11 +72,10 @@ def enforce_raw_checks(report: RawChecksReport, settings: Settings) -> None:
 # --- reconciliation ------------------------------------------------------------------------------
 def reconcile_raw(settings: Settings) -> ReconciliationReport:
     """Event store vs RAW.EVENTS per UTC day and event type, with real-time/backfill overlap."""
-    from cardflow.bronze.store import get_store
-
+    backends = resolve_backends(settings, needs={"bronze", "warehouse"})
     store_counts = event_store_counts(settings)
-    origins = file_origins(get_store(settings), settings)
-    with open_warehouse(settings) as warehouse:
+    origins = file_origins(backends.store(), settings)
+    with backends.open_session() as warehouse:
         return reconcile(
             store_counts, raw_counts(warehouse, settings), overlap_counts(warehouse, settings, origins)
         )
@@ -92,16 +92,17 @@ def build_layer(layer: LayerName, settings: Settings, *, full_refresh: bool = Fa
     """
     from cardflow.transform.dbt import invoke_dbt
 
+    backends = resolve_backends(settings, needs={"warehouse"})
     schemas = layer_schemas(settings, layer)
     models = layer_models(layer)
-    with open_warehouse(settings) as warehouse:  # closed before dbt opens the DuckDB file
+    with backends.open_session() as warehouse:  # closed before dbt opens the DuckDB file
         prepared = prepare_audit(warehouse, schemas, models, full_refresh=full_refresh)
     args = ["build", "--select", *LAYER_SELECTION[layer]]
     if full_refresh:
         args.append("--full-refresh")
     if settings.dbt_skip_unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
-    summary = invoke_dbt(args, audit_settings(settings, layer))
+    summary = invoke_dbt(args, audit_settings(backends.settings, layer), backends.target)
     if summary.failed or not summary.success:
         listed = "\n".join(f"  - {n.describe()}" for n in summary.failed) or "  (no node reported a failure)"
         raise TransformError(
@@ -114,7 +115,7 @@ def build_layer(layer: LayerName, settings: Settings, *, full_refresh: bool = Fa
 
 # --- gate ------------------------------------------------------------------------------------------
 def gate_parameters(
-    warehouse: Warehouse, layer: LayerName, settings: Settings, now: datetime | None = None
+    warehouse: WarehouseSession, layer: LayerName, settings: Settings, now: datetime | None = None
 ) -> dict[str, Any]:
     """Values for the suites' ``$PARAMETER`` placeholders.
 
@@ -146,7 +147,7 @@ def gate_layer(layer: LayerName, settings: Settings, now: datetime | None = None
     failed expectations: see :func:`enforce_gate`)."""
     schemas = layer_schemas(settings, layer)
     specs = suites_for(layer)
-    with open_warehouse(settings) as warehouse:
+    with resolve_backends(settings, needs={"warehouse"}).open_session() as warehouse:
         parameters = gate_parameters(warehouse, layer, settings, now)
         result = validate_layer(
             warehouse,
@@ -154,7 +155,6 @@ def gate_layer(layer: LayerName, settings: Settings, now: datetime | None = None
             schemas.audit,
             layer,
             parameters,
-            settings,
             chunk_rows=settings.quality_chunk_rows,
         )
     try:
@@ -183,7 +183,7 @@ def enforce_gate(result: GateResult, settings: Settings) -> None:
 
 def publish_layer(layer: LayerName, settings: Settings) -> dict[str, str]:
     """Publish the audited layer (only ever called after its gate passed)."""
-    with open_warehouse(settings) as warehouse:
+    with resolve_backends(settings, needs={"warehouse"}).open_session() as warehouse:
         return publish(warehouse, layer_schemas(settings, layer), layer_models(layer), settings)
 
 

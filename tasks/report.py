@@ -12,6 +12,7 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.artifacts import create_link_artifact
 
+from cardflow.backends.chooser import resolve_backends
 from cardflow.reporting.report import write_report
 from cardflow.settings import Settings, get_settings
 
@@ -29,7 +30,8 @@ def publish_report(output: str | None = None, settings: Settings | None = None) 
         ReportError: Gold is missing or a report query failed.
     """
     settings = settings or get_settings()
-    path = write_report(settings, Path(output) if output else None)
+    backends = resolve_backends(settings, needs={"warehouse"})
+    path = write_report(backends.settings, backends.target, Path(output) if output else None)
     uri = path.as_uri()
     create_link_artifact(
         key=REPORT_ARTIFACT_KEY,

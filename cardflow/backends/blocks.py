@@ -40,9 +40,16 @@ def s3_blocks(settings: Settings) -> list[PlannedBlock]:
     """AwsCredentials + S3Bucket from S3_BUCKET/AWS_* (empty if S3_BUCKET is unset)."""
     if not settings.s3_bucket:
         return []
-    from cardflow.bronze.store import s3_bucket_from_settings
+    from prefect_aws import AwsCredentials, S3Bucket
+    from prefect_aws.client_parameters import AwsClientParameters
 
-    bucket = s3_bucket_from_settings(settings.model_copy(update={"s3_bucket_block": None}))
+    credentials = AwsCredentials(
+        aws_access_key_id=settings.aws_access_key_id.get_secret_value() if settings.aws_access_key_id else None,
+        aws_secret_access_key=settings.aws_secret_access_key,
+        region_name=settings.aws_region,
+        aws_client_parameters=AwsClientParameters(endpoint_url=settings.s3_endpoint_url),
+    )
+    bucket = S3Bucket(bucket_name=settings.s3_bucket, credentials=credentials)
     name = settings.s3_bucket_block or DEFAULT_S3_BUCKET_BLOCK
     return [
         PlannedBlock("aws-credentials", f"{name}-credentials", bucket.credentials, ""),
@@ -54,14 +61,15 @@ def snowflake_blocks(settings: Settings) -> list[PlannedBlock]:
     """SnowflakeCredentials + SnowflakeConnector from SNOWFLAKE_* (empty if SNOWFLAKE_ACCOUNT is unset)."""
     if not settings.snowflake_account:
         return []
-    settings.require("snowflake_user")
+    settings.require("snowflake_user", "snowflake_password")
     from prefect_snowflake import SnowflakeConnector, SnowflakeCredentials
 
     extra: dict[str, Any] = {}
-    if settings.snowflake_host:  # Snowflake stand-ins only; production leaves these unset
-        extra = {"host": settings.snowflake_host, "protocol": settings.snowflake_protocol}
-        if settings.snowflake_port:
-            extra["port"] = settings.snowflake_port
+    if settings.snowflake_host:
+        # Snowflake stand-ins only (production leaves SNOWFLAKE_HOST unset). The block keeps only its
+        # declared fields, so the server goes in `endpoint`, which the backend chooser reads back.
+        port = f":{settings.snowflake_port}" if settings.snowflake_port else ""
+        extra = {"endpoint": f"{settings.snowflake_protocol}://{settings.snowflake_host}{port}"}
     credentials = SnowflakeCredentials(
         account=settings.snowflake_account,
         user=settings.snowflake_user,

@@ -3,6 +3,11 @@
 Both stores take keys produced by :mod:`cardflow.bronze.layout`; the local store mirrors the S3 layout under
 ``CARDFLOW_DATA_DIR/lake`` so that switching is a setting, not a code change. Writes are atomic
 (local: temp file + rename; S3: single PUT or multipart completed as one object).
+
+Which store a run uses is decided in one place, :mod:`cardflow.backends.chooser` (a prefect-aws
+``S3Bucket`` block, the ``S3_*`` variables, or the local lake). It hands this module a plain
+:data:`BronzeLocation` (a directory or an :class:`S3Config`), so Bronze itself knows nothing about
+Prefect, and the location can be pickled to worker processes that open their own store.
 """
 
 from __future__ import annotations
@@ -10,15 +15,15 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import SecretStr
 
 from cardflow.errors import StorageError
-from cardflow.settings import Settings, get_settings
-
-if TYPE_CHECKING:
-    from prefect_aws import S3Bucket
 
 logger = logging.getLogger(__name__)
 
@@ -102,17 +107,66 @@ class LocalBronzeStore:
         return f"LocalBronzeStore({str(self.root)!r})"
 
 
+@dataclass(frozen=True)
+class S3Config:
+    """Everything boto3 needs to reach the Bronze bucket: no Prefect types, picklable.
+
+    Built by the backend chooser from a prefect-aws ``S3Bucket`` block or from the ``S3_*``/``AWS_*``
+    variables. Unset credentials mean boto3's default chain (instance role, ``~/.aws``).
+    ``session_factory`` is for credentials boto3 cannot express as keys (a block that assumes an
+    IAM role): it returns a ready ``boto3.Session``.
+    """
+
+    bucket: str
+    region: str | None = None
+    endpoint_url: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: SecretStr | None = None
+    session_token: SecretStr | None = None
+    profile_name: str | None = None
+    verify: bool | str | None = None
+    use_ssl: bool | None = None
+    session_factory: Callable[[], Any] | None = None
+
+    def session(self) -> Any:
+        """A boto3 session holding these credentials."""
+        if self.session_factory is not None:
+            return self.session_factory()
+        import boto3
+
+        return boto3.Session(
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key.get_secret_value() if self.secret_access_key else None,
+            aws_session_token=self.session_token.get_secret_value() if self.session_token else None,
+            profile_name=self.profile_name,
+            region_name=self.region,
+        )
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``session.client("s3", ...)`` beyond the credentials."""
+        kwargs: dict[str, Any] = {}
+        if self.endpoint_url:
+            kwargs["endpoint_url"] = self.endpoint_url
+        if self.use_ssl is False:
+            kwargs["use_ssl"] = False
+        if self.verify is not None:
+            kwargs["verify"] = self.verify
+        return kwargs
+
+    def __repr__(self) -> str:  # never show keys
+        return f"S3Config(bucket={self.bucket!r}, region={self.region!r}, endpoint_url={self.endpoint_url!r})"
+
+
 class S3BronzeStore:
     """Bronze in an S3 bucket (or an S3-compatible store via its endpoint URL).
 
-    Built from a prefect-aws ``S3Bucket`` block, so credentials come from the block (or the
-    environment/instance role when the block holds none). Transient errors are retried by botocore's
-    standard retry mode (throttling, 5xx, connection resets); 4xx errors surface at once.
+    Transient errors are retried by botocore's standard retry mode (throttling, 5xx, connection
+    resets); 4xx errors surface at once.
     """
 
-    def __init__(self, bucket: S3Bucket, *, client: Any | None = None) -> None:
-        self.bucket = bucket
-        self.bucket_name = bucket.bucket_name
+    def __init__(self, config: S3Config, *, client: Any | None = None) -> None:
+        self.config = config
+        self.bucket_name = config.bucket
         self._client = client
 
     @property
@@ -120,10 +174,8 @@ class S3BronzeStore:
         if self._client is None:
             from botocore.config import Config
 
-            params = self.bucket.credentials.aws_client_parameters
             cfg = Config(retries={"max_attempts": 8, "mode": "standard"}, max_pool_connections=32)
-            session = self.bucket.credentials.get_boto3_session()
-            self._client = session.client("s3", config=cfg, **_client_kwargs(params))
+            self._client = self.config.session().client("s3", config=cfg, **self.config.client_kwargs())
         return self._client
 
     def write_bytes(self, key: str, data: bytes) -> str:
@@ -170,39 +222,12 @@ class S3BronzeStore:
         return f"S3BronzeStore({self.bucket_name!r})"
 
 
-def _client_kwargs(params: Any) -> dict[str, Any]:
-    if params is None:
-        return {}
-    kwargs: dict[str, Any] = {}
-    if params.endpoint_url:
-        kwargs["endpoint_url"] = params.endpoint_url
-    if params.use_ssl is False:
-        kwargs["use_ssl"] = False
-    if params.verify is False:
-        kwargs["verify"] = False
-    return kwargs
+BronzeLocation = Path | S3Config
+"""Where Bronze lives: the local lake's root directory, or an S3 bucket."""
 
 
-def s3_bucket_from_settings(settings: Settings) -> S3Bucket:
-    """The prefect-aws ``S3Bucket`` block: the named block if configured, else one built from env."""
-    from prefect_aws import AwsCredentials, S3Bucket
-    from prefect_aws.client_parameters import AwsClientParameters
-
-    if settings.s3_bucket_block:
-        return S3Bucket.load(settings.s3_bucket_block)
-    settings.require("s3_bucket")
-    credentials = AwsCredentials(
-        aws_access_key_id=settings.aws_access_key_id.get_secret_value() if settings.aws_access_key_id else None,
-        aws_secret_access_key=settings.aws_secret_access_key,
-        region_name=settings.aws_region,
-        aws_client_parameters=AwsClientParameters(endpoint_url=settings.s3_endpoint_url),
-    )
-    return S3Bucket(bucket_name=settings.s3_bucket, credentials=credentials)
-
-
-def get_store(settings: Settings | None = None) -> BronzeStore:
-    """The Bronze store the settings describe: S3 when a bucket is configured, else the local lake."""
-    settings = settings or get_settings()
-    if settings.uses_s3:
-        return S3BronzeStore(s3_bucket_from_settings(settings))
-    return LocalBronzeStore(settings.lake_dir)
+def open_store(location: BronzeLocation) -> BronzeStore:
+    """The store for ``location`` (from :func:`cardflow.backends.chooser.resolve_backends`)."""
+    if isinstance(location, S3Config):
+        return S3BronzeStore(location)
+    return LocalBronzeStore(location)

@@ -64,11 +64,12 @@ def collect_summary(settings: Settings, summary: DemoSummary) -> DemoSummary:
     """Query the warehouse for the summary tables (DuckDB; read-only connection)."""
     import duckdb
 
+    from cardflow.backends.chooser import resolve_backends
     from cardflow.bronze.layout import is_part_key
-    from cardflow.bronze.store import get_store
 
     summary.event_store_rows = eventstore.count_events(settings)
-    summary.bronze_objects = sum(1 for k in get_store(settings).list_keys(settings.s3_prefix) if is_part_key(k))
+    store = resolve_backends(settings, needs={"bronze"}).store()
+    summary.bronze_objects = sum(1 for k in store.list_keys(settings.s3_prefix) if is_part_key(k))
     queries = named_queries(
         "demo_summary.sql",
         __file__,
@@ -107,9 +108,9 @@ def print_summary(console: Console, settings: Settings, summary: DemoSummary) ->
         defects.add_row(sport, f"{batches:,}", f"{units:,}", f"{rate:.2%}" if rate is not None else "-")
     console.print(defects)
 
-    from cardflow.bronze.store import get_store
+    from cardflow.backends.chooser import resolve_backends
 
-    store = get_store(settings)
+    store = resolve_backends(settings, needs={"bronze"}).store()
     console.print("\n[bold]Where things are[/bold]")
     console.print(f"  event store : {eventstore.describe(settings)}")
     console.print(f"  bronze      : {store.uri(settings.s3_prefix)}")
@@ -147,8 +148,12 @@ def run_demo(
         console, summary, "medallion_pipeline (backfill -> load -> dbt)", lambda: medallion_pipeline(settings=settings)
     )
     collect_summary(settings, summary)
+    from cardflow.backends.chooser import resolve_backends
     from cardflow.reporting.report import write_report
 
-    summary.report_path = str(_timed(console, summary, "HTML report of Gold", lambda: write_report(settings)))
+    backends = resolve_backends(settings, needs={"warehouse"})
+    summary.report_path = str(
+        _timed(console, summary, "HTML report of Gold", lambda: write_report(backends.settings, backends.target))
+    )
     print_summary(console, settings, summary)
     return summary

@@ -34,11 +34,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from cardflow.quality.suites import SuiteSpec, describe_expectation
-from cardflow.settings import Settings
-from cardflow.warehouse.connection import Warehouse
+from cardflow.warehouse.connection import WarehouseSession
+from cardflow.warehouse.snowflake import SnowflakeParams
 
 logger = logging.getLogger(__name__)
 
@@ -377,7 +376,7 @@ def _select_list(spec: SuiteSpec, columns: list[str] | None) -> str:
     return ", ".join([base, *derived]) if derived and base else (base or ", ".join(derived))
 
 
-def _stream_frames(warehouse: Warehouse, sql: str, chunk_rows: int) -> Iterator[Any]:
+def _stream_frames(warehouse: WarehouseSession, sql: str, chunk_rows: int) -> Iterator[Any]:
     """pandas frames of ``chunk_rows`` rows (rounded up to DuckDB vectors) from one streaming scan.
 
     DuckDB's own DataFrame conversion is used: it turns DECIMAL into float64 (exact decimals of the
@@ -394,7 +393,7 @@ def _stream_frames(warehouse: Warehouse, sql: str, chunk_rows: int) -> Iterator[
 
 
 def validate_model_duckdb(
-    warehouse: Warehouse,
+    warehouse: WarehouseSession,
     validator: _PandasValidator,
     spec: SuiteSpec,
     schema: str,
@@ -494,44 +493,26 @@ def validate_model_duckdb(
 
 
 # --- Snowflake engine ---------------------------------------------------------------------------
-def snowflake_datasource_args(settings: Settings, schema: str) -> dict[str, Any]:
-    """``connection_string`` and engine ``kwargs`` for GX's Snowflake datasource.
-
-    Host/port/protocol (stand-ins only) go through ``connect_args``: snowflake-sqlalchemy refuses
-    them in the URL. The password is URL-quoted and never logged.
-    """
-    settings.require("snowflake_account", "snowflake_user", "snowflake_password", "snowflake_role")
-    assert settings.snowflake_password is not None
-    url = (
-        f"snowflake://{quote(str(settings.snowflake_user), safe='')}:"
-        f"{quote(settings.snowflake_password.get_secret_value(), safe='')}@{settings.snowflake_account}/"
-        f"{settings.snowflake_database}/{schema}?warehouse={settings.snowflake_warehouse}"
-        f"&role={settings.snowflake_role}"
-    )
-    connect_args: dict[str, Any] = {"session_parameters": {"TIMEZONE": "UTC", "QUERY_TAG": "cardflow-gx"}}
-    if settings.snowflake_host:
-        connect_args.update(
-            host=settings.snowflake_host,
-            port=settings.snowflake_port or 443,
-            protocol=settings.snowflake_protocol,
-        )
-    return {"connection_string": url, "kwargs": {"connect_args": connect_args}}
+def snowflake_datasource_args(params: SnowflakeParams, schema: str) -> dict[str, Any]:
+    """``connection_string`` and engine ``kwargs`` for GX's Snowflake datasource, from the same
+    :class:`SnowflakeParams` every other Snowflake consumer uses (the password is never logged)."""
+    return params.sqlalchemy_args(schema, query_tag="cardflow-gx")
 
 
 class _SnowflakeValidator:
     """GX's SQL datasource on Snowflake: metrics are computed by the warehouse."""
 
-    def __init__(self, settings: Settings, schema: str) -> None:
+    def __init__(self, params: SnowflakeParams, schema: str) -> None:
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         self.gx = gx
-        self.settings = settings
+        self.database = params.database
         self.schema = schema
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         self.source = self.context.data_sources.add_snowflake(
-            f"cardflow_{schema.lower()}", **snowflake_datasource_args(settings, schema)
+            f"cardflow_{schema.lower()}", **snowflake_datasource_args(params, schema)
         )
 
     def validate_model(self, spec: SuiteSpec, parameters: dict[str, Any]) -> ModelResult:
@@ -542,7 +523,7 @@ class _SnowflakeValidator:
         if spec.derived_columns:
             query = (
                 f"SELECT {_select_list(spec, None)} FROM "
-                f"{self.settings.snowflake_database}.{self.schema}.{spec.name}"
+                f"{self.database}.{self.schema}.{spec.name}"
             )
             asset = self.source.add_query_asset(name, query=query)
         else:
@@ -570,12 +551,11 @@ class _SnowflakeValidator:
 
 # --- the gate -----------------------------------------------------------------------------------
 def validate_layer(
-    warehouse: Warehouse,
+    warehouse: WarehouseSession,
     specs: list[SuiteSpec],
     schema: str,
     gate: str,
     parameters: dict[str, Any],
-    settings: Settings,
     chunk_rows: int = 500_000,
 ) -> GateResult:
     """Validate every model of ``specs`` in ``schema`` (the audit schema); never raises on failures."""
@@ -587,7 +567,9 @@ def validate_layer(
             models.append(validate_model_duckdb(warehouse, validator, spec, schema, parameters, chunk_rows))
         engine = f"pandas (DuckDB, chunks of {chunk_rows:,} rows)"
     else:
-        sql_validator = _SnowflakeValidator(settings, schema)
+        if not isinstance(warehouse.target, SnowflakeParams):
+            raise TypeError("a Snowflake session must carry its SnowflakeParams (open it with open_session)")
+        sql_validator = _SnowflakeValidator(warehouse.target, schema)
         for spec in specs:
             models.append(sql_validator.validate_model(spec, parameters))
         engine = "Snowflake SQL datasource"

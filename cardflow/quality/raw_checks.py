@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from cardflow.settings import Settings
 from cardflow.sqlfiles import named_statements
-from cardflow.warehouse.connection import Warehouse
+from cardflow.warehouse.connection import WarehouseSession
 
 logger = logging.getLogger(__name__)
 Status = Literal["ok", "warn", "error", "skipped"]
@@ -155,7 +155,7 @@ def check_volume(
     )
 
 
-def run_raw_checks(warehouse: Warehouse, settings: Settings, now: datetime | None = None) -> RawChecksReport:
+def run_raw_checks(warehouse: WarehouseSession, settings: Settings, now: datetime | None = None) -> RawChecksReport:
     """Run freshness and volume on RAW.EVENTS of ``warehouse``; never raises on a bad verdict."""
     now = now or datetime.now(UTC)
     statements = named_statements("quality_raw_metrics.sql", __file__)

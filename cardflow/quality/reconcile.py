@@ -20,7 +20,7 @@ from typing import Any
 from cardflow.bronze.layout import join
 from cardflow.settings import Settings
 from cardflow.sqlfiles import named_statements
-from cardflow.warehouse.connection import Warehouse
+from cardflow.warehouse.connection import WarehouseSession
 
 logger = logging.getLogger(__name__)
 Key = tuple[date, str]
@@ -94,7 +94,7 @@ def _as_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
-def raw_counts(warehouse: Warehouse, settings: Settings) -> dict[Key, int]:
+def raw_counts(warehouse: WarehouseSession, settings: Settings) -> dict[Key, int]:
     """Distinct events per UTC day and type in RAW.EVENTS."""
     sql = named_statements("quality_raw_metrics.sql", __file__)["raw_by_day_type"].format(
         raw=settings.snowflake_raw_schema
@@ -116,7 +116,7 @@ def file_origins(store: Any, settings: Settings) -> dict[str, str]:
     return origins
 
 
-def overlap_counts(warehouse: Warehouse, settings: Settings, origins: dict[str, str]) -> dict[Key, int]:
+def overlap_counts(warehouse: WarehouseSession, settings: Settings, origins: dict[str, str]) -> dict[Key, int]:
     """Events per day and type loaded from objects of more than one origin."""
     if len(set(origins.values())) < 2:
         return {}

@@ -25,9 +25,10 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from cardflow.errors import ConfigurationError, ReportError
-from cardflow.settings import Settings, get_settings
+from cardflow.errors import ReportError
+from cardflow.settings import Settings
 from cardflow.sqlfiles import named_queries
+from cardflow.warehouse.connection import WarehouseTarget, open_session
 
 if TYPE_CHECKING:
     import altair as alt
@@ -60,47 +61,23 @@ def _frame_from_cursor(cursor: Any) -> pd.DataFrame:
 
 
 @contextmanager
-def open_gold(settings: Settings) -> Iterator[Query]:
-    """A ``query(sql) -> DataFrame`` (lower-case columns) on the configured warehouse, in UTC.
+def open_gold(target: WarehouseTarget) -> Iterator[Query]:
+    """A ``query(sql) -> DataFrame`` (lower-case columns) on the warehouse at ``target``, in UTC.
 
     DuckDB is opened read-only (the report never writes the warehouse); days are UTC days on both
-    warehouses because the session time zone is set to UTC.
+    warehouses because the session time zone is set to UTC. Snowflake is reached with the same
+    :class:`~cardflow.warehouse.snowflake.SnowflakeParams` as every other step.
 
     Raises:
         ReportError: the DuckDB file does not exist yet (run the pipeline or ``cardflow demo`` first).
-        ConfigurationError: Snowflake selected but account/user/password are missing.
     """
-    if settings.warehouse == "duckdb":
-        import duckdb
-
-        path = settings.duckdb_path
-        if not path.exists():
-            raise ReportError(
-                str(path), "the DuckDB warehouse does not exist yet; run `cardflow demo` or the pipeline first"
-            )
-        con = duckdb.connect(str(path), read_only=True)
-        try:
-            con.execute("SET TimeZone = 'UTC'")  # after connect: ICU autoloads then, not in config
-            yield lambda sql: _frame_from_cursor(con.execute(sql))
-        finally:
-            con.close()
-        return
-
-    settings.require("snowflake_account", "snowflake_user", "snowflake_password")
-    try:
-        import snowflake.connector
-    except ImportError as exc:  # pragma: no cover - the [snowflake] extra is part of every install
-        raise ConfigurationError("CARDFLOW_WAREHOUSE", "snowflake needs the [snowflake] extra installed") from exc
-    from cardflow.warehouse.connection import snowflake_connect_params
-
-    params = snowflake_connect_params(settings)
-    params["session_parameters"] = {**params["session_parameters"], "QUERY_TAG": "cardflow-report"}
-    conn = snowflake.connector.connect(**params)
-    try:
-        conn.cursor().execute(f"USE DATABASE {settings.snowflake_database}")
+    with open_session(target, read_only=True, query_tag="cardflow-report") as session:
 
         def query(sql: str) -> pd.DataFrame:
-            cur = conn.cursor()
+            # rows as the driver returns them (Decimal stays Decimal; DuckDB's .df() would give floats)
+            if session.dialect == "duckdb":
+                return _frame_from_cursor(session.conn.execute(sql))
+            cur = session.conn.cursor()
             try:
                 cur.execute(sql)
                 return _frame_from_cursor(cur)
@@ -108,8 +85,6 @@ def open_gold(settings: Settings) -> Iterator[Query]:
                 cur.close()
 
         yield query
-    finally:
-        conn.close()
 
 
 def example_queries(settings: Settings) -> dict[str, str]:
@@ -254,8 +229,8 @@ def record_quality_status(
     return path
 
 
-def collect_report_data(settings: Settings, *, now: datetime | None = None) -> ReportData:
-    """Run the report's queries on Gold and RAW.
+def collect_report_data(settings: Settings, target: WarehouseTarget, *, now: datetime | None = None) -> ReportData:
+    """Run the report's queries on Gold and RAW of the warehouse at ``target`` (from the chooser).
 
     Raises:
         ReportError: Gold is missing (dbt has not built it yet) or a query failed.
@@ -264,7 +239,7 @@ def collect_report_data(settings: Settings, *, now: datetime | None = None) -> R
     examples = example_queries(settings)
     own = _report_queries(settings)
     frames: dict[str, pd.DataFrame] = {}
-    with open_gold(settings) as query:
+    with open_gold(target) as query:
         for key in EXAMPLE_QUERIES:
             frames[key] = _run(query, key, examples[key])
         freshness_row = _run(query, "raw_freshness", own["raw_freshness"]).iloc[0].to_dict()
@@ -278,7 +253,7 @@ def collect_report_data(settings: Settings, *, now: datetime | None = None) -> R
         quality=read_quality_status(settings),
         gold_counts=gold_counts,
         headline=headline,
-        warehouse=settings.warehouse,
+        warehouse=target.dialect,
         generated_at=now,
     )
 
@@ -485,8 +460,10 @@ def default_report_path(settings: Settings) -> Path:
     return settings.resolved_data_dir / "report" / "index.html"
 
 
-def write_report(settings: Settings | None = None, output: Path | None = None) -> Path:
+def write_report(settings: Settings, target: WarehouseTarget, output: Path | None = None) -> Path:
     """Render the report from Gold and write it (atomically); returns the file's absolute path.
+
+    ``target`` is the warehouse the backend chooser resolved (``resolve_backends(settings).target``).
 
     Called at the end of ``cardflow demo`` and by the transform flow (which links it as an
     artifact). Re-running overwrites the same file.
@@ -494,9 +471,8 @@ def write_report(settings: Settings | None = None, output: Path | None = None) -
     Raises:
         ReportError: Gold is not there yet or a query failed.
     """
-    settings = settings or get_settings()
     path = (output or default_report_path(settings)).expanduser().resolve()
-    data = collect_report_data(settings)
+    data = collect_report_data(settings, target)
     charts = build_charts(data)
     html = render_html(data, charts)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,20 +2,26 @@
 
 Three concerns, in order:
 
-* :func:`dbt_env`: the ONE mapping from cardflow :class:`~cardflow.settings.Settings` to the
-  environment variables ``dbt/profiles.yml`` and ``dbt/dbt_project.yml`` read (dbt can only take
-  configuration through ``env_var``). Flows pass settings explicitly; nothing else builds this.
+* the **profile**: :func:`temporary_profile` renders a ``profiles.yml`` for the one warehouse the
+  backend chooser resolved (a DuckDB file, or the same :class:`SnowflakeParams` the loader, the
+  gates and the report use) into a private temporary directory (file mode 0600), hands dbt that
+  directory, and deletes it afterwards. Credentials never enter ``os.environ``.
+  ``dbt/profiles.yml`` stays for people who run dbt by hand from the ``dbt/`` folder.
+* the **project variables**: :func:`dbt_env`, the ONE mapping from cardflow settings to the
+  non-secret variables ``dbt_project.yml`` and ``_sources.yml`` read through ``env_var`` (schema
+  names, freshness and volume thresholds). They are set for the duration of one invocation.
 * :func:`invoke_dbt`: one dbt command, either through prefect-dbt's ``PrefectDbtRunner`` (each dbt
   node becomes a Prefect task run when called inside a flow) or through plain ``dbtRunner``, and a
   typed :class:`DbtRunSummary` of what every node did.
-* :func:`dbt_source_freshness` / :func:`dbt_build`: the two steps of ``dbt_transform_and_test``,
-  which raise with the failed nodes listed and otherwise return the summary (warnings included).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
+import stat
+import tempfile
 import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -24,91 +30,106 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from cardflow.errors import QualityGateFailed, TransformError
+import yaml
+
+from cardflow.errors import TransformError
 from cardflow.settings import Settings
+from cardflow.warehouse.connection import DuckDBTarget, WarehouseTarget
 
 logger = logging.getLogger(__name__)
 
 DBT_PROJECT_DIR: Final = Path(__file__).resolve().parents[2] / "dbt"
+PROFILE_NAME: Final = "cardflow"
+"""The profile ``dbt_project.yml`` names."""
 #: dbt node statuses that fail a run (models: error; tests: fail/error; freshness: error/runtime error)
 FAILED_STATUSES: Final = frozenset({"error", "fail", "runtime error"})
 WARNING_STATUSES: Final = frozenset({"warn"})
 RunnerKind = Literal["prefect", "plain"]
 
-# os.environ is process-global: one dbt invocation at a time may own it
+# os.environ is process-global: one dbt invocation at a time may own the project variables
 _ENV_LOCK = threading.Lock()
 
 
-# --- settings -> dbt environment ------------------------------------------------------------------
+# --- the profile ------------------------------------------------------------------------------
 def project_dir(settings: Settings) -> Path:
     """The dbt project directory (DBT_PROJECT_DIR, else the ``dbt/`` folder of this repository)."""
     return (settings.dbt_project_dir or DBT_PROJECT_DIR).expanduser().resolve()
 
 
-def profiles_dir(settings: Settings) -> Path:
-    """The directory holding profiles.yml (DBT_PROFILES_DIR, else the project directory)."""
-    return (settings.dbt_profiles_dir or project_dir(settings)).expanduser().resolve()
+def render_profile(settings: Settings, target: WarehouseTarget) -> dict[str, Any]:
+    """The ``profiles.yml`` content for ``target``: one output, named after the dbt target.
 
-
-def dbt_env(settings: Settings) -> dict[str, str]:
-    """Environment variables the dbt project reads, derived from ``settings`` (the only place).
-
-    The Snowflake password goes in ``DBT_ENV_SECRET_SNOWFLAKE_PASSWORD``: dbt scrubs values of
-    ``DBT_ENV_SECRET_*`` variables from its logs. Unset optional values are left out, so the
-    project's defaults apply.
+    The default schema is Silver's; Gold models set theirs in ``dbt_project.yml``.
     """
-    env: dict[str, str] = {
+    schema = settings.snowflake_silver_schema
+    if isinstance(target, DuckDBTarget):
+        output: dict[str, Any] = {
+            "type": "duckdb",
+            "path": str(target.path),
+            "schema": schema,
+            "threads": settings.dbt_threads,
+            # no `json` under extensions: it is built into the wheel and INSTALL would go online
+            "settings": {"TimeZone": "UTC"},
+        }
+    else:
+        output = target.dbt_output(schema=schema, threads=settings.dbt_threads)
+    name = settings.resolved_dbt_target
+    return {PROFILE_NAME: {"target": name, "outputs": {name: output}}}
+
+
+@contextmanager
+def temporary_profile(settings: Settings, target: WarehouseTarget) -> Iterator[Path]:
+    """A private directory holding ``profiles.yml`` for ``target``; removed on exit.
+
+    The directory is created by :func:`tempfile.mkdtemp` (mode 0700) and the file is created with
+    mode 0600 before anything is written to it, so no other user can read the credentials at any
+    time. Yields the directory, which is what dbt's ``--profiles-dir`` takes.
+    """
+    directory = Path(tempfile.mkdtemp(prefix="cardflow-dbt-profile-"))
+    try:
+        path = directory / "profiles.yml"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            yaml.safe_dump(render_profile(settings, target), handle, sort_keys=False)
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+# --- settings -> dbt project variables ----------------------------------------------------------
+def dbt_env(settings: Settings) -> dict[str, str]:
+    """Non-secret variables the dbt project reads through ``env_var``, derived from ``settings``.
+
+    Schema names (the audit builds swap them), thresholds, and the target and DuckDB path that
+    ``dbt/profiles.yml`` reads when dbt is run by hand. Never credentials: those are rendered into
+    the temporary profile only.
+    """
+    return {
         "DBT_TARGET": settings.resolved_dbt_target,
         "CARDFLOW_DUCKDB_PATH": str(settings.duckdb_path),
         "CARDFLOW_DBT_THREADS": str(settings.dbt_threads),
         "CARDFLOW_DBT_LOOKBACK_MINUTES": str(settings.dbt_lookback_minutes),
-        "SNOWFLAKE_WAREHOUSE": settings.snowflake_warehouse,
-        "SNOWFLAKE_DATABASE": settings.snowflake_database,
         "SNOWFLAKE_RAW_SCHEMA": settings.snowflake_raw_schema,
         "SNOWFLAKE_SILVER_SCHEMA": settings.snowflake_silver_schema,
         "SNOWFLAKE_GOLD_SCHEMA": settings.snowflake_gold_schema,
-        "SNOWFLAKE_PROTOCOL": settings.snowflake_protocol,
         "RAW_EVENTS_FRESHNESS_WARN_HOURS": repr(float(settings.raw_events_freshness_warn_hours)),
         "RAW_EVENTS_FRESHNESS_ERROR_HOURS": repr(float(settings.raw_events_freshness_error_hours)),
         "VOLUME_ANOMALY_PCT": repr(float(settings.volume_anomaly_pct)),
         "VOLUME_ANOMALY_LOOKBACK_DAYS": str(settings.volume_anomaly_lookback_days),
     }
-    optional = {
-        "SNOWFLAKE_ACCOUNT": settings.snowflake_account,
-        "SNOWFLAKE_USER": settings.snowflake_user,
-        "SNOWFLAKE_ROLE": settings.snowflake_role,
-        "SNOWFLAKE_HOST": settings.snowflake_host,
-        "SNOWFLAKE_PORT": str(settings.snowflake_port) if settings.snowflake_port else None,
-        "DBT_ENV_SECRET_SNOWFLAKE_PASSWORD": (
-            settings.snowflake_password.get_secret_value() if settings.snowflake_password else None
-        ),
-    }
-    env.update({name: value for name, value in optional.items() if value})
-    return env
 
 
 @contextmanager
 def dbt_environment(settings: Settings) -> Iterator[dict[str, str]]:
     """Set :func:`dbt_env` in ``os.environ`` for the duration of one dbt invocation, then restore.
 
-    dbt's ``env_var`` reads the process environment, so this is how settings reach it. Variables
-    the project reads but ``settings`` leaves unset are removed for the duration, so a stray value
-    in the parent environment cannot leak into a run configured otherwise.
+    dbt's ``env_var`` reads the process environment, so this is how the project variables reach
+    it. Only non-secret values are ever set here.
     """
     env = dbt_env(settings)
-    managed = set(env) | {
-        "SNOWFLAKE_ACCOUNT",
-        "SNOWFLAKE_USER",
-        "SNOWFLAKE_ROLE",
-        "SNOWFLAKE_HOST",
-        "SNOWFLAKE_PORT",
-        "DBT_ENV_SECRET_SNOWFLAKE_PASSWORD",
-    }
     with _ENV_LOCK:
-        saved = {name: os.environ.get(name) for name in managed}
+        saved = {name: os.environ.get(name) for name in env}
         try:
-            for name in managed:
-                os.environ.pop(name, None)
             os.environ.update(env)
             yield env
         finally:
@@ -197,18 +218,21 @@ def summarize(command: str, result: Any) -> DbtRunSummary:
 
 
 # --- invocation -------------------------------------------------------------------------------
-def invoke_dbt(args: Sequence[str], settings: Settings, *, runner: RunnerKind | None = None) -> DbtRunSummary:
-    """Run one dbt command on the project with settings-derived configuration.
+def invoke_dbt(
+    args: Sequence[str], settings: Settings, target: WarehouseTarget, *, runner: RunnerKind | None = None
+) -> DbtRunSummary:
+    """Run one dbt command on the project, against ``target``, through a temporary profile.
 
     Args:
         args: the dbt command and its flags, e.g. ``["build", "--full-refresh"]``.
-        settings: cardflow settings (target, warehouse paths and credentials, thresholds).
+        settings: cardflow settings (target name, schemas, thresholds).
+        target: the warehouse from the backend chooser (rendered into the temporary profile).
         runner: ``prefect`` = prefect-dbt's PrefectDbtRunner (one Prefect task per node when called
             inside a flow run; assets off, as cardflow publishes its own lineage artifacts);
             ``plain`` = dbt's own ``dbtRunner``. Default: settings.dbt_node_tasks.
 
     Returns:
-        The summary; node failures do not raise here (see :func:`dbt_build`).
+        The summary; node failures do not raise here (the caller decides what fails a run).
 
     Raises:
         TransformError: dbt could not run at all (project does not parse, profile invalid, ...).
@@ -216,9 +240,13 @@ def invoke_dbt(args: Sequence[str], settings: Settings, *, runner: RunnerKind | 
     kind: RunnerKind = runner or ("prefect" if settings.dbt_node_tasks else "plain")
     command = " ".join(args)
     full_args = [*args, "--target", settings.resolved_dbt_target]
-    with dbt_environment(settings):
+    with temporary_profile(settings, target) as profiles, dbt_environment(settings):
         try:
-            result = _invoke_prefect(full_args, settings) if kind == "prefect" else _invoke_plain(full_args, settings)
+            result = (
+                _invoke_prefect(full_args, settings, profiles)
+                if kind == "prefect"
+                else _invoke_plain(full_args, settings, profiles)
+            )
         except TransformError:
             raise
         except Exception as exc:  # dbt raised before producing results (parse, profile, connection)
@@ -258,7 +286,7 @@ def _release_duckdb() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
-def _invoke_prefect(args: list[str], settings: Settings) -> Any:
+def _invoke_prefect(args: list[str], settings: Settings, profiles: Path) -> Any:
     from prefect_dbt.core.runner import PrefectDbtRunner
     from prefect_dbt.core.settings import PrefectDbtSettings
 
@@ -268,74 +296,14 @@ def _invoke_prefect(args: list[str], settings: Settings) -> Any:
     # kept at the default. Where the overhead matters more than per-node visibility, set
     # CARDFLOW_DBT_NODE_TASKS=false (plain dbtRunner; the artifact still lists every warning).
     runner = PrefectDbtRunner(
-        settings=PrefectDbtSettings(project_dir=project_dir(settings), profiles_dir=profiles_dir(settings)),
+        settings=PrefectDbtSettings(project_dir=project_dir(settings), profiles_dir=profiles),
         raise_on_failure=False,
         disable_assets=True,
     )
     return runner.invoke(args)
 
 
-def _invoke_plain(args: list[str], settings: Settings) -> Any:
+def _invoke_plain(args: list[str], settings: Settings, profiles: Path) -> Any:
     from dbt.cli.main import dbtRunner
 
-    return dbtRunner().invoke(
-        [*args, "--project-dir", str(project_dir(settings)), "--profiles-dir", str(profiles_dir(settings))]
-    )
-
-
-# --- the two steps of the transform flow ------------------------------------------------------
-def dbt_source_freshness(settings: Settings, *, runner: RunnerKind | None = None) -> DbtRunSummary:
-    """``dbt source freshness`` on RAW.EVENTS (ingested_at vs RAW_EVENTS_FRESHNESS_*_HOURS).
-
-    Returns the summary (a warn-level staleness is in ``.warnings``).
-
-    Raises:
-        QualityGateFailed: gate ``raw_events_freshness`` when RAW is staler than the error threshold
-            (or the check could not run): building on it would publish stale marts as current.
-    """
-    summary = invoke_dbt(["source", "freshness"], settings, runner=runner)
-    if summary.failed:
-        raise QualityGateFailed("raw_events_freshness", [n.describe() for n in summary.failed])
-    return summary
-
-
-def dbt_build(
-    settings: Settings, *, full_refresh: bool = False, runner: RunnerKind | None = None
-) -> DbtRunSummary:
-    """``dbt build`` (models, unit tests, data tests in DAG order) of Silver and Gold.
-
-    Args:
-        full_refresh: rebuild incremental models from RAW instead of processing only new events.
-
-    Returns:
-        The summary; warn-severity test results are in ``.warnings``.
-
-    Raises:
-        TransformError: any model error or error-severity test failure, listing every failed node
-            (type, name, status, failing rows, message), so the run log says what to fix.
-    """
-    args = ["build", "--full-refresh"] if full_refresh else ["build"]
-    summary = invoke_dbt(args, settings, runner=runner)
-    if summary.failed or not summary.success:
-        failed = summary.failed
-        listed = "\n".join(f"  - {n.describe()}" for n in failed) or "  (no node reported a failure)"
-        raise TransformError(
-            f"dbt {' '.join(args)} failed on target {settings.resolved_dbt_target!r}: {len(failed)} failed "
-            f"node(s):\n{listed}\nFix the data or the model, then re-run dbt_transform_and_test "
-            "(incremental models resume where they stopped)."
-        )
-    return summary
-
-
-def summary_markdown(freshness: DbtRunSummary, build: DbtRunSummary) -> str:
-    """A markdown report of a transform run: counts per status and every warning."""
-    lines = ["# dbt transform", "", "| step | nodes | statuses | seconds |", "|---|---|---|---|"]
-    for summary in (freshness, build):
-        statuses = ", ".join(f"{k}: {v}" for k, v in sorted(summary.counts.items()))
-        lines.append(
-            f"| {summary.command} | {len(summary.nodes)} | {statuses} | {summary.elapsed_seconds:.1f} |"
-        )
-    warnings = freshness.warnings + build.warnings
-    lines += ["", f"## Warnings ({len(warnings)})", ""]
-    lines += [f"- {n.describe()}" for n in warnings] or ["none"]
-    return "\n".join(lines)
+    return dbtRunner().invoke([*args, "--project-dir", str(project_dir(settings)), "--profiles-dir", str(profiles)])

@@ -30,7 +30,7 @@ from typing import Literal
 
 from cardflow.settings import Settings
 from cardflow.sqlfiles import named_statements
-from cardflow.warehouse.connection import Warehouse
+from cardflow.warehouse.connection import WarehouseSession
 
 logger = logging.getLogger(__name__)
 
@@ -68,18 +68,18 @@ def layer_models(layer: LayerName, models_dir: Path = DBT_MODELS_DIR) -> list[st
     return names
 
 
-def _sql(warehouse: Warehouse, key: str) -> str:
+def _sql(warehouse: WarehouseSession, key: str) -> str:
     return named_statements("wap.sql", __file__)[f"{warehouse.dialect}_{key}"]
 
 
-def _name(warehouse: Warehouse, schema: str, table: str) -> str:
+def _name(warehouse: WarehouseSession, schema: str, table: str) -> str:
     return (
         f"{warehouse.database}.{schema}.{table}" if warehouse.dialect == "snowflake" else f"{schema}.{table}"
     )
 
 
 def prepare_audit(
-    warehouse: Warehouse, schemas: LayerSchemas, models: list[str], *, full_refresh: bool = False
+    warehouse: WarehouseSession, schemas: LayerSchemas, models: list[str], *, full_refresh: bool = False
 ) -> dict[str, str]:
     """Make the audit schema hold exactly the published state of ``models`` before the dbt build.
 
@@ -100,12 +100,12 @@ def prepare_audit(
     return done
 
 
-def _name_schema(warehouse: Warehouse, schema: str) -> str:
+def _name_schema(warehouse: WarehouseSession, schema: str) -> str:
     return f"{warehouse.database}.{schema}" if warehouse.dialect == "snowflake" else schema
 
 
 def publish(
-    warehouse: Warehouse, schemas: LayerSchemas, models: list[str], settings: Settings
+    warehouse: WarehouseSession, schemas: LayerSchemas, models: list[str], settings: Settings
 ) -> dict[str, str]:
     """Replace the published tables of ``models`` with their audit versions (see the module doc).
 

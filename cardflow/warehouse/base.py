@@ -1,9 +1,11 @@
-"""The warehouse interface the load, bootstrap and replay see, and the one function that picks it.
+"""The RAW loader interface the load, bootstrap and replay see (:class:`RawLoader`), and shared SQL helpers.
 
-Two implementations share it: :class:`cardflow.warehouse.duckdb.DuckDBWarehouse` (embedded default;
+Two implementations share it: :class:`cardflow.warehouse.duckdb.DuckDBLoader` (embedded default;
 its own ``load_history`` table written in the same transaction as the rows) and
-:class:`cardflow.warehouse.snowflake.SnowflakeWarehouse` (COPY INTO from the external stage; Snowflake's
-load history). Tasks call :func:`get_warehouse` and never branch on the backend themselves.
+:class:`cardflow.warehouse.snowflake.SnowflakeLoader` (COPY INTO from the external stage; Snowflake's
+load history). The backend chooser (:func:`cardflow.backends.chooser.Backends.open_loader`) picks one;
+flows and tasks never branch on the backend themselves. The query session the quality steps use is
+a different, smaller thing: :class:`cardflow.warehouse.connection.WarehouseSession`.
 
 SQL lives in ``sql/``; :func:`render_sql` fills its ``{placeholders}`` from settings. Every value it
 substitutes is a validated identifier or a pattern-checked literal (see ``cardflow.settings``), and
@@ -13,14 +15,13 @@ an unknown placeholder is an error rather than text left in the SQL.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol
 
 from cardflow.bronze.store import BronzeStore
 from cardflow.errors import ConfigurationError
-from cardflow.settings import Settings, get_settings
+from cardflow.settings import Settings
 from cardflow.sqlfiles import read_sql, split_statements
 
 FileStatus = Literal["loaded", "already_loaded", "failed"]
@@ -64,9 +65,11 @@ class DdlResult:
     skipped: list[tuple[str, str]]
 
 
-class Warehouse(Protocol):
-    """What the flows need from a warehouse. Implementations are context managers (they own a
-    connection) and are not shared between threads."""
+class RawLoader(Protocol):
+    """What the load flows need from a warehouse: RAW.EVENTS objects and exactly-once file loads.
+
+    Implementations are context managers (they own a connection) and are not shared between threads.
+    """
 
     name: str
 
@@ -85,7 +88,7 @@ class Warehouse(Protocol):
     def close(self) -> None:
         """Release the connection."""
 
-    def __enter__(self) -> Warehouse: ...
+    def __enter__(self) -> RawLoader: ...
 
     def __exit__(self, *exc: object) -> None: ...
 
@@ -137,26 +140,3 @@ def statement_kind(statement: str) -> str:
     words = statement.split()
     kind = words[:3] if len(words) > 2 and words[1].upper() in ("STORAGE", "FILE") else words[:2]
     return " ".join(kind).upper()
-
-
-def get_warehouse(settings: Settings | None = None) -> Warehouse:
-    """The warehouse the settings select (``CARDFLOW_WAREHOUSE``, else Snowflake when an account
-    is configured, else the embedded DuckDB file)."""
-    settings = settings or get_settings()
-    if settings.warehouse == "snowflake":
-        from cardflow.warehouse.snowflake import SnowflakeWarehouse
-
-        return SnowflakeWarehouse(settings)
-    from cardflow.warehouse.duckdb import DuckDBWarehouse
-
-    return DuckDBWarehouse(settings)
-
-
-@contextmanager
-def open_warehouse(settings: Settings | None = None) -> Iterator[Warehouse]:
-    """``get_warehouse`` as a context manager that always closes the connection."""
-    warehouse = get_warehouse(settings)
-    try:
-        yield warehouse
-    finally:
-        warehouse.close()

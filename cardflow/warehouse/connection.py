@@ -1,9 +1,11 @@
-"""A small warehouse handle for the quality tasks: the same calls on DuckDB and on Snowflake.
+"""A small query session for the quality steps and the report: the same calls on DuckDB and Snowflake.
 
-The quality gates, write-audit-publish and the RAW checks run a handful of statements on whichever
-warehouse the settings select. This module opens that connection (DuckDB file in UTC, or the
-Snowflake connector, pointed at a stand-in such as fakesnow when SNOWFLAKE_HOST is set) and hides
-the cursor differences. It never logs connection parameters.
+The quality gates, write-audit-publish, the RAW checks, reconciliation and the Gold report run a
+handful of statements on whichever warehouse the backend chooser selected. :func:`open_session`
+opens that connection from a :data:`WarehouseTarget` (a DuckDB file, or the one
+:class:`~cardflow.warehouse.snowflake.SnowflakeParams`) and :class:`WarehouseSession` hides the
+cursor differences. The RAW *loaders* are a different interface (:mod:`cardflow.warehouse.base`).
+Nothing here logs connection parameters.
 """
 
 from __future__ import annotations
@@ -12,22 +14,40 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, ClassVar, Literal
 
-from cardflow.errors import ConfigurationError
-from cardflow.settings import Settings
+from cardflow.errors import ReportError
+from cardflow.warehouse.snowflake import SnowflakeParams
 
 logger = logging.getLogger(__name__)
 Dialect = Literal["duckdb", "snowflake"]
 
 
+@dataclass(frozen=True)
+class DuckDBTarget:
+    """The embedded warehouse: a DuckDB file."""
+
+    path: Path
+    dialect: ClassVar[Dialect] = "duckdb"
+
+
+WarehouseTarget = DuckDBTarget | SnowflakeParams
+"""Where the warehouse is: resolved by :mod:`cardflow.backends.chooser`."""
+
+
 @dataclass
-class Warehouse:
-    """An open connection plus its dialect; ``schema_name`` maps a logical schema to the real one."""
+class WarehouseSession:
+    """An open connection plus its dialect, and the target it was opened from.
+
+    ``database`` is the Snowflake database (None on DuckDB); ``target`` lets consumers that need
+    their own client (the GX SQL datasource) reach the same warehouse with the same parameters.
+    """
 
     dialect: Dialect
     conn: Any
     database: str | None = None
+    target: WarehouseTarget | None = None
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         if self.dialect == "duckdb":  # a DuckDB cursor is a separate connection: no shared transaction
@@ -99,55 +119,38 @@ class Warehouse:
         return [str(r[0]).lower() for r in rows]
 
 
-def snowflake_connect_params(settings: Settings) -> dict[str, Any]:
-    """Connector keyword arguments from settings (host/port/protocol only for stand-ins)."""
-    settings.require("snowflake_account", "snowflake_user", "snowflake_password")
-    assert settings.snowflake_password is not None
-    params: dict[str, Any] = {
-        "account": settings.snowflake_account,
-        "user": settings.snowflake_user,
-        "password": settings.snowflake_password.get_secret_value(),
-        "warehouse": settings.snowflake_warehouse,
-        "database": settings.snowflake_database,
-        "session_parameters": {"TIMEZONE": "UTC", "QUERY_TAG": "cardflow-quality"},
-    }
-    if settings.snowflake_role:
-        params["role"] = settings.snowflake_role
-    if settings.snowflake_host:
-        params.update(
-            host=settings.snowflake_host,
-            port=settings.snowflake_port or 443,
-            protocol=settings.snowflake_protocol,
-        )
-    return params
-
-
 @contextmanager
-def open_warehouse(settings: Settings) -> Iterator[Warehouse]:
-    """Open the configured warehouse; closed on exit (DuckDB allows one read-write process).
+def open_session(
+    target: WarehouseTarget, *, read_only: bool = False, query_tag: str = "cardflow-quality"
+) -> Iterator[WarehouseSession]:
+    """Open the warehouse at ``target``; closed on exit (DuckDB allows one read-write process).
+
+    Args:
+        target: from the backend chooser.
+        read_only: DuckDB only: open read-only (the report); the file must then exist.
+        query_tag: Snowflake QUERY_TAG of the session (which step ran a query).
 
     Raises:
-        ConfigurationError: Snowflake selected but account/user/password missing.
+        ReportError: ``read_only`` and the DuckDB file does not exist yet.
     """
-    if settings.warehouse == "duckdb":
+    if isinstance(target, DuckDBTarget):
         import duckdb
 
-        settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-        conn = duckdb.connect(str(settings.duckdb_path))
+        if read_only and not target.path.exists():
+            raise ReportError(
+                str(target.path),
+                "the DuckDB warehouse does not exist yet; run `cardflow demo` or the pipeline first",
+            )
+        target.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = duckdb.connect(str(target.path), read_only=read_only)
         try:
-            yield Warehouse("duckdb", conn)
+            conn.execute("SET TimeZone = 'UTC'")  # after connect: ICU autoloads then, not in config
+            yield WarehouseSession("duckdb", conn, target=target)
         finally:
             conn.close()
         return
+    conn = target.connect(query_tag)
     try:
-        import snowflake.connector
-    except ImportError as exc:  # pragma: no cover - the snowflake extra is part of the install
-        raise ConfigurationError(
-            "CARDFLOW_WAREHOUSE", "snowflake needs the [snowflake] extra installed"
-        ) from exc
-    conn = snowflake.connector.connect(**snowflake_connect_params(settings))
-    try:
-        conn.cursor().execute(f"USE DATABASE {settings.snowflake_database}")
-        yield Warehouse("snowflake", conn, database=settings.snowflake_database)
+        yield WarehouseSession("snowflake", conn, database=target.database, target=target)
     finally:
         conn.close()

@@ -44,7 +44,7 @@ class _Staged:
         self.sha256 = sha256
 
 
-class DuckDBWarehouse:
+class DuckDBLoader:
     """The embedded warehouse at ``settings.duckdb_path`` (one read-write process at a time)."""
 
     name = "duckdb"
@@ -77,7 +77,7 @@ class DuckDBWarehouse:
             self._conn.close()
             self._conn = None
 
-    def __enter__(self) -> DuckDBWarehouse:
+    def __enter__(self) -> DuckDBLoader:
         return self
 
     def __exit__(self, *exc: object) -> None:

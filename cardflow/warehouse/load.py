@@ -23,7 +23,7 @@ from cardflow.bronze.layout import is_part_key, join
 from cardflow.bronze.store import BronzeStore
 from cardflow.errors import LoadError, StorageError
 from cardflow.settings import Settings
-from cardflow.warehouse.base import BronzeFile, FileLoad, Warehouse
+from cardflow.warehouse.base import BronzeFile, FileLoad, RawLoader
 
 logger = logging.getLogger(__name__)
 
@@ -170,13 +170,13 @@ def select_date_range(store: BronzeStore, settings: Settings, start: date, end: 
     return [known.get(k, BronzeFile(k)) for k in keys]
 
 
-def load_files(warehouse: Warehouse, store: BronzeStore, selection: BronzeSelection) -> LoadSummary:
+def load_files(warehouse: RawLoader, store: BronzeStore, selection: BronzeSelection) -> LoadSummary:
     """Load the selected files; manifest problems are kept as failed rows of the summary."""
     results = warehouse.load(selection.files, store) if selection.files else []
     return LoadSummary(warehouse.name, [*selection.problems, *results], warehouse.raw_row_count())
 
 
-def reload_files(warehouse: Warehouse, store: BronzeStore, files: Sequence[BronzeFile]) -> LoadSummary:
+def reload_files(warehouse: RawLoader, store: BronzeStore, files: Sequence[BronzeFile]) -> LoadSummary:
     """Replace the RAW rows of ``files`` by a fresh load of the immutable Bronze objects."""
     results = warehouse.reload(files, store) if files else []
     return LoadSummary(warehouse.name, results, warehouse.raw_row_count())

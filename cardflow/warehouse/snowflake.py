@@ -1,27 +1,34 @@
-"""RAW.EVENTS on Snowflake: COPY INTO from the external Bronze stage, through prefect-snowflake.
+"""Snowflake: the one set of connection parameters, and RAW.EVENTS loading with COPY INTO.
 
-The files to load are named (``FILES = (...)``, from the manifests), never guessed by pattern, and
-Snowflake's load history (kept per table for 64 days) skips any file it already loaded, so a re-run
-loads nothing. ``ON_ERROR = ABORT_STATEMENT`` makes each COPY all-or-nothing; when one fails, the
-batch is split in halves and retried until the bad files stand alone, so each is reported with
-Snowflake's error (which names the file and line) while the others load. Every COPY runs inside an
-explicit transaction, and its per-file result (status, rows parsed/loaded, first error) is checked
+**The Snowflake connection.** :class:`SnowflakeParams` is the only description of how to reach
+Snowflake. The backend chooser (:mod:`cardflow.backends.chooser`) builds it once per run, from a
+prefect-snowflake ``SnowflakeConnector`` block (``CARDFLOW_SNOWFLAKE_BLOCK``) or from the
+``SNOWFLAKE_*`` variables, and every consumer takes it from there: this loader, the quality/WAP
+session (:mod:`cardflow.warehouse.connection`), the Great Expectations datasource, the dbt profile
+and the Gold report. ``SNOWFLAKE_HOST``/``PORT``/``PROTOCOL`` are only for stand-ins such as fakesnow.
+
+**The load.** The files to load are named (``FILES = (...)``, from the manifests), never guessed by
+pattern, and Snowflake's load history (kept per table for 64 days) skips any file it already loaded,
+so a re-run loads nothing. ``ON_ERROR = ABORT_STATEMENT`` makes each COPY all-or-nothing; when one
+fails, the batch is split in halves and retried until the bad files stand alone, so each is reported
+with Snowflake's error (which names the file and line) while the others load. Every COPY runs inside
+an explicit transaction, and its per-file result (status, rows parsed/loaded, first error) is checked
 against the manifest's row count before COMMIT.
-
-Connections come from a prefect-snowflake ``SnowflakeConnector``: the block named by
-``CARDFLOW_SNOWFLAKE_BLOCK``, else one built from the ``SNOWFLAKE_*`` settings (``SNOWFLAKE_HOST``/
-``PORT``/``PROTOCOL`` only for a stand-in such as fakesnow).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import quote
+
+from pydantic import SecretStr
 
 from cardflow.bronze.layout import join
 from cardflow.bronze.store import BronzeStore
-from cardflow.errors import LoadError
+from cardflow.errors import ConfigurationError, LoadError
 from cardflow.settings import Settings
 from cardflow.sqlfiles import read_sql, split_statements
 from cardflow.warehouse.base import (
@@ -34,9 +41,6 @@ from cardflow.warehouse.base import (
     sql_values,
     statement_kind,
 )
-
-if TYPE_CHECKING:
-    from prefect_snowflake import SnowflakeConnector
 
 logger = logging.getLogger(__name__)
 
@@ -57,37 +61,109 @@ COPY_RESULT_COLUMNS = (
 )
 
 
-def snowflake_connector(settings: Settings) -> SnowflakeConnector:
-    """The prefect-snowflake connector: the configured block, else one built from settings.
+@dataclass(frozen=True)
+class SnowflakeParams:
+    """How to reach Snowflake: resolved once (block or env), used by every Snowflake consumer.
 
-    Raises:
-        ConfigurationError: neither a block nor SNOWFLAKE_ACCOUNT/USER/PASSWORD are set.
+    ``role`` is optional: unset means the user's default role. ``host``/``port``/``protocol`` are
+    for stand-ins (fakesnow); production leaves ``host`` unset and the account's endpoint is used.
+    ``source`` says where the values came from (``block 'name'`` or ``environment``) for messages.
     """
-    from prefect_snowflake import SnowflakeConnector, SnowflakeCredentials
 
-    if settings.snowflake_connector_block:
-        return SnowflakeConnector.load(settings.snowflake_connector_block)
-    settings.require("snowflake_account", "snowflake_user", "snowflake_password")
-    endpoint: dict[str, Any] = {}
-    if settings.snowflake_host:
-        endpoint = {
-            "host": settings.snowflake_host,
-            "port": settings.snowflake_port or 443,
-            "protocol": settings.snowflake_protocol,
+    account: str
+    user: str
+    password: SecretStr
+    database: str
+    warehouse: str
+    role: str | None = None
+    host: str | None = None
+    port: int | None = None
+    protocol: Literal["https", "http"] = "https"
+    source: str = "environment"
+
+    dialect = "snowflake"
+
+    def connect_kwargs(self, query_tag: str = "cardflow", *, schema: str | None = None) -> dict[str, Any]:
+        """Keyword arguments of ``snowflake.connector.connect`` (sessions in UTC, tagged)."""
+        params: dict[str, Any] = {
+            "account": self.account,
+            "user": self.user,
+            "password": self.password.get_secret_value(),
+            "warehouse": self.warehouse,
+            "database": self.database,
+            "session_parameters": {"TIMEZONE": "UTC", "QUERY_TAG": query_tag},
         }
-    credentials = SnowflakeCredentials(
-        account=settings.snowflake_account,
-        user=settings.snowflake_user,
-        password=settings.snowflake_password,
-        role=settings.snowflake_role,
-        **endpoint,
-    )
-    return SnowflakeConnector(
-        credentials=credentials,
-        database=settings.snowflake_database,
-        warehouse=settings.snowflake_warehouse,
-        schema=settings.snowflake_raw_schema,
-    )
+        if schema:
+            params["schema"] = schema
+        if self.role:
+            params["role"] = self.role
+        if self.host:
+            params.update(host=self.host, port=self.port or 443, protocol=self.protocol)
+        return params
+
+    def connect(self, query_tag: str = "cardflow", *, schema: str | None = None, use_database: bool = True) -> Any:
+        """An open ``snowflake.connector`` connection (with :attr:`database` in use unless
+        ``use_database`` is false: bootstrap connects before the database exists).
+
+        Raises:
+            ConfigurationError: the ``[snowflake]`` extra is not installed.
+        """
+        try:
+            import snowflake.connector
+        except ImportError as exc:  # pragma: no cover - the snowflake extra is part of the install
+            raise ConfigurationError("CARDFLOW_WAREHOUSE", "snowflake needs the [snowflake] extra installed") from exc
+        conn = snowflake.connector.connect(**self.connect_kwargs(query_tag, schema=schema))
+        if not use_database:
+            return conn
+        try:
+            conn.cursor().execute(f"USE DATABASE {self.database}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def sqlalchemy_args(self, schema: str, query_tag: str = "cardflow-gx") -> dict[str, Any]:
+        """``connection_string`` and engine ``kwargs`` for a SQLAlchemy (GX) Snowflake datasource.
+
+        Host/port/protocol (stand-ins only) go through ``connect_args``: snowflake-sqlalchemy
+        refuses them in the URL.
+        """
+        url = (
+            f"snowflake://{quote(self.user, safe='')}:{quote(self.password.get_secret_value(), safe='')}"
+            f"@{self.account}/{self.database}/{schema}?warehouse={self.warehouse}"
+        )
+        if self.role:
+            url += f"&role={quote(self.role, safe='')}"
+        connect_args: dict[str, Any] = {"session_parameters": {"TIMEZONE": "UTC", "QUERY_TAG": query_tag}}
+        if self.host:
+            connect_args.update(host=self.host, port=self.port or 443, protocol=self.protocol)
+        return {"connection_string": url, "kwargs": {"connect_args": connect_args}}
+
+    def dbt_output(self, *, schema: str, threads: int) -> dict[str, Any]:
+        """The dbt-snowflake output (profile target) for these parameters."""
+        output: dict[str, Any] = {
+            "type": "snowflake",
+            "account": self.account,
+            "user": self.user,
+            "password": self.password.get_secret_value(),
+            "warehouse": self.warehouse,
+            "database": self.database,
+            "schema": schema,
+            "threads": threads,
+            "client_session_keep_alive": False,
+            "query_tag": "cardflow-dbt",
+        }
+        if self.role:
+            output["role"] = self.role
+        if self.host:
+            output.update(host=self.host, port=self.port or 443, protocol=self.protocol)
+        return output
+
+    def __repr__(self) -> str:  # the password never appears
+        return (
+            f"SnowflakeParams(account={self.account!r}, user={self.user!r}, database={self.database!r}, "
+            f"warehouse={self.warehouse!r}, role={self.role!r}, host={self.host!r}, source={self.source!r})"
+        )
 
 
 def parse_copy_results(rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
@@ -105,41 +181,64 @@ class _CopyFailed(Exception):
     """A COPY statement failed or loaded something other than the manifest promised."""
 
 
-class SnowflakeWarehouse:
-    """Snowflake through a prefect-snowflake ``SnowflakeConnector``."""
+class SnowflakeLoader:
+    """The RAW loader on Snowflake (COPY INTO from the external Bronze stage).
+
+    Args:
+        settings: schema, stage and batch settings.
+        params: the connection (from the backend chooser).
+        stage_url: URL of the Bronze stage (SNOWFLAKE_STAGE_URL, else the Bronze bucket and prefix).
+        connection: an open ``snowflake.connector`` connection to use instead (tests).
+    """
 
     name = "snowflake"
 
-    def __init__(self, settings: Settings, *, connector: SnowflakeConnector | None = None) -> None:
+    def __init__(
+        self, settings: Settings, params: SnowflakeParams, stage_url: str, *, connection: Any | None = None
+    ) -> None:
         self.settings = settings
-        self._connector = connector
+        self.params = params
+        self.stage_url = stage_url
+        self._conn = connection
         self.batch_files = min(settings.load_batch_files, MAX_FILES_PER_COPY)
         self.prefix = settings.s3_prefix
+        self.table = f"{params.database}.{settings.snowflake_raw_schema}.EVENTS"
 
     @property
-    def connector(self) -> SnowflakeConnector:
-        if self._connector is None:
-            self._connector = snowflake_connector(self.settings)
-        return self._connector
+    def conn(self) -> Any:
+        if self._conn is None:
+            # RAW as the session's schema (as the prefect-snowflake connector did); no USE DATABASE,
+            # as bootstrap connects before the database exists
+            self._conn = self.params.connect(
+                "cardflow-load", schema=self.settings.snowflake_raw_schema, use_database=False
+            )
+        return self._conn
 
     def close(self) -> None:
-        if self._connector is not None:
-            self._connector.close()
-            self._connector = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
-    def __enter__(self) -> SnowflakeWarehouse:
+    def __enter__(self) -> SnowflakeLoader:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _fetch_all(self, sql: str) -> list[tuple[Any, ...]]:
-        # SnowflakeConnector.fetch_all caches a cursor per statement text and would return the
-        # previous (exhausted) result for a repeated COPY: reset so every call executes.
+    def _execute(self, sql: str) -> None:
+        cur = self.conn.cursor()
         try:
-            return list(self.connector.fetch_all(sql))
+            cur.execute(sql)
         finally:
-            self.connector.reset_cursors()
+            cur.close()
+
+    def _fetch_all(self, sql: str) -> list[tuple[Any, ...]]:
+        cur = self.conn.cursor()
+        try:
+            cur.execute(sql)
+            return [tuple(row) for row in cur.fetchall()]
+        finally:
+            cur.close()
 
     # --- DDL -------------------------------------------------------------------------------------
     def bootstrap(self, *, skip: Mapping[str, str] | None = None) -> DdlResult:
@@ -153,7 +252,9 @@ class SnowflakeWarehouse:
         settings = self.settings
         values = sql_values(
             settings,
-            stage_url=settings.snowflake_stage_url,
+            database=self.params.database,
+            warehouse=self.params.warehouse,
+            stage_url=self.stage_url,
             aws_role_arn=settings.snowflake_storage_aws_role_arn or "",
         )
         skip = dict(skip or {})
@@ -171,7 +272,7 @@ class SnowflakeWarehouse:
                 logger.info("bootstrap: skipped %s: %s", kind, skip[kind])
                 skipped.append((statement, skip[kind]))
                 continue
-            self.connector.execute(statement)
+            self._execute(statement)
             executed.append(statement)
         logger.info("bootstrap: %d statements applied, %d skipped", len(executed), len(skipped))
         return DdlResult(executed=executed, skipped=skipped)
@@ -193,8 +294,7 @@ class SnowflakeWarehouse:
         return self._run(files, force=True)
 
     def raw_row_count(self) -> int:
-        table = f"{self.settings.snowflake_database}.{self.settings.snowflake_raw_schema}.EVENTS"
-        return int(self._fetch_all(f"SELECT COUNT(*) FROM {table}")[0][0])
+        return int(self._fetch_all(f"SELECT COUNT(*) FROM {self.table}")[0][0])
 
     def _run(self, files: Sequence[BronzeFile], *, force: bool) -> list[FileLoad]:
         results: dict[str, FileLoad] = {}
@@ -230,21 +330,22 @@ class SnowflakeWarehouse:
         paths = [path for _, path in batch]
         values = sql_values(
             settings,
+            database=self.params.database,
             files=", ".join(quote_literal(p) for p in paths),
             force="\nFORCE = TRUE" if force else "",
         )
         copy_sql = render_sql(split_statements(read_sql("snowflake_copy_into.sql", __file__))[0], values)
-        table = f"{settings.snowflake_database}.{settings.snowflake_raw_schema}.EVENTS"
-        self.connector.execute("BEGIN")
+        table = self.table
+        self._execute("BEGIN")
         try:
             if force:
                 names = ", ".join(quote_literal(p) for p in paths)
-                self.connector.execute(f"DELETE FROM {table} WHERE FILE_NAME IN ({names})")
+                self._execute(f"DELETE FROM {table} WHERE FILE_NAME IN ({names})")
             outcome = self._outcomes(batch, parse_copy_results(self._fetch_all(copy_sql)))
         except (snowflake.connector.errors.Error, _CopyFailed) as exc:
-            self.connector.execute("ROLLBACK")
+            self._execute("ROLLBACK")
             raise _CopyFailed(_first_line(exc)) from exc
-        self.connector.execute("COMMIT")
+        self._execute("COMMIT")
         loaded = [r for r in outcome.values() if r.status == "loaded"]
         logger.info(
             "load: COPY INTO %s: %d files loaded (%d rows), %d already loaded",
@@ -259,7 +360,7 @@ class SnowflakeWarehouse:
         self, batch: list[tuple[BronzeFile, str]], parsed: list[dict[str, Any]]
     ) -> dict[str, FileLoad]:
         """Match COPY results to files; raise _CopyFailed if a file did not load as promised."""
-        stage_url = self.settings.snowflake_stage_url
+        stage_url = self.stage_url
         by_path: dict[str, dict[str, Any]] = {}
         for result in parsed:
             name = str(result["file"])

@@ -28,8 +28,9 @@ from typing import Any
 
 import pytest
 
+from cardflow.backends.chooser import resolve_backends
 from cardflow.bronze.layout import is_part_key
-from cardflow.bronze.store import BronzeStore, get_store
+from cardflow.bronze.store import BronzeStore
 from cardflow.contract import dumps_record, parse_timestamp, validate_envelope
 from cardflow.dev.generator import EventGenerator, GeneratorConfig
 from cardflow.errors import ContractViolation
@@ -156,7 +157,7 @@ def test_backfill_lands_each_event_once_and_reruns_change_nothing(settings: Sett
             for p in awkward
         ],
     )
-    store = get_store(settings)
+    store = resolve_backends(settings).store()
     first = run_backfill(settings, store, chunk_size=400)
     assert first.rows_read == 1502 and first.quarantined == 0 and first.rows_written == 1502
     objects, _ = assert_complete(settings, store)
@@ -218,7 +219,7 @@ def test_bad_rows_are_quarantined_with_their_reason_and_never_stop_good_rows(set
         ("orders", "OrderCreated", good_order | {"quantity": -3, "note": 'x": y, z'}),
     ]
     insert_raw(settings, [(str(uuid.uuid4()), s, t, json.dumps(p), at) for s, t, p in cases])
-    store = get_store(settings)
+    store = resolve_backends(settings).store()
     result = run_backfill(settings, store, chunk_size=250)
     assert result.rows_read == 600 + len(cases)
     assert result.quarantined == len(cases) - 3
@@ -242,7 +243,7 @@ def test_bad_rows_are_quarantined_with_their_reason_and_never_stop_good_rows(set
 
 def test_late_rows_behind_the_watermark_are_picked_up(settings: Settings) -> None:
     seed(settings, events=800)
-    store = get_store(settings)
+    store = resolve_backends(settings).store()
     first = run_backfill(settings, store)
     watermark = parse_timestamp(first.watermark_after["inserted_at"])
     late = {
@@ -298,7 +299,7 @@ def _env(settings: Settings) -> dict[str, str]:
 
 def test_a_run_killed_between_chunks_is_completed_without_gap_or_duplicate(settings: Settings) -> None:
     seed(settings, events=2000)
-    store = get_store(settings)
+    store = resolve_backends(settings).store()
     key = state_object_key(settings)
     proc = subprocess.Popen(
         [sys.executable, "-m", "cardflow", "backfill", "--no-prefect", "--chunk-size", "300"],

@@ -21,6 +21,7 @@ import yaml
 from cardflow.dev.generator import DEFAULT_END
 from cardflow.settings import Settings, load_settings
 from cardflow.transform.dbt import DBT_PROJECT_DIR, invoke_dbt
+from cardflow.warehouse.connection import DuckDBTarget
 from tests.gold_oracle import GOLD_CONTRACT, Expected, expected_from, utc
 from tests.raw_factory import generate, insert_raw_duckdb, raw_rows, redeliver
 
@@ -49,6 +50,7 @@ def _build(settings: Settings, *extra: str) -> dict[str, Any]:
     summary = invoke_dbt(
         ["build", *extra, "--target-path", str(settings.resolved_data_dir / "target")],
         settings,
+        DuckDBTarget(settings.duckdb_path),
         runner="plain",
     )
     assert not summary.failed, [n.describe() for n in summary.failed]
@@ -337,11 +339,12 @@ def test_generic_tests_fail_on_crafted_data(tmp_path: Path) -> None:
     insert_raw_duckdb(path, raw_rows(_crafted_events(), file_prefix="crafted"))
     settings = _settings(path, tmp_path)
     target = ["--target-path", str(tmp_path / "target")]
-    built = invoke_dbt(["build", *target], settings, runner="plain")  # default severities: warnings only
+    duckdb_target = DuckDBTarget(settings.duckdb_path)
+    built = invoke_dbt(["build", *target], settings, duckdb_target, runner="plain")  # default severities: warnings only
     assert not built.failed, [n.describe() for n in built.failed]
     summary = invoke_dbt(
         ["test", "--vars", "{business_rule_severity: error, volume_anomaly_severity: error}", *target],
-        settings, runner="plain",
+        settings, duckdb_target, runner="plain",
     )
     failed = {n.name for n in summary.failed}
     expected_failures = {
@@ -373,6 +376,7 @@ def test_volume_anomaly_passes_on_regular_volume(tmp_path: Path) -> None:
             str(tmp_path / "target"),
         ],
         _settings(path, tmp_path),
+        DuckDBTarget(path),
         runner="plain",
     )
     volume = [n.status for n in summary.nodes if n.name.startswith("cardflow_source_volume_anomaly")]

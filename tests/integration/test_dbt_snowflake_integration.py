@@ -13,6 +13,7 @@ fakesnow limitations met, and what the project does about them:
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,10 @@ from typing import Any
 import duckdb
 import pytest
 
+from cardflow.backends.chooser import resolve_backends
 from cardflow.settings import load_settings
 from cardflow.transform.dbt import invoke_dbt
+from cardflow.warehouse.connection import DuckDBTarget
 from tests.raw_factory import (
     create_raw_snowflake,
     generate,
@@ -99,15 +102,19 @@ def test_snowflake_build_equals_duckdb(fakesnow_port: int, tmp_path: Path) -> No
     summary = invoke_dbt(
         ["build", "--exclude-resource-type", "unit_test", "--target-path", str(tmp_path / "target-sf")],
         sf,
+        resolve_backends(sf, needs={"warehouse"}).target,
         runner="plain",
     )
     assert not summary.failed, [n.describe() for n in summary.failed]
+    assert not any("fakesnow-password" in value for value in os.environ.values())  # profile only
     assert sum(1 for n in summary.nodes if n.resource_type == "model" and n.status == "success") == 9
 
     duck_path = tmp_path / "duck.duckdb"
     insert_raw_duckdb(duck_path, rows)
     dk = load_settings(data_dir=tmp_path / "dk", duckdb_path_override=duck_path)
-    duck_summary = invoke_dbt(["build", "--target-path", str(tmp_path / "target-dk")], dk, runner="plain")
+    duck_summary = invoke_dbt(
+        ["build", "--target-path", str(tmp_path / "target-dk")], dk, DuckDBTarget(dk.duckdb_path), runner="plain"
+    )
     assert not duck_summary.failed
 
     # the same warnings on both engines (business rules at warn)

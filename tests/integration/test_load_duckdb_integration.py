@@ -11,7 +11,7 @@ import asyncio
 import duckdb
 import pytest
 
-from cardflow.bronze.store import get_store
+from cardflow.backends.chooser import resolve_backends
 from cardflow.cli import main as cli_main
 from cardflow.errors import LoadError
 from cardflow.settings import Settings
@@ -46,7 +46,7 @@ async def _artifact_rows(key: str, flow_run_id: object) -> list[dict]:
 
 
 def test_flow_loads_s3_bronze_once_publishes_artifact_and_replays(s3_settings: Settings) -> None:
-    store = get_store(s3_settings)
+    store = resolve_backends(s3_settings).store()
     bronze = generate_bronze(store, s3_settings.s3_prefix, events=800, days=2, seed=3)
 
     state = s3_to_snowflake_load_raw(
@@ -101,7 +101,7 @@ def test_bootstrap_and_replay_commands(
     )
     assert ("RAW", "events") in tables and ("RAW", "load_history") in tables
 
-    store = get_store(local_settings)
+    store = resolve_backends(local_settings).store()
     bronze = generate_bronze(store, local_settings.s3_prefix, events=300, days=1, seed=4)
     days = sorted({partition_date(o.key) for o in bronze.objects})
     assert (

@@ -24,11 +24,12 @@ from pathlib import Path
 
 import pytest
 
+from cardflow.backends.chooser import resolve_backends
 from cardflow.bronze.store import LocalBronzeStore
 from cardflow.errors import LoadError
 from cardflow.settings import Settings, load_settings
 from cardflow.warehouse.base import statement_kind
-from cardflow.warehouse.snowflake import SnowflakeWarehouse
+from cardflow.warehouse.snowflake import SnowflakeLoader
 from flows.load import s3_to_snowflake_load_raw
 from tests.bronze_factory import BronzeBatch, generate_bronze
 
@@ -109,14 +110,15 @@ def sf_settings(tmp_path: Path, fakesnow_copy_port: int, lake: Path, bronze: Bro
 
 
 def _bootstrap(settings: Settings) -> None:
-    with SnowflakeWarehouse(settings) as warehouse:
+    with resolve_backends(settings).open_loader() as warehouse:
         result = warehouse.bootstrap(skip=FAKESNOW_CANNOT_RUN)
     assert sorted(statement_kind(s) for s, _ in result.skipped) == sorted(FAKESNOW_CANNOT_RUN)
     assert len(result.executed) == 7  # database, 3 schemas, file format, stage, table
 
 
 def _query(settings: Settings, sql: str) -> list[tuple]:
-    with SnowflakeWarehouse(settings) as warehouse:
+    with resolve_backends(settings).open_loader() as warehouse:
+        assert isinstance(warehouse, SnowflakeLoader)
         return warehouse._fetch_all(sql)
 
 

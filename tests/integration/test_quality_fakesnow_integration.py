@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 import snowflake.connector
 
+from cardflow.backends.chooser import resolve_backends
 from cardflow.errors import QualityGateFailed
 from cardflow.quality import raw_checks
 from cardflow.settings import Settings, load_settings
 from cardflow.sqlfiles import named_statements, read_sql, split_statements
 from cardflow.transform import wap
 from cardflow.transform.wap import layer_schemas, prepare_audit, publish
-from cardflow.warehouse.connection import open_warehouse, snowflake_connect_params
 from flows.transform import dbt_transform_and_test
 from tests.raw_factory import create_raw_snowflake, generate, insert_raw_snowflake, raw_rows
 
@@ -53,7 +53,9 @@ def _settings(tmp_path: Path, port: int, database: str, **overrides: Any) -> Set
 
 
 def _connect(settings: Settings) -> Any:
-    params = snowflake_connect_params(settings)
+    snowflake = resolve_backends(settings, needs={"warehouse"}).snowflake
+    assert snowflake is not None
+    params = snowflake.connect_kwargs("cardflow-test")
     database = params.pop("database")
     conn = snowflake.connector.connect(**params)
     conn.cursor().execute(f"CREATE DATABASE IF NOT EXISTS {database}")
@@ -135,7 +137,7 @@ def test_snowflake_publish_statements(fakesnow_settings: Settings) -> None:
     swap = clone.model_copy(update={"snowflake_publish_mode": "swap"})
     db = clone.snowflake_database
     schemas = layer_schemas(clone, "gold")
-    with open_warehouse(clone) as wh:
+    with resolve_backends(clone, needs={"warehouse"}).open_session() as wh:
         wh.execute(f"CREATE SCHEMA IF NOT EXISTS {db}.GOLD_AUDIT")
         wh.execute(f"CREATE OR REPLACE TABLE {db}.GOLD_AUDIT.T1 AS SELECT 1 AS k")
         assert publish(wh, schemas, ["T1"], clone) == {"T1": "cloned"}

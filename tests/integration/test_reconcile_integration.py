@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from cardflow.backends.chooser import resolve_backends
 from cardflow.bronze.layout import manifest_key
-from cardflow.bronze.store import get_store
 from cardflow.quality.reconcile import reconcile
 from cardflow.settings import Settings
 from cardflow.sources.eventstore import store as eventstore
@@ -55,7 +55,7 @@ def test_gap_and_realtime_backfill_overlap(pg_settings: Settings) -> None:
     backfill = _with_key(raw_rows(loaded), "backfill")
     realtime = _with_key(raw_rows(loaded[-5:]), "realtime")
     insert_raw_duckdb(settings.duckdb_path, backfill + realtime)
-    store = get_store(settings)
+    store = resolve_backends(settings).store()
     for origin, rows in (("backfill", backfill), ("realtime", realtime)):
         keys = sorted({r.file_name.split("/lake/", 1)[1] for r in rows})
         manifest = {"run_id": origin, "origin": origin, "objects": [{"key": k, "rows": 1} for k in keys]}

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from cardflow.backends.chooser import resolve_backends
 from cardflow.cli import main
 from cardflow.errors import ReportError
 from cardflow.reporting.report import (
@@ -33,6 +34,11 @@ from tests.gold_factory import GoldBuild, build_gold_duckdb, build_gold_snowflak
 from tests.headless_chromium import find_chromium, visit
 
 pytestmark = pytest.mark.integration
+
+def _target(settings: Settings):
+    """The warehouse the chooser resolves, as the CLI and the transform flow pass it."""
+    return resolve_backends(settings, needs={"warehouse"}).target
+
 
 CHART_IDS = ["revenue-over-time", "top-skus", "top-players", "defect-rate", "supply-demand"]
 
@@ -52,7 +58,7 @@ def rendered(gold: GoldBuild, tmp_path_factory: pytest.TempPathFactory) -> tuple
     """One report written to the default place (shared by the checks below)."""
     data_dir = tmp_path_factory.mktemp("report-data")
     settings = load_settings(data_dir=data_dir, duckdb_path_override=gold.duckdb_path, warehouse_choice="duckdb")
-    return settings, write_report(settings)
+    return settings, write_report(settings, _target(settings))
 
 
 def test_report_goes_to_the_data_dir(rendered: tuple[Settings, Path]) -> None:
@@ -97,7 +103,7 @@ def test_report_shows_what_gold_holds(rendered: tuple[Settings, Path], gold: Gol
 
 def test_collected_frames_cover_every_report_query(settings: Settings, gold: GoldBuild) -> None:
     newest = max(e["inserted_at"] for e in gold.events)
-    data = collect_report_data(settings, now=newest + timedelta(hours=2))
+    data = collect_report_data(settings, _target(settings), now=newest + timedelta(hours=2))
     assert set(data.frames) == set(EXAMPLE_QUERIES)
     assert all(len(frame) for frame in data.frames.values())
     assert data.freshness.newest_event_inserted_at == newest
@@ -110,7 +116,9 @@ def test_collected_frames_cover_every_report_query(settings: Settings, gold: Gol
     assert data.gold_counts["fct_batch_performance"] == len(model.batches)
     assert [c.chart_id for c in build_charts(data)] == CHART_IDS
 
-    stale = collect_report_data(settings, now=newest + timedelta(hours=settings.raw_events_freshness_error_hours + 1))
+    stale = collect_report_data(
+        settings, _target(settings), now=newest + timedelta(hours=settings.raw_events_freshness_error_hours + 1)
+    )
     assert stale.freshness.status == "error"
 
 
@@ -122,7 +130,7 @@ def test_quality_status_is_read_from_the_recorded_result(settings: Settings) -> 
         "gates": [{"gate": "silver", "status": "passed"}, {"gate": "gold", "status": "failed",
                                                              "detail": "fct_orders.quantity < 0 in 3 rows"}],
     }))
-    html = write_report(settings).read_text(encoding="utf-8")
+    html = write_report(settings, _target(settings)).read_text(encoding="utf-8")
     assert 'status-failed">failed<' in html
     assert "1 of 3 gates failed" in html
     assert "fct_orders.quantity &lt; 0 in 3 rows" in html  # escaped, never raw HTML from a record
@@ -152,7 +160,7 @@ def test_report_reads_gold_on_the_snowflake_target(
         snowflake_host="localhost", snowflake_port=fakesnow_port, snowflake_protocol="http",
     )
     newest = max(e["inserted_at"] for e in gold.events)
-    data = collect_report_data(settings, now=newest + timedelta(hours=1))
+    data = collect_report_data(settings, _target(settings), now=newest + timedelta(hours=1))
     model = GoldModel(gold.events)
     assert data.warehouse == "snowflake"
     assert data.freshness.raw_events == len(gold.events)
@@ -167,7 +175,7 @@ def test_report_reads_gold_on_the_snowflake_target(
 def test_missing_warehouse_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     settings = load_settings(data_dir=tmp_path / "empty", warehouse_choice="duckdb")
     with pytest.raises(ReportError, match="does not exist yet; run `cardflow demo`"):
-        write_report(settings)
+        write_report(settings, _target(settings))
 
 
 def test_publish_task_links_the_report_as_an_artifact(settings: Settings) -> None:

@@ -1,21 +1,38 @@
-"""tasks.dbt without dbt running: settings -> environment, summaries, failure messages, and the
-dbt project's payload field list mirroring the event contract."""
+"""cardflow.transform.dbt without dbt running: the temporary profile, project variables, summaries,
+and the dbt project's payload field list mirroring the event contract."""
 
 from __future__ import annotations
 
 import os
+import stat
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import yaml
+from pydantic import SecretStr
 
 from cardflow.contract import PAYLOAD_FIELDS
-from cardflow.errors import QualityGateFailed, TransformError
+from cardflow.errors import TransformError
 from cardflow.settings import load_settings
 from cardflow.transform import dbt as dbt_tasks
+from cardflow.warehouse.connection import DuckDBTarget
+from cardflow.warehouse.snowflake import SnowflakeParams
 
 
-def test_dbt_env_derives_everything_from_settings(tmp_path) -> None:
+def _snowflake(**overrides) -> SnowflakeParams:
+    values = {
+        "account": "acct",
+        "user": "me",
+        "password": SecretStr("s3cret-value"),
+        "database": "SPORTS_CARD_ANALYTICS",
+        "warehouse": "ANALYTICS_WH",
+        "source": "block 'prod'",
+    }
+    return SnowflakeParams(**(values | overrides))
+
+
+def test_dbt_env_holds_project_variables_and_no_credentials(tmp_path) -> None:
     settings = load_settings(
         data_dir=tmp_path,
         warehouse_choice="snowflake",
@@ -32,22 +49,92 @@ def test_dbt_env_derives_everything_from_settings(tmp_path) -> None:
     assert env["SNOWFLAKE_GOLD_SCHEMA"] == "MARTS"
     assert env["RAW_EVENTS_FRESHNESS_WARN_HOURS"] == "1.5"
     assert env["VOLUME_ANOMALY_PCT"] == "30.0"
-    assert env["SNOWFLAKE_PORT"] == "8080"
-    # the password only under dbt's secret prefix (scrubbed from dbt logs)
-    assert env["DBT_ENV_SECRET_SNOWFLAKE_PASSWORD"] == "s3cret-value"
-    assert "SNOWFLAKE_PASSWORD" not in env
-    assert "SNOWFLAKE_HOST" not in env  # unset optional values are left out
+    # connection values live in the temporary profile only
+    assert "s3cret-value" not in env.values()
+    assert not {"SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_PORT", "DBT_ENV_SECRET_SNOWFLAKE_PASSWORD"} & set(env)
 
 
 def test_dbt_environment_sets_and_restores(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CARDFLOW_DUCKDB_PATH", raising=False)
-    settings = load_settings(data_dir=tmp_path)  # no Snowflake host configured
-    monkeypatch.setenv("SNOWFLAKE_HOST", "stray-host")  # ...but the parent process has one
+    monkeypatch.setenv("SNOWFLAKE_GOLD_SCHEMA", "PARENT_GOLD")
+    settings = load_settings(data_dir=tmp_path, snowflake_gold_schema="GOLD_AUDIT")
     with dbt_tasks.dbt_environment(settings):
         assert os.environ["CARDFLOW_DUCKDB_PATH"] == str(settings.duckdb_path)
-        assert "SNOWFLAKE_HOST" not in os.environ  # not configured: a stray value must not leak in
+        assert os.environ["SNOWFLAKE_GOLD_SCHEMA"] == "GOLD_AUDIT"
     assert "CARDFLOW_DUCKDB_PATH" not in os.environ
-    assert os.environ["SNOWFLAKE_HOST"] == "stray-host"
+    assert os.environ["SNOWFLAKE_GOLD_SCHEMA"] == "PARENT_GOLD"
+
+
+def test_snowflake_profile_renders_the_chosen_parameters(tmp_path) -> None:
+    settings = load_settings(data_dir=tmp_path, warehouse_choice="snowflake", dbt_threads=3)
+    params = _snowflake(role=None, host="localhost", port=8123, protocol="http")
+    profile = dbt_tasks.render_profile(settings, params)
+    output = profile["cardflow"]["outputs"][profile["cardflow"]["target"]]
+    assert profile["cardflow"]["target"] == "snowflake"
+    assert output == output | {
+        "type": "snowflake",
+        "account": "acct",
+        "user": "me",
+        "password": "s3cret-value",
+        "database": "SPORTS_CARD_ANALYTICS",
+        "warehouse": "ANALYTICS_WH",
+        "schema": "SILVER",
+        "threads": 3,
+        "host": "localhost",
+        "port": 8123,
+        "protocol": "http",
+    }
+    assert "role" not in output  # optional: Snowflake uses the user's default role
+
+
+def test_duckdb_profile_points_at_the_file(tmp_path) -> None:
+    settings = load_settings(data_dir=tmp_path)
+    profile = dbt_tasks.render_profile(settings, DuckDBTarget(tmp_path / "w.duckdb"))
+    output = profile["cardflow"]["outputs"]["duckdb"]
+    assert (output["type"], output["path"], output["schema"]) == ("duckdb", str(tmp_path / "w.duckdb"), "SILVER")
+
+
+def test_dbt_gets_a_private_temporary_profile_and_never_the_password_in_environ(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """During the invocation: profile file 0600 in a 0700 directory holding the credentials, and no
+    environment variable holds the password; afterwards the directory is gone."""
+    settings = load_settings(data_dir=tmp_path, warehouse_choice="snowflake", dbt_node_tasks=False)
+    seen: dict[str, object] = {}
+
+    def fake_plain(args, settings_, profiles):
+        profile = profiles / "profiles.yml"
+        seen["dir"] = profiles
+        seen["file_mode"] = stat.S_IMODE(profile.stat().st_mode)
+        seen["dir_mode"] = stat.S_IMODE(profiles.stat().st_mode)
+        seen["profile"] = yaml.safe_load(profile.read_text())
+        seen["env_has_password"] = any("s3cret-value" in v for v in os.environ.values())
+        seen["args"] = args
+        return _result(("model", "stg_order_created", "success", None))
+
+    monkeypatch.setattr(dbt_tasks, "_invoke_plain", fake_plain)
+    summary = dbt_tasks.invoke_dbt(["build"], settings, _snowflake())
+    assert summary.success
+    assert seen["file_mode"] == 0o600 and seen["dir_mode"] == 0o700
+    assert seen["profile"]["cardflow"]["outputs"]["snowflake"]["password"] == "s3cret-value"
+    assert seen["env_has_password"] is False
+    assert seen["args"][-2:] == ["--target", "snowflake"]
+    assert not Path(seen["dir"]).exists()  # removed after the run
+    assert not any("s3cret-value" in v for v in os.environ.values())
+
+
+def test_profile_is_removed_when_dbt_raises(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings(data_dir=tmp_path, dbt_node_tasks=False)
+    seen: list[Path] = []
+
+    def broken(args, settings_, profiles):
+        seen.append(profiles)
+        raise RuntimeError("profile invalid")
+
+    monkeypatch.setattr(dbt_tasks, "_invoke_plain", broken)
+    with pytest.raises(TransformError, match="profile invalid"):
+        dbt_tasks.invoke_dbt(["build"], settings, DuckDBTarget(settings.duckdb_path))
+    assert seen and not seen[0].exists()
 
 
 def _result(*nodes: tuple[str, str, str, int | None], success: bool = True) -> SimpleNamespace:
@@ -66,7 +153,7 @@ def _result(*nodes: tuple[str, str, str, int | None], success: bool = True) -> S
     )
 
 
-def test_build_failure_lists_every_failed_node(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_summary_separates_failures_from_warnings() -> None:
     summary = dbt_tasks.summarize(
         "build",
         _result(
@@ -77,32 +164,12 @@ def test_build_failure_lists_every_failed_node(tmp_path, monkeypatch: pytest.Mon
             success=False,
         ),
     )
-    monkeypatch.setattr(dbt_tasks, "invoke_dbt", lambda *a, **k: summary)
-    with pytest.raises(TransformError) as failure:
-        dbt_tasks.dbt_build(load_settings(data_dir=tmp_path))
-    message = str(failure.value)
-    assert "2 failed node(s)" in message
-    assert "test unique_fct_orders_order_id: fail (3 failing rows)" in message
-    assert "model dim_card: error" in message
-    assert "non_negative" not in message  # warnings do not fail the run
+    assert [n.describe() for n in summary.failed] == [
+        "test unique_fct_orders_order_id: fail (3 failing rows): msg",
+        "model dim_card: error: msg",
+    ]
     assert [n.name for n in summary.warnings] == ["non_negative_fct_orders_quantity"]
-
-
-def test_stale_raw_fails_the_freshness_gate(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    summary = dbt_tasks.summarize(
-        "source freshness", _result(("source", "events", "error", None), success=False)
-    )
-    monkeypatch.setattr(dbt_tasks, "invoke_dbt", lambda *a, **k: summary)
-    with pytest.raises(QualityGateFailed) as failure:
-        dbt_tasks.dbt_source_freshness(load_settings(data_dir=tmp_path))
-    assert failure.value.gate == "raw_events_freshness"
-
-
-def test_summary_markdown_lists_warnings() -> None:
-    fresh = dbt_tasks.summarize("source freshness", _result(("source", "events", "pass", None)))
-    build = dbt_tasks.summarize("build", _result(("test", "assert_no_oversold_skus", "warn", 4)))
-    text = dbt_tasks.summary_markdown(fresh, build)
-    assert "## Warnings (1)" in text and "assert_no_oversold_skus: warn (4 failing rows)" in text
+    assert summary.as_dict()["counts"] == {"success": 1, "fail": 1, "error": 1, "warn": 1}
 
 
 def test_dbt_payload_fields_mirror_the_event_contract() -> None:

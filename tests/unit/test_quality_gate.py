@@ -8,10 +8,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from cardflow.backends.chooser import resolve_backends
 from cardflow.quality.gate import validate_layer, write_data_docs
 from cardflow.quality.suites import load_suites
 from cardflow.settings import Settings, load_settings
-from cardflow.warehouse.connection import open_warehouse
 
 ORDERS = """
 CREATE OR REPLACE TABLE SILVER_AUDIT.stg_order_created AS
@@ -36,14 +36,13 @@ def settings(tmp_path: Path) -> Settings:
 
 def _run(settings: Settings, chunk_rows: int = 1_000, floor_hours: float = 24):
     spec = load_suites()["stg_order_created"]
-    with open_warehouse(settings) as wh:
+    with resolve_backends(settings).open_session() as wh:
         return validate_layer(
             wh,
             [spec],
             "SILVER_AUDIT",
             "silver",
             {"freshness_floor": datetime.now(UTC) - timedelta(hours=floor_hours)},
-            settings,
             chunk_rows=chunk_rows,
         )
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cardflow.bronze.store import BronzeStore, LocalBronzeStore, S3BronzeStore, get_store
+from cardflow.backends.chooser import resolve_backends
+from cardflow.bronze.store import BronzeStore, LocalBronzeStore, S3BronzeStore
 from cardflow.bronze.writer import decode_lines, encode_lines, write_records
 from cardflow.errors import StorageError
 
@@ -14,7 +15,7 @@ def store(request: pytest.FixtureRequest, tmp_path) -> BronzeStore:
     if request.param == "local":
         return LocalBronzeStore(tmp_path / "lake")
     settings = request.getfixturevalue("s3_settings")
-    s = get_store(settings)
+    s = resolve_backends(settings, needs={"bronze"}).store()
     assert isinstance(s, S3BronzeStore)
     return s
 

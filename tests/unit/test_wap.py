@@ -7,9 +7,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from cardflow.backends.chooser import resolve_backends
 from cardflow.settings import Settings, load_settings
 from cardflow.transform.wap import audit_settings, layer_models, layer_schemas, prepare_audit, publish
-from cardflow.warehouse.connection import open_warehouse
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_prepare_clones_published_and_drops_leftovers(settings: Settings) -> Non
     _make(settings, "GOLD_AUDIT.a", "(9, 'stale audit')")
     _make(settings, "GOLD_AUDIT.b", "(9, 'failed run leftover')")
     schemas = layer_schemas(settings, "gold")
-    with open_warehouse(settings) as wh:
+    with resolve_backends(settings).open_session() as wh:
         done = prepare_audit(wh, schemas, ["a", "b"])
         assert done == {"a": "cloned", "b": "dropped"}
         assert not wh.table_exists("GOLD_AUDIT", "b")
@@ -59,7 +59,7 @@ def test_prepare_clones_published_and_drops_leftovers(settings: Settings) -> Non
 
 def test_full_refresh_starts_from_nothing(settings: Settings) -> None:
     _make(settings, "GOLD.a", "(1, 'published')")
-    with open_warehouse(settings) as wh:
+    with resolve_backends(settings).open_session() as wh:
         assert prepare_audit(wh, layer_schemas(settings, "gold"), ["a"], full_refresh=True) == {
             "a": "dropped"
         }
@@ -69,7 +69,7 @@ def test_publish_replaces_every_table_of_the_layer(settings: Settings) -> None:
     _make(settings, "GOLD.a", "(1, 'old')")
     _make(settings, "GOLD_AUDIT.a", "(1, 'new'), (2, 'new')")
     _make(settings, "GOLD_AUDIT.b", "(3, 'first publish')")
-    with open_warehouse(settings) as wh:
+    with resolve_backends(settings).open_session() as wh:
         assert publish(wh, layer_schemas(settings, "gold"), ["a", "b"], settings) == {
             "a": "replaced",
             "b": "replaced",
@@ -85,7 +85,7 @@ def test_publish_is_all_or_nothing(settings: Settings) -> None:
     # b's audit table has an incompatible shape halfway through the layer: its replace fails
     with duckdb.connect(str(settings.duckdb_path)) as con:
         con.execute("CREATE OR REPLACE VIEW GOLD_AUDIT.b AS SELECT 1 / 0 AS k, error('boom') AS v")
-    with open_warehouse(settings) as wh, pytest.raises(duckdb.Error):
+    with resolve_backends(settings).open_session() as wh, pytest.raises(duckdb.Error):
         publish(wh, layer_schemas(settings, "gold"), ["a", "b"], settings)
     assert _rows(settings, "GOLD.a") == [(1, "old")]
     assert _rows(settings, "GOLD.b") == [(2, "old")]
@@ -94,6 +94,6 @@ def test_publish_is_all_or_nothing(settings: Settings) -> None:
 def test_publish_refuses_when_an_audit_table_is_missing(settings: Settings) -> None:
     _make(settings, "GOLD.a", "(1, 'old')")
     _make(settings, "GOLD_AUDIT.a", "(1, 'new')")
-    with open_warehouse(settings) as wh, pytest.raises(RuntimeError, match="b missing in GOLD_AUDIT"):
+    with resolve_backends(settings).open_session() as wh, pytest.raises(RuntimeError, match="b missing in GOLD_AUDIT"):
         publish(wh, layer_schemas(settings, "gold"), ["a", "b"], settings)
     assert _rows(settings, "GOLD.a") == [(1, "old")]

@@ -1,4 +1,4 @@
-"""The warehouse interface: SQL rendering, DDL safety, COPY result parsing, backend choice."""
+"""The warehouse interface: SQL rendering, DDL safety, COPY result parsing (backend choice: test_chooser)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from cardflow.sqlfiles import read_sql, split_statements
 from cardflow.warehouse import snowflake as snowflake_module
 from cardflow.warehouse.base import (
     ddl_statements,
-    get_warehouse,
     quote_literal,
     render_sql,
     sql_values,
@@ -53,9 +52,10 @@ def test_snowflake_ddl_is_idempotent_and_never_drops() -> None:
 
 def test_snowflake_ddl_uses_settings_names_and_no_keys() -> None:
     text = "\n".join(_snowflake_statements())
-    assert "CREATE STAGE IF NOT EXISTS CARDFLOW.RAW.BRONZE_STAGE" in text
+    assert "CREATE STAGE IF NOT EXISTS SPORTS_CARD_ANALYTICS.RAW.BRONZE_STAGE" in text
     assert "URL = 's3://lake-bucket/bronze/'" in text
     assert "STORAGE_INTEGRATION = CARDFLOW_S3_INTEGRATION" in text
+    assert "CREATE WAREHOUSE IF NOT EXISTS ANALYTICS_WH" in text  # the original system's names
     assert "AUTO_SUSPEND = 60" in text
     assert "PAYLOAD         VARIANT" in text and "CLUSTER BY (EVENT_TYPE, TO_DATE(INSERTED_AT))" in text
     assert not re.search(r"AWS_KEY_ID|AWS_SECRET_KEY|CREDENTIALS\s*=", text, re.I)
@@ -108,11 +108,3 @@ def test_parse_copy_results() -> None:
     assert parsed[0]["status"] == "LOADED" and parsed[0]["rows_loaded"] == 10
     assert parsed[1]["first_error"] == "bad json" and parsed[1]["first_error_line"] == 3
     assert parse_copy_results([("Copy executed with 0 files processed.",)]) == []
-
-
-def test_get_warehouse_picks_backend_from_settings(tmp_path) -> None:
-    assert get_warehouse(load_settings(data_dir=tmp_path)).name == "duckdb"
-    snowflake = get_warehouse(load_settings(data_dir=tmp_path, warehouse_choice="snowflake"))
-    assert snowflake.name == "snowflake"
-    with pytest.raises(ConfigurationError, match="SNOWFLAKE_ACCOUNT"):
-        _ = snowflake.connector  # nothing configured: a clear error, not a connection attempt

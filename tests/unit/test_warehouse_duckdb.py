@@ -23,7 +23,7 @@ from cardflow.bronze.store import LocalBronzeStore
 from cardflow.bronze.writer import decode_lines
 from cardflow.settings import Settings, load_settings
 from cardflow.warehouse.base import BronzeFile
-from cardflow.warehouse.duckdb import DuckDBWarehouse
+from cardflow.warehouse.duckdb import DuckDBLoader
 from cardflow.warehouse.load import load_files, select_files
 from tests.bronze_factory import BronzeBatch, generate_bronze
 
@@ -69,7 +69,7 @@ def _rewrite(store: LocalBronzeStore, key: str, data: bytes) -> None:
 def test_load_matches_bronze_and_second_load_inserts_nothing(settings, store, bronze) -> None:
     """RAW rows == Bronze records, row numbers follow the file's lines, a re-run loads 0."""
     assert len(bronze.objects) > settings.load_batch_files  # several batches
-    with DuckDBWarehouse(settings) as warehouse:
+    with DuckDBLoader(settings) as warehouse:
         first = load_files(warehouse, store, select_files(store, settings))
     assert first.loaded == len(bronze.objects) and not first.failed
     assert first.rows_loaded == bronze.rows == first.raw_rows
@@ -89,7 +89,7 @@ def test_load_matches_bronze_and_second_load_inserts_nothing(settings, store, br
     history = dict(_raw(settings, "SELECT file_name, row_count FROM RAW.load_history"))
     assert history == {o.key: o.rows for o in bronze.objects}
 
-    with DuckDBWarehouse(settings) as warehouse:
+    with DuckDBLoader(settings) as warehouse:
         second = load_files(warehouse, store, select_files(store, settings))
     assert second.rows_loaded == 0 and second.loaded == 0
     assert second.already_loaded == len(bronze.objects)
@@ -106,7 +106,7 @@ def test_corrupt_file_is_reported_others_load_and_it_is_retried(settings, store,
         BronzeFile(f.key, hashlib.sha256(truncated).hexdigest(), f.rows) if f.key == bad.key else f
         for f in _files(bronze)
     ]
-    with DuckDBWarehouse(settings) as warehouse:
+    with DuckDBLoader(settings) as warehouse:
         results = warehouse.load(files, store)
         assert warehouse.raw_row_count() == bronze.rows - bad.rows
     failed = [r for r in results if r.status == "failed"]
@@ -117,7 +117,7 @@ def test_corrupt_file_is_reported_others_load_and_it_is_retried(settings, store,
     assert _raw(settings, f"SELECT count(*) FROM RAW.load_history WHERE file_name = '{bad.key}'") == [(0,)]
 
     _rewrite(store, bad.key, good_bytes)  # re-landed: the next run picks it up
-    with DuckDBWarehouse(settings) as warehouse:
+    with DuckDBLoader(settings) as warehouse:
         retry = warehouse.load(_files(bronze), store)
         assert warehouse.raw_row_count() == bronze.rows
     assert {r.file_name for r in retry if r.status == "loaded"} == {bad.key}
@@ -135,7 +135,7 @@ def test_checksum_mismatch_and_bad_records_are_failures(settings, store, bronze)
         BronzeFile(f.key, hashlib.sha256(data).hexdigest(), f.rows) if f.key == broken.key else f
         for f in _files(bronze)
     ]
-    with DuckDBWarehouse(settings) as warehouse:
+    with DuckDBLoader(settings) as warehouse:
         results = {r.file_name: r for r in warehouse.load(files, store)}
         assert warehouse.raw_row_count() == bronze.rows - truncated.rows - broken.rows
     assert results[truncated.key].status == "failed"
@@ -153,12 +153,12 @@ def test_crash_between_two_files_leaves_no_partial_file(settings, store, bronze,
         from cardflow.settings import load_settings
         from cardflow.warehouse.load import load_files, select_files
         from cardflow.bronze.store import LocalBronzeStore
-        from cardflow.warehouse.duckdb import DuckDBWarehouse
+        from cardflow.warehouse.duckdb import DuckDBLoader
 
         settings = load_settings(data_dir={str(settings.data_dir)!r}, load_batch_files=1)
         store = LocalBronzeStore(settings.lake_dir)
         commits = []
-        class Crashing(DuckDBWarehouse):
+        class Crashing(DuckDBLoader):
             def _commit(self):
                 if commits:
                     os._exit(17)  # rows and history of file 2 inserted, not committed
@@ -180,7 +180,7 @@ def test_crash_between_two_files_leaves_no_partial_file(settings, store, bronze,
     per_file = _raw(settings, "SELECT file_name, count(*) FROM RAW.events GROUP BY 1")
     assert per_file == [(only_file, rows)]
 
-    with DuckDBWarehouse(settings) as warehouse:
+    with DuckDBLoader(settings) as warehouse:
         rerun = load_files(warehouse, store, select_files(store, settings))
     assert rerun.already_loaded == 1 and rerun.loaded == len(bronze.objects) - 1
     assert _raw(settings, "SELECT count(*), count(DISTINCT event_id) FROM RAW.events") == [
@@ -190,7 +190,7 @@ def test_crash_between_two_files_leaves_no_partial_file(settings, store, bronze,
 
 def test_reload_replaces_a_files_rows_atomically(settings, store, bronze) -> None:
     target = bronze.objects[0]
-    with DuckDBWarehouse(settings) as warehouse:
+    with DuckDBLoader(settings) as warehouse:
         warehouse.load(_files(bronze), store)
         warehouse.conn.execute(
             f"DELETE FROM RAW.events WHERE file_name = '{target.key}' AND file_row_number = 1"
@@ -210,6 +210,6 @@ def test_unlisted_parts_and_bad_manifests_are_reported(settings, store, bronze) 
         f"{settings.s3_prefix}/_manifests/origin=backfill/broken.json"
     ]
     assert "unreadable manifest" in selection.problems[0].error
-    with DuckDBWarehouse(settings) as warehouse:
+    with DuckDBLoader(settings) as warehouse:
         summary = load_files(warehouse, store, selection)
     assert summary.rows_loaded == bronze.rows and len(summary.failed) == 1

@@ -28,12 +28,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = get_settings()
     if args.no_prefect:
-        from cardflow.bronze.store import get_store
+        from cardflow.backends.chooser import resolve_backends
         from cardflow.sources.eventstore.backfill import run_backfill
 
         result = run_backfill(
             settings,
-            get_store(settings),
+            resolve_backends(settings, needs={"bronze"}).store(),
             start=args.start,
             end=args.end,
             full_refresh=args.full_refresh,

@@ -16,14 +16,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cardflow.warehouse.base import ddl_statements, open_warehouse, sql_values
+    from cardflow.backends.chooser import resolve_backends
+    from cardflow.warehouse.base import ddl_statements, sql_values
 
-    settings = get_settings()
+    backends = resolve_backends(get_settings(), needs={"bronze", "warehouse", "load"})
+    settings = backends.settings
     if args.print_sql:
-        if settings.warehouse == "snowflake":
+        if backends.warehouse == "snowflake":
             values = sql_values(
                 settings,
-                stage_url=settings.snowflake_stage_url,
+                stage_url=str(backends.stage_url),
                 aws_role_arn=settings.snowflake_storage_aws_role_arn or "<SNOWFLAKE_STORAGE_AWS_ROLE_ARN>",
             )
             statements = ddl_statements("snowflake_ddl.sql", values)
@@ -31,9 +33,9 @@ def run(args: argparse.Namespace) -> int:
             statements = ddl_statements("duckdb_ddl.sql", {"raw": settings.snowflake_raw_schema})
         print(";\n\n".join(statements) + ";")
         return 0
-    with open_warehouse(settings) as warehouse:
+    with backends.open_loader() as warehouse:
         result = warehouse.bootstrap()
-    print(f"bootstrap ({settings.warehouse}): {len(result.executed)} statements applied")
+    print(f"bootstrap ({backends.warehouse}): {len(result.executed)} statements applied")
     for statement, reason in result.skipped:
         print(f"  skipped: {statement.splitlines()[0]} -- {reason}")
     return 0

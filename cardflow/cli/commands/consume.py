@@ -45,7 +45,10 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"cardflow consume: {exc}. Lower --batch-size or raise --prefetch.")
         return 2
-    consumer = BatchConsumer(config, settings=settings)
+    from cardflow.backends.chooser import resolve_backends
+
+    bronze = resolve_backends(settings, needs={"bronze"}).bronze
+    consumer = BatchConsumer(config, bronze=bronze)
     consumer.install_signal_handlers()
     stats = consumer.run(max_messages=args.max_messages, idle_exit_seconds=args.idle_exit)
     print(json.dumps(stats.as_dict()))

@@ -20,8 +20,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cardflow.backends.chooser import resolve_backends
     from cardflow.reporting.report import write_report
 
-    path = write_report(get_settings(), args.output)
+    backends = resolve_backends(get_settings(), needs={"warehouse"})
+    path = write_report(backends.settings, backends.target, args.output)
     print(path)
     return 0

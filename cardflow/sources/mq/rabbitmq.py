@@ -36,6 +36,7 @@ import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
 
+from cardflow.bronze.store import BronzeLocation, open_store
 from cardflow.errors import CardflowError, StorageError
 from cardflow.settings import Settings
 from cardflow.sources.mq.landing import LandingResult, land_messages
@@ -415,13 +416,11 @@ Lander = Callable[[list[RawMessage]], LandingResult]
 _worker_lander: Lander | None = None
 
 
-def _init_worker(settings: Settings) -> None:
-    """Process-pool initializer: each worker builds its own store (clients are not picklable)."""
+def _init_worker(bronze: BronzeLocation, prefix: str) -> None:
+    """Process-pool initializer: each worker opens its own store (clients are not picklable)."""
     global _worker_lander
-    from cardflow.bronze.store import get_store
-
-    store = get_store(settings)
-    _worker_lander = lambda batch: land_messages(batch, store, settings.s3_prefix)  # noqa: E731
+    store = open_store(bronze)
+    _worker_lander = lambda batch: land_messages(batch, store, prefix)  # noqa: E731
 
 
 def _land_in_worker(batch: list[Delivery], attempts: int) -> BatchOutcome:
@@ -496,7 +495,8 @@ class BatchConsumer:
         config: queue, prefetch and batch settings.
         lander: lands one batch durably (default: :func:`land_messages` on the configured store);
             called off the I/O thread.
-        settings: needed when ``config.workers > 0`` (worker processes build their own store).
+        bronze: where Bronze lives (``resolve_backends(settings).bronze``); needed without a
+            ``lander`` and when ``config.workers > 0`` (worker processes open their own store).
         on_settled: optional hook ``(deliveries, outcome, settled_monotonic)`` called on the
             I/O thread after the acks of a batch were sent (benchmarks measure latency with it).
         reconnect_attempts: after a lost connection, reconnect up to this many times (backoff
@@ -508,13 +508,13 @@ class BatchConsumer:
         config: ConsumerConfig,
         lander: Lander | None = None,
         *,
-        settings: Settings | None = None,
+        bronze: BronzeLocation | None = None,
         on_settled: Callable[[list[Delivery], BatchOutcome, float], None] | None = None,
         reconnect_attempts: int = 10,
     ) -> None:
         self.config = config
         self.lander = lander
-        self.settings = settings
+        self.bronze = bronze
         self.on_settled = on_settled
         self.stats = ConsumerStats()
         self._stop = threading.Event()
@@ -615,26 +615,24 @@ class BatchConsumer:
 
     def _make_executor(self) -> Executor:
         if self.config.workers > 0:
-            if self.settings is None:
-                raise ValueError("worker processes need settings to build their store")
+            if self.bronze is None:
+                raise ValueError("worker processes need the Bronze location to open their store")
             import multiprocessing
 
             pool = ProcessPoolExecutor(
                 self.config.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(self.settings,),
+                initargs=(self.bronze, self.config.prefix),
             )
             # start the workers before consuming: their imports must not count against the first batches
             for ready in [pool.submit(_warm_worker) for _ in range(self.config.workers)]:
                 ready.result()
             return pool
         if self.lander is None:
-            from cardflow.bronze.store import get_store
-
-            if self.settings is None:
-                raise ValueError("BatchConsumer needs a lander or settings")
-            store, prefix = get_store(self.settings), self.config.prefix
+            if self.bronze is None:
+                raise ValueError("BatchConsumer needs a lander or the Bronze location")
+            store, prefix = open_store(self.bronze), self.config.prefix
             self.lander = lambda batch: land_messages(batch, store, prefix)
         # two landings may overlap (one waits on uploads while the next encodes); acks stay in order
         return ThreadPoolExecutor(2, thread_name_prefix="cardflow-landing")
