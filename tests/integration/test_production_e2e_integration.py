@@ -71,6 +71,7 @@ SNOWFLAKE_LOGIN = {
     "SNOWFLAKE_ACCOUNT": "cardflow-e2e",
     "SNOWFLAKE_USER": "cardflow",
     "SNOWFLAKE_PASSWORD": "sf-pass-e2e-never-logged",
+    "SNOWFLAKE_ROLE": "CARDFLOW_PIPELINE",  # the role docs/production.md sets up
 }
 BLOCK_NAMES = {
     "CARDFLOW_S3_BUCKET_BLOCK": "cardflow-bronze",
@@ -258,6 +259,7 @@ def _warehouse_counts(port: int) -> dict[str, int]:
         account=SNOWFLAKE_LOGIN["SNOWFLAKE_ACCOUNT"],
         user=SNOWFLAKE_LOGIN["SNOWFLAKE_USER"],
         password=SNOWFLAKE_LOGIN["SNOWFLAKE_PASSWORD"],
+        role=SNOWFLAKE_LOGIN["SNOWFLAKE_ROLE"],
         host="localhost",
         port=port,
         protocol="http",
