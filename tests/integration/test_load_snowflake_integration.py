@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from cardflow.backends.chooser import resolve_backends
+from cardflow.backends.blocks import save_blocks
+from cardflow.backends.chooser import clear_block_cache, resolve_backends
 from cardflow.bronze.store import LocalBronzeStore
 from cardflow.errors import LoadError
 from cardflow.settings import Settings, load_settings
@@ -165,3 +166,22 @@ def test_corrupt_file_is_isolated_and_reported(sf_settings: Settings, bronze: Br
     assert _query(
         sf_settings, f"SELECT COUNT(*) FROM {db}.RAW.EVENTS WHERE FILE_NAME LIKE '%{bad.key[-30:]}'"
     ) == [(0,)]
+
+
+def test_load_with_only_the_block_name(sf_settings: Settings, bronze: BronzeBatch, tmp_path: Path) -> None:
+    """CARDFLOW_SNOWFLAKE_BLOCK alone selects Snowflake and the loader connects with the block's
+    parameters (no SNOWFLAKE_* credentials in the settings)."""
+    _bootstrap(sf_settings)
+    name = f"snow-{uuid.uuid4().hex[:8]}"
+    save_blocks(sf_settings.model_copy(update={"snowflake_connector_block": name}))
+    clear_block_cache()
+    worker = load_settings(
+        data_dir=sf_settings.data_dir,
+        snowflake_connector_block=name,
+        snowflake_stage_url_override=sf_settings.snowflake_stage_url,
+    )
+    assert worker.snowflake_account is None and worker.snowflake_password is None
+    result = s3_to_snowflake_load_raw(settings=worker)
+    assert result["warehouse"] == "snowflake"
+    assert result["files_loaded"] == len(bronze.objects) and result["raw_rows"] == bronze.rows
+    assert not worker.duckdb_path.exists()

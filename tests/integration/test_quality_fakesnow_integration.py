@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 import snowflake.connector
 
-from cardflow.backends.chooser import resolve_backends
+from cardflow.backends.blocks import save_blocks
+from cardflow.backends.chooser import clear_block_cache, resolve_backends
 from cardflow.errors import QualityGateFailed
 from cardflow.quality import raw_checks
 from cardflow.settings import Settings, load_settings
@@ -53,9 +54,9 @@ def _settings(tmp_path: Path, port: int, database: str, **overrides: Any) -> Set
 
 
 def _connect(settings: Settings) -> Any:
-    snowflake = resolve_backends(settings, needs={"warehouse"}).snowflake
-    assert snowflake is not None
-    params = snowflake.connect_kwargs("cardflow-test")
+    resolved = resolve_backends(settings, needs={"warehouse"}).snowflake
+    assert resolved is not None
+    params = resolved.connect_kwargs("cardflow-test")
     database = params.pop("database")
     conn = snowflake.connector.connect(**params)
     conn.cursor().execute(f"CREATE DATABASE IF NOT EXISTS {database}")
@@ -150,3 +151,52 @@ def test_snowflake_publish_statements(fakesnow_settings: Settings) -> None:
         assert wh.query(f"SELECT k FROM {db}.GOLD.T1") == [(1,)]
         assert publish(wh, schemas, ["T1"], clone) == {"T1": "cloned"}
         assert sorted(wh.query(f"SELECT k FROM {db}.GOLD.T1")) == [(1,), (2,)]
+
+
+def _save_block(settings: Settings) -> str:
+    """Save the Snowflake settings as blocks the way ``cardflow blocks`` does; returns the name."""
+    name = f"snow-{uuid.uuid4().hex[:8]}"
+    save_blocks(settings.model_copy(update={"snowflake_connector_block": name, "s3_bucket": None}))
+    clear_block_cache()
+    return name
+
+
+def test_block_only_worker_with_the_original_names(fakesnow_port: int, tmp_path: Path) -> None:
+    """A worker holding only CARDFLOW_SNOWFLAKE_BLOCK (no SNOWFLAKE_* credentials, no database name):
+    dbt, the gates' GX datasource, write-audit-publish and the report all reach the block's warehouse,
+    the database is the original system's SPORTS_CARD_ANALYTICS, and its starter queries and
+    data-quality checks then run unchanged (unqualified by database) against Gold."""
+    admin = _settings(tmp_path, fakesnow_port, "SPORTS_CARD_ANALYTICS")
+    events, _ = generate(events=1_500, seed=4, anomalies=False, days=10, end=datetime.now(UTC))
+    with _connect(admin) as conn:  # the database is created on this session-wide server once
+        create_raw_snowflake(conn, "SPORTS_CARD_ANALYTICS")
+        insert_raw_snowflake(conn, raw_rows(events), "SPORTS_CARD_ANALYTICS", tmp_path / "stage")
+    block = _save_block(admin)
+    settings = load_settings(
+        data_dir=tmp_path / "worker",
+        snowflake_connector_block=block,
+        snowflake_publish_mode="clone",
+        dbt_node_tasks=False,
+        dbt_skip_unit_tests=True,
+        dbt_threads=1,
+    )
+    assert settings.snowflake_account is None and settings.warehouse == "snowflake"
+    result = dbt_transform_and_test(settings=settings)
+    assert result.target == "snowflake"
+    assert result.layers["gold"]["expectations"] > 50
+    assert all(_gold(admin).values())  # published in the block's database
+    report = (tmp_path / "worker" / "report" / "index.html").read_text(encoding="utf-8")
+    assert "from the snowflake warehouse" in report
+    assert not (tmp_path / "worker" / "warehouse.duckdb").exists()  # no silent DuckDB fallback
+
+    params = resolve_backends(settings, needs={"warehouse"}).snowflake
+    assert params is not None and params.database == "SPORTS_CARD_ANALYTICS"
+    conn = params.connect("analyst")
+    try:
+        cur = conn.cursor()
+        checks = [cur.execute(s).fetchall() for s in split_statements(read_sql("data_quality_checks.sql"))]
+        examples = {k: cur.execute(q).fetchall() for k, q in named_statements("examples.sql").items()}
+    finally:
+        conn.close()
+    assert checks[0][0][3] == "ok" and checks[6] == [] and checks[7] == []
+    assert examples["top_skus_by_revenue"] and examples["defect_rate_by_batch"]
