@@ -21,6 +21,7 @@ from pathlib import Path
 import pika
 import pytest
 
+from cardflow.backends.chooser import resolve_backends
 from cardflow.bronze.layout import is_part_key
 from cardflow.bronze.store import LocalBronzeStore
 from cardflow.dev.generator import EventGenerator, GeneratorConfig
@@ -320,7 +321,8 @@ def test_generate_to_rabbitmq_publishes_with_confirms(tmp_path: Path, topology: 
     report = json.loads(result.stdout)
     assert report["confirmed"] == 500
     assert _depth(topology.queue) == 500
-    consumer = BatchConsumer(ConsumerConfig.from_settings(settings), settings=settings)
+    bronze = resolve_backends(settings, needs={"bronze"}).bronze
+    consumer = BatchConsumer(ConsumerConfig.from_settings(settings), bronze=bronze)
     stats = consumer.run(idle_exit_seconds=1.5)
     assert stats.landed + stats.quarantined == 500
     assert stats.landed == 500  # protobuf bodies with headers land like JSON ones
