@@ -1,4 +1,4 @@
-"""A fakesnow server taught the two COPY INTO features cardflow's Snowflake load uses.
+"""A fakesnow server taught what cardflow's Snowflake path uses and fakesnow 0.12.1 lacks.
 
 fakesnow 0.12.1 (the Snowflake stand-in, DuckDB underneath) runs COPY INTO with load history,
 FILES=(...) and ``file://`` stages, but not:
@@ -13,21 +13,41 @@ FILES=(...) and ``file://`` stages, but not:
 fakesnow also does not make a failing multi-file COPY atomic on its own; cardflow runs every COPY
 inside an explicit BEGIN/COMMIT (ROLLBACK on error), which fakesnow maps to a DuckDB transaction.
 
-This module patches exactly those three spots, with Snowflake's documented semantics
+Two more gaps matter when the production configuration runs against it unchanged (the end-to-end
+deploy test):
+
+4. **``s3://`` stages**: fakesnow reads ``s3://`` through DuckDB's httpfs, which this machine cannot
+   install. When ``FAKESNOW_S3_ENDPOINT_URL`` is set (with the usual ``AWS_*`` variables), each
+   ``s3://bucket/key`` a COPY names is fetched with boto3 from that S3-compatible endpoint (moto in
+   the tests) into a temporary directory and read exactly as a ``file://`` file; the load history
+   and METADATA$FILENAME keep the ``s3://`` URL. This plays the part of Snowflake's storage
+   integration, which reads the bucket on the warehouse's side.
+5. **CREATE WAREHOUSE**: fakesnow has no warehouses and its parser rejects the statement, so it is
+   accepted as a no-op (what Snowflake does for ``IF NOT EXISTS`` on an existing warehouse), and
+   ``cardflow bootstrap`` runs sql/snowflake_ddl.sql as production does.
+
+This module patches exactly those spots, with Snowflake's documented semantics
 (``$1:key::TYPE`` extracts the scalar, bare ``$1:key`` keeps the VARIANT; METADATA$FILENAME is the
 file's path inside the stage; FILE_ROW_NUMBER counts from 1; a bad file is a SQL error), then
 starts fakesnow's own server. The production SQL sent to it is unchanged.
 
-Run: ``python -m tests.fakesnow_ext -p PORT`` (same arguments as ``python -m fakesnow -s``).
+Run: ``python -m tests.fakesnow_ext -p PORT`` (same arguments as ``python -m fakesnow -s``), with
+``FAKESNOW_S3_ENDPOINT_URL=http://127.0.0.1:PORT`` to read ``s3://`` stages from that endpoint.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
+import threading
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import duckdb
 import fakesnow.copy_into as fs_copy
+import fakesnow.instance as fs_instance
 import fakesnow.transforms.stage as fs_stage
 import snowflake.connector.errors
 from sqlglot import exp
@@ -36,8 +56,15 @@ _DOLLAR1 = exp.Parameter(this=exp.Literal(this="1", is_string=False))
 _METADATA = ("METADATA$FILENAME", "METADATA$FILE_ROW_NUMBER")
 _current_source: dict[str, str] = {"url": ""}
 
+#: S3-compatible endpoint that ``s3://`` stage files are read from (unset: fakesnow's own httpfs path)
+S3_ENDPOINT_ENV = "FAKESNOW_S3_ENDPOINT_URL"
+#: statements fakesnow cannot parse and Snowflake would accept without effect here
+NOP_STATEMENTS = [r"\s*CREATE\s+WAREHOUSE\s+IF\s+NOT\s+EXISTS\b"]
+_downloads = threading.local()
+
 _original_source_urls = fs_copy._source_urls
 _original_copy_into = fs_copy.copy_into
+_original_connect_fn = fs_instance.FakeSnow.connect
 
 
 def _source_urls(source: str, files: list[str]) -> list[str]:
@@ -68,11 +95,48 @@ def _rewrite_select(select: exp.Select) -> exp.Select:
     return select
 
 
+def _s3_local_copy(url: str) -> str:
+    """Fetch ``s3://bucket/key`` from FAKESNOW_S3_ENDPOINT_URL into this COPY's temporary directory.
+
+    Raises:
+        ProgrammingError: the endpoint is not configured or the object cannot be read (Snowflake
+            reports an unreadable stage file as a SQL error too).
+    """
+    import boto3
+    import botocore.exceptions
+
+    endpoint = os.environ.get(S3_ENDPOINT_ENV)
+    directory = getattr(_downloads, "directory", None)
+    if not endpoint or directory is None:
+        raise snowflake.connector.errors.ProgrammingError(
+            msg=f"cannot read {url}: start the stand-in with {S3_ENDPOINT_ENV} set to read s3:// stages",
+            errno=91016,
+            sqlstate="22000",
+        )
+    parsed = urlparse(url)
+    bucket, key = parsed.netloc, parsed.path.lstrip("/")
+    target = Path(directory) / bucket / key
+    target.parent.mkdir(parents=True, exist_ok=True)
+    client = boto3.client("s3", endpoint_url=endpoint, region_name=os.environ.get("AWS_REGION", "us-east-1"))
+    try:
+        client.download_file(bucket, key, str(target))
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        raise snowflake.connector.errors.ProgrammingError(
+            msg=f"Remote file '{url}' was not found or cannot be read: {exc}", errno=91016, sqlstate="22000"
+        ) from None
+    return str(target)
+
+
 class _ReadJSONWithMetadata(fs_copy.ReadJSON):
     def read_expression(self, url: str) -> exp.Expr:
         root = _current_source["url"]
         relative = url[len(root) :] if root and url.startswith(root) else url
-        path = fs_stage.file_path(url) if url.startswith("file:") else url
+        if url.startswith("file:"):
+            path = fs_stage.file_path(url)
+        elif url.startswith("s3:") and os.environ.get(S3_ENDPOINT_ENV):
+            path = _s3_local_copy(url)
+        else:
+            path = url
         inner = exp.select(
             exp.column("json", quoted=True),
             exp.alias_(exp.Literal.string(relative), "METADATA$FILENAME", quoted=True),
@@ -93,14 +157,25 @@ def _copy_into(duck_conn: Any, *args: Any, **kwargs: Any) -> str:
 
     fakesnow maps only HTTP/conversion errors; any other becomes an HTTP 500 that the connector
     retries for minutes. Snowflake reports a bad file as a SQL error: do the same. (Atomicity comes
-    from the caller's explicit transaction, which cardflow always opens around a COPY.)
+    from the caller's explicit transaction, which cardflow always opens around a COPY.) ``s3://``
+    files fetched for this statement are deleted when it ends.
     """
-    try:
-        return _original_copy_into(duck_conn, *args, **kwargs)
-    except duckdb.Error as exc:
-        raise snowflake.connector.errors.ProgrammingError(
-            msg=f"Error parsing staged file: {exc}", errno=100069, sqlstate="22000"
-        ) from None
+    with tempfile.TemporaryDirectory(prefix="fakesnow-s3-") as directory:
+        _downloads.directory = directory
+        try:
+            return _original_copy_into(duck_conn, *args, **kwargs)
+        except duckdb.Error as exc:
+            raise snowflake.connector.errors.ProgrammingError(
+                msg=f"Error parsing staged file: {exc}", errno=100069, sqlstate="22000"
+            ) from None
+        finally:
+            _downloads.directory = None
+
+
+def _connect_with_nops(self: Any, database: str | None = None, schema: str | None = None, **kwargs: Any) -> Any:
+    """Every session treats :data:`NOP_STATEMENTS` as no-ops (besides any the client asked for)."""
+    kwargs["nop_regexes"] = [*(kwargs.get("nop_regexes") or []), *NOP_STATEMENTS]
+    return _original_connect_fn(self, database, schema, **kwargs)
 
 
 def apply() -> None:
@@ -112,6 +187,7 @@ def apply() -> None:
     import fakesnow.cursor as fs_cursor
 
     fs_cursor.copy_into = _copy_into
+    fs_instance.FakeSnow.connect = _connect_with_nops
 
 
 def main(argv: list[str] | None = None) -> int:
