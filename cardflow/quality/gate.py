@@ -26,6 +26,7 @@ in a GX file context under the data directory and renders the Data Docs site the
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import math
 import time
@@ -549,6 +550,18 @@ class _SnowflakeValidator:
         return ModelResult(spec.name, relation, rows, outcomes, 1)
 
 
+def _with_session_role(warehouse: WarehouseSession, params: SnowflakeParams) -> SnowflakeParams:
+    """``params`` with the role filled in from the open session when none was configured.
+
+    SNOWFLAKE_ROLE is optional (Snowflake then uses the user's default role), but GX's Snowflake
+    datasource refuses a connection URL without a role: name the role the session actually got.
+    """
+    if params.role:
+        return params
+    role = warehouse.query("SELECT CURRENT_ROLE()")[0][0]
+    return dataclasses.replace(params, role=str(role)) if role else params
+
+
 # --- the gate -----------------------------------------------------------------------------------
 def validate_layer(
     warehouse: WarehouseSession,
@@ -569,7 +582,7 @@ def validate_layer(
     else:
         if not isinstance(warehouse.target, SnowflakeParams):
             raise TypeError("a Snowflake session must carry its SnowflakeParams (open it with open_session)")
-        sql_validator = _SnowflakeValidator(warehouse.target, schema)
+        sql_validator = _SnowflakeValidator(_with_session_role(warehouse, warehouse.target), schema)
         for spec in specs:
             models.append(sql_validator.validate_model(spec, parameters))
         engine = "Snowflake SQL datasource"

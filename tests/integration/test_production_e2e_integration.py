@@ -29,7 +29,8 @@ producer would, and the worker's environment has no POSTGRES_* variable.
 
 The ``env`` variant runs the same deployment with the credentials as variables in the worker's
 environment (SNOWFLAKE_*, S3_*, AWS_*, SLACK_WEBHOOK_URL, CARDFLOW_WAREHOUSE=snowflake) and no block
-saved. The operator's Snowflake settings include SNOWFLAKE_ROLE, as docs/production.md sets it up.
+saved, and without SNOWFLAKE_ROLE (optional: the user's default role is used, also by the GX
+gate, which asks the session for it).
 
 Both check what reached the warehouse: RAW.EVENTS holds every generated event (read from S3 by
 COPY INTO), and SPORTS_CARD_ANALYTICS.GOLD holds exactly the orders, cards and batches the events
@@ -332,7 +333,9 @@ def test_worker_runs_production_pipeline_into_snowflake(
         assert not any(secret in saved for secret in secrets)
         settings = {**BLOCK_NAMES, **STAND_IN_SWITCHES}
     else:
-        settings = {**stand_ins.operator_env(), "CARDFLOW_WAREHOUSE": "snowflake", **STAND_IN_SWITCHES}
+        # no SNOWFLAKE_ROLE on the worker: the user's default role serves every consumer (GX included)
+        operator_vars = {k: v for k, v in stand_ins.operator_env().items() if k != "SNOWFLAKE_ROLE"}
+        settings = {**operator_vars, "CARDFLOW_WAREHOUSE": "snowflake", **STAND_IN_SWITCHES}
 
     # 2. producers: events in the embedded event store of the checkout the worker runs in
     generate = ["generate", "--events", str(EVENTS.events), "--seed", str(EVENTS.seed), "--days", str(EVENTS.days)]
