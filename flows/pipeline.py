@@ -63,6 +63,10 @@ def medallion_pipeline(
     Returns:
         The three stage results, keyed by stage.
     """
+    # Stages get the caller's own settings object, or None so that each resolves the environment
+    # itself: a run's stored parameters then hold no configuration (secrets would be masked, and
+    # a masked copy could not be re-run).
+    given = settings
     settings = settings or get_settings()
     # every stage's configuration, checked before the backfill moves anything (all missing names at once)
     resolve_backends(settings, needs={"bronze", "warehouse", "load"})
@@ -71,9 +75,9 @@ def medallion_pipeline(
     def stage(name: str, fn: Callable[..., Any], *, warehouse: bool, **kwargs: Any) -> dict[str, Any]:
         def attempt() -> Any:
             if not warehouse:
-                return fn(settings=settings, **kwargs)
+                return fn(settings=given, **kwargs)
             with concurrency(WAREHOUSE_LIMIT, occupy=1, timeout_seconds=WAREHOUSE_SLOT_TIMEOUT_SECONDS):
-                return fn(settings=settings, **kwargs)
+                return fn(settings=given, **kwargs)
 
         logger.info("stage %s starting", name)
         return _as_dict(call_with_retries(attempt, retries=retries, base_delay_seconds=retry_delay_seconds, label=name))

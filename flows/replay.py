@@ -44,6 +44,7 @@ def bronze_replay(
         LoadError: some files could not be reloaded (their old rows are left untouched).
         TransformError: the transform flow is not available in this installation.
     """
+    given = settings  # the rebuild gets the caller's settings or resolves the environment itself
     settings = settings or get_settings()
     backends = resolve_backends(settings, needs={"bronze", "warehouse", "load"})  # before any data moves
     logger = get_run_logger()
@@ -63,7 +64,7 @@ def bronze_replay(
     counts = summary.as_dict() | {"start": start.isoformat(), "end": end.isoformat(), "rebuilt": False}
     if rebuild:
         transform = _transform_flow()
-        counts["transform"] = transform(full_refresh=True, settings=settings)
+        counts["transform"] = transform(full_refresh=True, settings=given)
         counts["rebuilt"] = True
     return counts
 

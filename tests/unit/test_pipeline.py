@@ -8,6 +8,7 @@ test_deploy_integration.py).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,6 +48,7 @@ def stages(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     @flow(name="fake_backfill")
     def backfill(settings: Settings | None = None) -> dict[str, int]:
         seen["calls"].append("backfill")
+        seen["settings"] = settings
         return {"rows": 10}
 
     @flow(name="fake_load")
@@ -99,3 +101,18 @@ def test_data_error_is_not_retried(stages: dict[str, Any], local_settings: Setti
     assert stages["slots"] == {"load": [None], "transform": [None]}  # no limit: nothing held, no deadlock
     with pytest.raises(QualityGateFailed):
         state.result()
+
+
+def test_stages_resolve_the_environment_themselves_when_no_settings_are_given(
+    stages: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A deployment run passes no settings: the stages then get None (and resolve the environment
+    themselves), so no configuration is stored in their flow-run parameters."""
+    monkeypatch.setenv("CARDFLOW_DATA_DIR", str(tmp_path / "data"))
+    pipeline.medallion_pipeline(retries=0)
+    assert stages["settings"] is None
+
+
+def test_stages_get_the_callers_settings_when_given(stages: dict[str, Any], local_settings: Settings) -> None:
+    pipeline.medallion_pipeline(retries=0, settings=local_settings)
+    assert stages["settings"] is local_settings

@@ -1,4 +1,4 @@
-"""The warehouse interface: SQL rendering, DDL safety, COPY result parsing (backend choice: test_chooser)."""
+"""The warehouse interface: SQL rendering, DDL safety, COPY result parsing (backend choice: test_backends_chooser)."""
 
 from __future__ import annotations
 
