@@ -7,14 +7,18 @@ the fixtures (moto's S3 server, fakesnow's server).
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -150,3 +154,29 @@ def fakesnow_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     yield port
     proc.terminate()
     proc.wait(timeout=10)
+
+
+class _SlackStandIn(BaseHTTPRequestHandler):
+    """Answers Slack incoming-webhook posts with 200 and keeps each JSON body."""
+
+    received: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        type(self).received.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+@pytest.fixture
+def slack() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A local Slack stand-in on loopback: (webhook URL, the alerts it received)."""
+    received: list[dict[str, Any]] = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Slack", (_SlackStandIn,), {"received": received}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/services/T1/B1/hook", received
+    server.shutdown()
+    server.server_close()

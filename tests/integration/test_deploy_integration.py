@@ -23,11 +23,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -55,29 +53,6 @@ NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 BATCH = GeneratorConfig(events=1_200, seed=5, days=3, end=NOW)
 REALTIME = GeneratorConfig(events=12, seed=99, days=1, end=NOW)
 SECRET = "pg-pass-never-shown"
-
-
-class _SlackStandIn(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        type(self).received.append(json.loads(body))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        return
-
-
-@pytest.fixture
-def slack() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    received: list[dict[str, Any]] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Slack", (_SlackStandIn,), {"received": received}))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/services/T1/B1/hook", received
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture

@@ -45,13 +45,11 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -92,29 +90,6 @@ RUN_TIMEOUT_SECONDS = 420
 
 
 # --- stand-ins -------------------------------------------------------------------------------------
-class _SlackStandIn(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        type(self).received.append(json.loads(body))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        return
-
-
-@pytest.fixture
-def slack() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    received: list[dict[str, Any]] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Slack", (_SlackStandIn,), {"received": received}))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/services/T1/B1/hook", received
-    server.shutdown()
-    server.server_close()
-
-
 @pytest.fixture
 def bucket(moto_endpoint: str) -> str:
     name = f"cardflow-e2e-{uuid.uuid4().hex[:8]}"
