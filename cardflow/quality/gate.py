@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,12 +23,10 @@ from cardflow.quality.results import GateResult, ModelResult, shorten
 from cardflow.quality.snowflake_engine import SnowflakeValidator, with_session_role
 from cardflow.quality.suites import Layer, SuiteSpec, suites_for
 from cardflow.settings import Settings
-from cardflow.warehouse.connection import WarehouseSession
+from cardflow.warehouse.connection import SessionOpener, WarehouseSession
 from cardflow.warehouse.snowflake import SnowflakeParams
 
 logger = logging.getLogger(__name__)
-
-SessionOpener = Callable[[], AbstractContextManager[WarehouseSession]]
 
 
 def validate_layer(

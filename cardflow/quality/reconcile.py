@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -23,7 +21,7 @@ from cardflow.bronze.layout import join
 from cardflow.bronze.store import BronzeStore
 from cardflow.settings import Settings
 from cardflow.sqlfiles import named_statements
-from cardflow.warehouse.connection import WarehouseSession
+from cardflow.warehouse.connection import SessionOpener, WarehouseSession
 
 logger = logging.getLogger(__name__)
 Key = tuple[date, str]
@@ -173,7 +171,7 @@ def reconcile(
 def reconcile_raw(
     settings: Settings,
     store: BronzeStore,
-    open_session: Callable[[], AbstractContextManager[WarehouseSession]],
+    open_session: SessionOpener,
 ) -> ReconciliationReport:
     """Event store vs RAW.EVENTS per UTC day and event type, with real-time/backfill overlap.
 

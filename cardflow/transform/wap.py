@@ -27,8 +27,6 @@ for inspection until the next run re-clones them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -37,15 +35,13 @@ from cardflow.errors import TransformError
 from cardflow.settings import Settings
 from cardflow.sqlfiles import named_statements
 from cardflow.transform.dbt import invoke_dbt
-from cardflow.warehouse.connection import WarehouseSession, WarehouseTarget
+from cardflow.warehouse.connection import SessionOpener, WarehouseSession, WarehouseTarget
 
 logger = logging.getLogger(__name__)
 
 LayerName = Literal["silver", "gold"]
 #: dbt selection (model folders) of each layer
 LAYER_SELECTION: dict[str, tuple[str, ...]] = {"silver": ("staging", "intermediate"), "gold": ("marts",)}
-#: opens the warehouse session (the backend chooser's ``Backends.open_session``)
-SessionOpener = Callable[[], AbstractContextManager[WarehouseSession]]
 DBT_MODELS_DIR = Path(__file__).resolve().parents[2] / "dbt" / "models"
 
 
