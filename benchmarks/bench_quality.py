@@ -76,26 +76,39 @@ def _plain_build(ctx: BenchContext) -> dict[str, Any]:
     return {"events": ctx.events, "note": "dbt build, no gates (baseline)"}
 
 
-def _gated(ctx: BenchContext) -> dict[str, Any]:
-    from tasks.quality import (
-        build_layer,
-        check_raw_events,
-        enforce_gate,
-        enforce_raw_checks,
-        gate_layer,
-        publish_layer,
+def _gate(layer: str, settings: Any) -> Any:
+    """The quality gate of ``layer`` as ``dbt_transform_and_test`` runs it (without Prefect)."""
+    from cardflow.backends.chooser import resolve_backends
+    from cardflow.quality.gate import gate_layer
+    from cardflow.transform.wap import layer_schemas
+
+    return gate_layer(
+        resolve_backends(settings, needs={"warehouse"}).open_session,
+        layer,
+        settings,
+        audit_schema=layer_schemas(settings, layer).audit,
+        silver_schema=layer_schemas(settings, "silver").published,
+        gold_audit_schema=layer_schemas(settings, "gold").audit,
     )
 
+
+def _gated(ctx: BenchContext) -> dict[str, Any]:
+    from cardflow.backends.chooser import resolve_backends
+    from cardflow.quality.raw_checks import run_raw_checks
+    from cardflow.transform.wap import build_layer, publish_layer
+
     settings = _settings(ctx, "gated")
+    backends = resolve_backends(settings, needs={"warehouse"})
     timings = {"raw_checks_s": 0.0, "build_s": 0.0, "gates_s": 0.0, "publish_s": 0.0}
     start = time.perf_counter()
-    enforce_raw_checks(check_raw_events(settings), settings)
+    with backends.open_session() as warehouse:
+        run_raw_checks(warehouse, settings).raise_on_errors()
     timings["raw_checks_s"] = time.perf_counter() - start
     for layer in ("silver", "gold"):
         steps = (
-            ("build_s", lambda layer=layer: build_layer(layer, settings)),
-            ("gates_s", lambda layer=layer: enforce_gate(gate_layer(layer, settings), settings)),
-            ("publish_s", lambda layer=layer: publish_layer(layer, settings)),
+            ("build_s", lambda layer=layer: build_layer(layer, settings, backends.target, backends.open_session)),
+            ("gates_s", lambda layer=layer: _gate(layer, settings).raise_if_failed()),
+            ("publish_s", lambda layer=layer: publish_layer(layer, settings, backends.open_session)),
         )
         for step, fn in steps:
             start = time.perf_counter()
@@ -112,7 +125,6 @@ def _gated(ctx: BenchContext) -> dict[str, Any]:
 
 def _gates_only(ctx: BenchContext) -> dict[str, Any]:
     from cardflow.settings import load_settings
-    from tasks.quality import gate_layer
 
     data_dir = ctx.workdir / "quality-gates-only"
     shutil.rmtree(data_dir, ignore_errors=True)
@@ -122,7 +134,7 @@ def _gates_only(ctx: BenchContext) -> dict[str, Any]:
     rows = 0
     seconds = {}
     for layer in ("silver", "gold"):
-        result = gate_layer(layer, settings)
+        result = _gate(layer, settings)
         if not result.success:
             raise RuntimeError(f"{layer} gate failed on clean data: {result.failures()[:3]}")
         rows += sum(m.rows for m in result.models)

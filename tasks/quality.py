@@ -1,7 +1,10 @@
-"""The quality steps of ``dbt_transform_and_test``: RAW checks, audit builds, gates, publishing.
+"""Prefect tasks of the quality steps of ``dbt_transform_and_test``: RAW checks, audit builds, gates,
+publishing.
 
-Plain functions do the work (tests call them without Prefect); the ``@task`` wrappers below them add
-the Prefect artifact and the alert hook. The order the flow runs them in:
+Each task resolves its backends, calls the library step (:mod:`cardflow.quality.raw_checks`,
+:mod:`cardflow.quality.reconcile`, :mod:`cardflow.transform.wap`, :mod:`cardflow.quality.gate`),
+publishes the Prefect artifact and alerts; the library steps only return or raise. The order the
+flow runs them in:
 
     raw_events_checks -> build_layer(silver) -> gate_layer(silver) -> publish_layer(silver)
                       -> build_layer(gold)   -> gate_layer(gold)   -> publish_layer(gold)
@@ -12,49 +15,22 @@ published schemas keep the last good state and the audit schemas keep what faile
 
 from __future__ import annotations
 
-import logging
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 
 from cardflow.backends.chooser import resolve_backends
-from cardflow.errors import QualityGateFailed, TransformError
-from cardflow.quality.gate import GateResult, validate_layer, write_data_docs
+from cardflow.quality.gate import gate_layer
 from cardflow.quality.raw_checks import RawChecksReport, run_raw_checks
-from cardflow.quality.reconcile import (
-    ReconciliationReport,
-    event_store_counts,
-    file_origins,
-    overlap_counts,
-    raw_counts,
-    reconcile,
-)
-from cardflow.quality.suites import suites_for
+from cardflow.quality.reconcile import ReconciliationReport, reconcile_raw
+from cardflow.quality.results import GateResult
 from cardflow.settings import Settings
-from cardflow.transform.wap import (
-    LAYER_SELECTION,
-    LayerName,
-    audit_settings,
-    layer_models,
-    layer_schemas,
-    prepare_audit,
-    publish,
-)
-from cardflow.warehouse.connection import WarehouseSession
+from cardflow.transform.wap import LayerName, build_layer, layer_schemas, publish_layer
 from tasks.alerts import notify
 
-logger = logging.getLogger(__name__)
 
-
-# --- RAW checks ---------------------------------------------------------------------------------
-def check_raw_events(settings: Settings, now: datetime | None = None) -> RawChecksReport:
-    """Freshness and volume of RAW.EVENTS (verdicts only; see :func:`enforce_raw_checks`)."""
-    with resolve_backends(settings, needs={"warehouse"}).open_session() as warehouse:
-        return run_raw_checks(warehouse, settings, now)
-
-
+# --- alerting glue -------------------------------------------------------------------------------
 def enforce_raw_checks(report: RawChecksReport, settings: Settings) -> None:
     """Warn -> alert; error -> alert and raise.
 
@@ -64,108 +40,12 @@ def enforce_raw_checks(report: RawChecksReport, settings: Settings) -> None:
     if report.status == "warn":
         notify("quality_warning", "RAW.EVENTS: " + "; ".join(report.failures("warn")), settings)
     if report.status == "error":
-        errors = report.failures("error")
-        notify("quality_failure", "RAW.EVENTS: " + "; ".join(errors), settings)
-        raise QualityGateFailed("raw_events", errors)
-
-
-# --- reconciliation ------------------------------------------------------------------------------
-def reconcile_raw(settings: Settings) -> ReconciliationReport:
-    """Event store vs RAW.EVENTS per UTC day and event type, with real-time/backfill overlap."""
-    backends = resolve_backends(settings, needs={"bronze", "warehouse"})
-    store_counts = event_store_counts(settings)
-    origins = file_origins(backends.store(), settings)
-    with backends.open_session() as warehouse:
-        return reconcile(
-            store_counts, raw_counts(warehouse, settings), overlap_counts(warehouse, settings, origins)
-        )
-
-
-# --- build into the audit schema -----------------------------------------------------------------
-def build_layer(layer: LayerName, settings: Settings, *, full_refresh: bool = False) -> dict[str, Any]:
-    """Clone the published layer into its audit schema, then ``dbt build`` the layer there.
-
-    Returns the dbt summary as a dict plus what the preparation did per model.
-
-    Raises:
-        TransformError: a model failed or an error-severity dbt test failed (nothing published).
-    """
-    from cardflow.transform.dbt import invoke_dbt
-
-    backends = resolve_backends(settings, needs={"warehouse"})
-    schemas = layer_schemas(settings, layer)
-    models = layer_models(layer)
-    with backends.open_session() as warehouse:  # closed before dbt opens the DuckDB file
-        prepared = prepare_audit(warehouse, schemas, models, full_refresh=full_refresh)
-    args = ["build", "--select", *LAYER_SELECTION[layer]]
-    if full_refresh:
-        args.append("--full-refresh")
-    if settings.dbt_skip_unit_tests:
-        args += ["--exclude-resource-type", "unit_test"]
-    summary = invoke_dbt(args, audit_settings(backends.settings, layer), backends.target)
-    if summary.failed or not summary.success:
-        listed = "\n".join(f"  - {n.describe()}" for n in summary.failed) or "  (no node reported a failure)"
-        raise TransformError(
-            f"dbt {' '.join(args)} of {layer} into {schemas.audit} failed: "
-            f"{len(summary.failed)} node(s):\n{listed}\nNothing was published; {schemas.published} is "
-            f"unchanged and {schemas.audit} holds the failed build."
-        )
-    return {"layer": layer, "audit_schema": schemas.audit, "prepared": prepared, "dbt": summary.as_dict()}
-
-
-# --- gate ------------------------------------------------------------------------------------------
-def gate_parameters(
-    warehouse: WarehouseSession, layer: LayerName, settings: Settings, now: datetime | None = None
-) -> dict[str, Any]:
-    """Values for the suites' ``$PARAMETER`` placeholders.
-
-    silver: ``freshness_floor`` (now - RAW_EVENTS_FRESHNESS_ERROR_HOURS).
-    gold: ``known_skus`` (the audited dim_card), and the published Silver event counts that bound
-    Gold row counts (``silver_order_events``, ``silver_batch_events``, ``silver_catalog_events``).
-    """
-    now = now or datetime.now(UTC)
-    if layer == "silver":
-        return {"freshness_floor": now - timedelta(hours=settings.raw_events_freshness_error_hours)}
-    silver = layer_schemas(settings, "silver").published
-    gold_audit = layer_schemas(settings, "gold").audit
-    prefix = f"{warehouse.database}." if warehouse.dialect == "snowflake" else ""
-
-    def count(table: str) -> int:
-        return int(warehouse.query(f"SELECT count(*) FROM {prefix}{silver}.{table}")[0][0])
-
-    skus = [r[0] for r in warehouse.query(f"SELECT DISTINCT sku FROM {prefix}{gold_audit}.dim_card")]
-    return {
-        "known_skus": sorted(skus),
-        "silver_order_events": count("stg_order_created"),
-        "silver_batch_events": count("stg_manufacturing_batch"),
-        "silver_catalog_events": count("stg_card_catalog_entry_inserted"),
-    }
-
-
-def gate_layer(layer: LayerName, settings: Settings, now: datetime | None = None) -> GateResult:
-    """Validate the audit schema of ``layer`` with its suites and write Data Docs (never raises on
-    failed expectations: see :func:`enforce_gate`)."""
-    schemas = layer_schemas(settings, layer)
-    specs = suites_for(layer)
-    with resolve_backends(settings, needs={"warehouse"}).open_session() as warehouse:
-        parameters = gate_parameters(warehouse, layer, settings, now)
-        result = validate_layer(
-            warehouse,
-            specs,
-            schemas.audit,
-            layer,
-            parameters,
-            chunk_rows=settings.quality_chunk_rows,
-        )
-    try:
-        result.docs_index = write_data_docs(result, specs, settings.resolved_data_dir / "gx")
-    except Exception as exc:  # docs are a report; a rendering problem must not decide the gate
-        logger.warning("Data Docs for the %s gate not written: %s", layer, exc)
-    return result
+        notify("quality_failure", "RAW.EVENTS: " + "; ".join(report.failures("error")), settings)
+    report.raise_on_errors()
 
 
 def enforce_gate(result: GateResult, settings: Settings) -> None:
-    """Raise when the gate failed (after alerting); does nothing if it passed.
+    """Alert and raise when the gate failed; does nothing if it passed.
 
     Raises:
         QualityGateFailed: gate = the layer, failures = one line per failed expectation.
@@ -178,20 +58,15 @@ def enforce_gate(result: GateResult, settings: Settings) -> None:
         f"{result.gate} gate failed ({len(failures)}): " + "; ".join(failures[:5]),
         settings,
     )
-    raise QualityGateFailed(result.gate, failures)
-
-
-def publish_layer(layer: LayerName, settings: Settings) -> dict[str, str]:
-    """Publish the audited layer (only ever called after its gate passed)."""
-    with resolve_backends(settings, needs={"warehouse"}).open_session() as warehouse:
-        return publish(warehouse, layer_schemas(settings, layer), layer_models(layer), settings)
+    result.raise_if_failed()
 
 
 # --- Prefect tasks -------------------------------------------------------------------------------
 @task(name="raw-events-checks")
 def raw_events_checks_task(settings: Settings) -> RawChecksReport:
     """Freshness and volume of RAW.EVENTS; artifact always, alert on warn, raise on error."""
-    report = check_raw_events(settings)
+    with resolve_backends(settings, needs={"warehouse"}).open_session() as warehouse:
+        report = run_raw_checks(warehouse, settings)
     create_markdown_artifact(
         key="raw-events-checks",
         markdown=report.to_markdown(),
@@ -204,7 +79,8 @@ def raw_events_checks_task(settings: Settings) -> RawChecksReport:
 @task(name="reconcile-raw")
 def reconcile_raw_task(settings: Settings) -> ReconciliationReport:
     """Reconciliation artifact; a gap is a warning (alert), not a failure: RAW is still consistent."""
-    report = reconcile_raw(settings)
+    backends = resolve_backends(settings, needs={"bronze", "warehouse"})
+    report = reconcile_raw(settings, backends.store(), backends.open_session)
     create_markdown_artifact(
         key="raw-reconciliation", markdown=report.to_markdown(), description=report.summary()
     )
@@ -215,13 +91,24 @@ def reconcile_raw_task(settings: Settings) -> ReconciliationReport:
 
 @task(name="build-layer-audit")
 def build_layer_task(layer: LayerName, settings: Settings, full_refresh: bool = False) -> dict[str, Any]:
-    return build_layer(layer, settings, full_refresh=full_refresh)
+    """dbt build of ``layer`` into its audit schema (raises TransformError: nothing published)."""
+    backends = resolve_backends(settings, needs={"warehouse"})
+    return build_layer(
+        layer, backends.settings, backends.target, backends.open_session, full_refresh=full_refresh
+    )
 
 
 @task(name="quality-gate")
 def gate_layer_task(layer: LayerName, settings: Settings) -> GateResult:
-    """Run the layer's gate, publish its markdown artifact, raise if it failed."""
-    result = gate_layer(layer, settings)
+    """Run the layer's gate, publish its markdown artifact, alert and raise if it failed."""
+    result = gate_layer(
+        resolve_backends(settings, needs={"warehouse"}).open_session,
+        layer,
+        settings,
+        audit_schema=layer_schemas(settings, layer).audit,
+        silver_schema=layer_schemas(settings, "silver").published,
+        gold_audit_schema=layer_schemas(settings, "gold").audit,
+    )
     create_markdown_artifact(
         key=f"quality-gate-{layer}",
         markdown=result.to_markdown(),
@@ -233,4 +120,6 @@ def gate_layer_task(layer: LayerName, settings: Settings) -> GateResult:
 
 @task(name="publish-layer")
 def publish_layer_task(layer: LayerName, settings: Settings) -> dict[str, str]:
-    return publish_layer(layer, settings)
+    """Publish the audited ``layer`` (the flow calls it only after the layer's gate passed)."""
+    backends = resolve_backends(settings, needs={"warehouse"})
+    return publish_layer(layer, backends.settings, backends.open_session)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from cardflow.errors import QualityGateFailed
 from cardflow.settings import Settings
 from cardflow.sqlfiles import named_statements
 from cardflow.warehouse.connection import WarehouseSession
@@ -53,6 +54,15 @@ class RawChecksReport:
 
     def failures(self, level: Status) -> list[str]:
         return [f"{o.check}: {o.message}" for o in self.outcomes if o.status == level]
+
+    def raise_on_errors(self) -> None:
+        """Does nothing unless a check is at error level (warnings only alert, they never stop a run).
+
+        Raises:
+            QualityGateFailed: gate ``raw_events`` with each error-level check, before anything is built.
+        """
+        if self.status == "error":
+            raise QualityGateFailed("raw_events", self.failures("error"))
 
     def to_markdown(self) -> str:
         lines = [

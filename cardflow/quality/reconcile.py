@@ -18,9 +18,10 @@ from datetime import date
 from typing import Any
 
 from cardflow.bronze.layout import join
+from cardflow.bronze.store import BronzeStore
 from cardflow.settings import Settings
 from cardflow.sqlfiles import named_statements
-from cardflow.warehouse.connection import WarehouseSession
+from cardflow.warehouse.connection import SessionOpener, WarehouseSession
 
 logger = logging.getLogger(__name__)
 Key = tuple[date, str]
@@ -165,3 +166,22 @@ def reconcile(
     report = ReconciliationReport(rows)
     logger.info("reconciliation: %d day/type pairs, %d with gaps", len(rows), len(report.gaps))
     return report
+
+
+def reconcile_raw(
+    settings: Settings,
+    store: BronzeStore,
+    open_session: SessionOpener,
+) -> ReconciliationReport:
+    """Event store vs RAW.EVENTS per UTC day and event type, with real-time/backfill overlap.
+
+    ``store`` is the Bronze store whose manifests say which files came from which origin;
+    ``open_session`` opens the warehouse session (the backend chooser's ``Backends.open_session``),
+    only after the event store and the manifests have been read.
+    """
+    store_counts = event_store_counts(settings)
+    origins = file_origins(store, settings)
+    with open_session() as warehouse:
+        return reconcile(
+            store_counts, raw_counts(warehouse, settings), overlap_counts(warehouse, settings, origins)
+        )

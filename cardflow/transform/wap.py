@@ -17,6 +17,9 @@ published tables with the audit ones:
   cannot share a transaction), or, with CARDFLOW_SNOWFLAKE_PUBLISH_MODE=clone, drop + ``CREATE TABLE
   published CLONE audit`` for stand-ins without SWAP (fakesnow; not atomic, never for production).
 
+:func:`build_layer` (prepare + ``dbt build`` into the audit schema) and :func:`publish_layer` are the
+steps ``dbt_transform_and_test`` runs around the quality gate.
+
 When the gate fails nothing here runs: the published tables are untouched and the audit tables stay
 for inspection until the next run re-clones them.
 """
@@ -26,11 +29,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+from cardflow.errors import TransformError
 from cardflow.settings import Settings
 from cardflow.sqlfiles import named_statements
-from cardflow.warehouse.connection import WarehouseSession
+from cardflow.transform.dbt import invoke_dbt
+from cardflow.warehouse.connection import SessionOpener, WarehouseSession, WarehouseTarget
 
 logger = logging.getLogger(__name__)
 
@@ -154,3 +159,46 @@ def publish(
             warehouse.execute(_sql(warehouse, key).format(audit=audit, published=published))
     logger.info("published %s: %s -> %s (%s)", schemas.layer, schemas.audit, schemas.published, done)
     return done
+
+
+def build_layer(
+    layer: LayerName,
+    settings: Settings,
+    target: WarehouseTarget,
+    open_session: SessionOpener,
+    *,
+    full_refresh: bool = False,
+) -> dict[str, Any]:
+    """Clone the published layer into its audit schema, then ``dbt build`` the layer there.
+
+    ``settings`` are the resolved ones (what the blocks contributed folded in) and ``target`` the
+    warehouse dbt's temporary profile is rendered from. Returns the dbt summary as a dict plus what the
+    preparation did per model.
+
+    Raises:
+        TransformError: a model failed or an error-severity dbt test failed (nothing published).
+    """
+    schemas = layer_schemas(settings, layer)
+    models = layer_models(layer)
+    with open_session() as warehouse:  # closed before dbt opens the DuckDB file
+        prepared = prepare_audit(warehouse, schemas, models, full_refresh=full_refresh)
+    args = ["build", "--select", *LAYER_SELECTION[layer]]
+    if full_refresh:
+        args.append("--full-refresh")
+    if settings.dbt_skip_unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
+    summary = invoke_dbt(args, audit_settings(settings, layer), target)
+    if summary.failed or not summary.success:
+        listed = "\n".join(f"  - {n.describe()}" for n in summary.failed) or "  (no node reported a failure)"
+        raise TransformError(
+            f"dbt {' '.join(args)} of {layer} into {schemas.audit} failed: "
+            f"{len(summary.failed)} node(s):\n{listed}\nNothing was published; {schemas.published} is "
+            f"unchanged and {schemas.audit} holds the failed build."
+        )
+    return {"layer": layer, "audit_schema": schemas.audit, "prepared": prepared, "dbt": summary.as_dict()}
+
+
+def publish_layer(layer: LayerName, settings: Settings, open_session: SessionOpener) -> dict[str, str]:
+    """Publish the audited ``layer`` (only ever called after its gate passed)."""
+    with open_session() as warehouse:
+        return publish(warehouse, layer_schemas(settings, layer), layer_models(layer), settings)

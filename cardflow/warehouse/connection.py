@@ -11,8 +11,8 @@ Nothing here logs connection parameters.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -117,6 +117,12 @@ class WarehouseSession:
                 [schema.upper(), table.upper()],
             )
         return [str(r[0]).lower() for r in rows]
+
+
+
+SessionOpener = Callable[[], AbstractContextManager[WarehouseSession]]
+"""Opens a session on demand (``Backends.open_session``): library steps that must close the session
+before something else opens the warehouse (dbt on the DuckDB file) take this instead of a session."""
 
 
 @contextmanager

@@ -11,10 +11,9 @@ import pytest
 
 from cardflow.backends.chooser import resolve_backends
 from cardflow.bronze.layout import manifest_key
-from cardflow.quality.reconcile import reconcile
+from cardflow.quality.reconcile import reconcile, reconcile_raw
 from cardflow.settings import Settings
 from cardflow.sources.eventstore import store as eventstore
-from tasks.quality import reconcile_raw
 from tests.raw_factory import generate, insert_raw_duckdb, raw_rows
 
 pytestmark = pytest.mark.integration
@@ -56,13 +55,14 @@ def test_gap_and_realtime_backfill_overlap(pg_settings: Settings) -> None:
     backfill = _with_key(raw_rows(loaded), "backfill")
     realtime = _with_key(raw_rows(loaded[-5:]), "realtime")
     insert_raw_duckdb(settings.duckdb_path, backfill + realtime)
-    store = resolve_backends(settings).store()
+    backends = resolve_backends(settings)
+    store = backends.store()
     for origin, rows in (("backfill", backfill), ("realtime", realtime)):
         keys = sorted({r.file_name.split("/lake/", 1)[1] for r in rows})
         manifest = {"run_id": origin, "origin": origin, "objects": [{"key": k, "rows": 1} for k in keys]}
         store.write_bytes(manifest_key(settings.s3_prefix, origin, origin), json.dumps(manifest).encode())
 
-    report = reconcile_raw(settings)
+    report = reconcile_raw(settings, store, backends.open_session)
     assert [(g.day, g.event_type, g.missing_in_raw) for g in report.gaps] == [
         (last_day, "OrderCreated", len(lost))
     ]

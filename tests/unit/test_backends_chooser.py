@@ -18,7 +18,7 @@ from prefect_snowflake import SnowflakeConnector, SnowflakeCredentials
 from cardflow.backends.chooser import clear_block_cache, resolve_backends
 from cardflow.bronze.store import LocalBronzeStore, S3BronzeStore, S3Config
 from cardflow.errors import ConfigurationError, ConflictingConfiguration, MissingConfiguration
-from cardflow.quality.gate import snowflake_datasource_args
+from cardflow.quality.snowflake_engine import snowflake_datasource_args
 from cardflow.settings import load_settings
 from cardflow.transform.dbt import temporary_profile
 from cardflow.warehouse.connection import DuckDBTarget

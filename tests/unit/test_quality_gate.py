@@ -1,103 +1,93 @@
-"""The DuckDB gate engine: exact verdicts over chunks, failures named with values and sample rows."""
+"""The gate entry point on DuckDB: every suite of a layer, its parameters, the verdict and its report."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from cardflow.backends.chooser import resolve_backends
-from cardflow.quality.gate import validate_layer, write_data_docs
-from cardflow.quality.suites import load_suites
+from cardflow.errors import QualityGateFailed
+from cardflow.quality.gate import gate_layer, gate_parameters, validate_layer
+from cardflow.quality.suites import load_suites, suites_for
 from cardflow.settings import Settings, load_settings
-
-ORDERS = """
-CREATE OR REPLACE TABLE SILVER_AUDIT.stg_order_created AS
-SELECT 'evt-' || range AS event_id, 'ORD-' || range AS order_id, 'CUST-1' AS customer_id,
-       'SKU-' || (range % 7) AS sku,
-       1 + range % 3 AS quantity, CAST(2.5 AS DECIMAL(38, 4)) AS unit_price,
-       CASE WHEN range % 2 = 0 THEN 'CREATED' ELSE 'PAID' END AS status,
-       now() - INTERVAL 2 HOUR AS order_ts, now() - INTERVAL 1 HOUR AS event_inserted_at
-FROM range({n})
-"""
+from cardflow.transform.wap import layer_schemas
+from tests.quality_tables import create_audit_orders, run_sql
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     s = load_settings(data_dir=tmp_path / "data")
-    s.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(s.duckdb_path)) as con:
-        con.execute("CREATE SCHEMA SILVER_AUDIT")
-        con.execute(ORDERS.format(n=5_000))
+    create_audit_orders(s)
     return s
 
 
-def _run(settings: Settings, chunk_rows: int = 1_000, floor_hours: float = 24):
-    spec = load_suites()["stg_order_created"]
+def test_failed_gate_names_the_row_and_raises_with_the_layer(settings: Settings) -> None:
+    run_sql(settings, "UPDATE SILVER_AUDIT.stg_order_created SET quantity = -4 WHERE event_id = 'evt-4321'")
     with resolve_backends(settings).open_session() as wh:
-        return validate_layer(
+        result = validate_layer(
             wh,
-            [spec],
+            [load_suites()["stg_order_created"]],
             "SILVER_AUDIT",
             "silver",
-            {"freshness_floor": datetime.now(UTC) - timedelta(hours=floor_hours)},
-            chunk_rows=chunk_rows,
+            {"freshness_floor": datetime.now(UTC) - timedelta(hours=24)},
+            chunk_rows=1_000,
         )
-
-
-def _sql(settings: Settings, sql: str) -> None:
-    with duckdb.connect(str(settings.duckdb_path)) as con:
-        con.execute(sql)
-
-
-def test_clean_table_passes_in_chunks(settings: Settings) -> None:
-    result = _run(settings)
-    assert result.success, result.failures()
-    model = result.models[0]
-    assert model.rows == 5_000 and model.chunks > 1
-    assert len(model.outcomes) == len(load_suites()["stg_order_created"].expectations)
-
-
-def test_negative_quantity_named_with_value_and_sample_row(settings: Settings) -> None:
-    _sql(settings, "UPDATE SILVER_AUDIT.stg_order_created SET quantity = -4 WHERE event_id = 'evt-4321'")
-    result = _run(settings)
-    assert result.failures() == [
-        "stg_order_created: expect_column_values_to_be_between(quantity): 1 of 5000 rows unexpected (e.g. -4)"
-    ]
-    failed = result.models[0].failed[0]
-    assert failed.sample_rows[0]["event_id"] == "evt-4321"
+    assert not result.success and result.engine.startswith("pandas (DuckDB")
     markdown = result.to_markdown()
     assert "FAILED" in markdown and "evt-4321" in markdown and "negative quantity" in markdown
+    with pytest.raises(QualityGateFailed) as err:
+        result.raise_if_failed()
+    assert err.value.gate == "silver" and "quantity" in str(err.value)
 
 
-def test_duplicate_across_chunks_is_found(settings: Settings) -> None:
-    # first and last row of the table: far apart, in different streaming chunks
-    _sql(
+def test_gate_layer_runs_every_suite_of_the_layer_and_writes_docs(settings: Settings) -> None:
+    silver = layer_schemas(settings, "silver")
+    result = gate_layer(
+        resolve_backends(settings).open_session,
+        "silver",
         settings,
-        "UPDATE SILVER_AUDIT.stg_order_created SET order_id = 'ORD-0', status = 'CREATED' "
-        "WHERE event_id = 'evt-4998'",
+        audit_schema=silver.audit,
+        silver_schema=silver.published,
+        gold_audit_schema=layer_schemas(settings, "gold").audit,
     )
-    result = _run(settings, chunk_rows=1_000)
-    assert any("expect_compound_columns_to_be_unique(order_id, status): 2 of" in f for f in result.failures())
+    verdicts = {m.model: m.success for m in result.models}
+    assert set(verdicts) == {s.name for s in suites_for("silver")}
+    assert verdicts.pop("stg_order_created") is True
+    assert verdicts and not any(verdicts.values())  # the models never built fail, named as missing
+    assert all("does not exist" in f for f in result.failures())
+    assert "freshness_floor" in result.parameters
+    assert result.docs_index is not None
+    assert Path(result.docs_index).is_relative_to(settings.resolved_data_dir / "gx")
+    assert Path(result.docs_index).is_file()
 
 
-def test_freshness_parameter(settings: Settings) -> None:
-    result = _run(settings, floor_hours=0.5)
-    assert [o.name for o in result.models[0].failed] == ["expect_column_max_to_be_between(event_inserted_at)"]
+def test_gold_parameters_read_published_silver_and_audited_dim_card(settings: Settings) -> None:
+    run_sql(
+        settings,
+        "CREATE SCHEMA SILVER",
+        "CREATE SCHEMA GOLD_AUDIT",
+        "CREATE TABLE SILVER.stg_order_created AS SELECT range AS id FROM range(7)",
+        "CREATE TABLE SILVER.stg_manufacturing_batch AS SELECT range AS id FROM range(3)",
+        "CREATE TABLE SILVER.stg_card_catalog_entry_inserted AS SELECT range AS id FROM range(2)",
+        "CREATE TABLE GOLD_AUDIT.dim_card AS SELECT * FROM (VALUES ('SKU-2'), ('SKU-1'), ('SKU-2')) t(sku)",
+    )
+    with resolve_backends(settings).open_session() as wh:
+        parameters = gate_parameters(wh, "gold", settings, silver_schema="SILVER", gold_audit_schema="GOLD_AUDIT")
+    assert parameters == {
+        "known_skus": ["SKU-1", "SKU-2"],
+        "silver_order_events": 7,
+        "silver_batch_events": 3,
+        "silver_catalog_events": 2,
+    }
 
 
-def test_missing_table_fails_every_expectation(settings: Settings) -> None:
-    _sql(settings, "DROP TABLE SILVER_AUDIT.stg_order_created")
-    result = _run(settings)
-    assert not result.success and "does not exist" in result.failures()[0]
-
-
-def test_data_docs_written(settings: Settings, tmp_path: Path) -> None:
-    _sql(settings, "UPDATE SILVER_AUDIT.stg_order_created SET status = 'LOST' WHERE event_id = 'evt-7'")
-    result = _run(settings)
-    index = write_data_docs(result, [load_suites()["stg_order_created"]], tmp_path / "gx")
-    assert index is not None and Path(index).is_file()
-    pages = "".join(p.read_text(errors="ignore") for p in (tmp_path / "gx").rglob("*.html"))
-    assert "stg_order_created" in pages and "LOST" in pages
+def test_silver_freshness_floor_follows_the_error_threshold(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path, raw_events_freshness_error_hours=6)
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    with resolve_backends(settings).open_session() as wh:
+        parameters = gate_parameters(
+            wh, "silver", settings, silver_schema="SILVER", gold_audit_schema="GOLD_AUDIT", now=now
+        )
+    assert parameters == {"freshness_floor": datetime(2026, 11, 25, 6, 0, tzinfo=UTC)}

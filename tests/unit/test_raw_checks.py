@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from cardflow.backends.chooser import resolve_backends
 from cardflow.errors import QualityGateFailed
-from cardflow.quality.raw_checks import check_freshness, check_volume
+from cardflow.quality.raw_checks import RawChecksReport, check_freshness, check_volume, run_raw_checks
 from cardflow.settings import Settings, load_settings
-from tasks.quality import check_raw_events, enforce_raw_checks
 from tests.raw_factory import generate, insert_raw_duckdb, raw_rows
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -60,27 +60,32 @@ def _fill(settings: Settings, end: datetime, keep_last_day: float = 1.0) -> None
     insert_raw_duckdb(settings.duckdb_path, raw_rows(kept))
 
 
+def _check(settings: Settings, now: datetime) -> RawChecksReport:
+    with resolve_backends(settings, needs={"warehouse"}).open_session() as warehouse:
+        return run_raw_checks(warehouse, settings, now)
+
+
 def test_clean_raw_passes(settings: Settings) -> None:
     now = datetime.now(UTC)
     _fill(settings, now - timedelta(minutes=5))
-    report = check_raw_events(settings, now)
+    report = _check(settings, now)
     assert report.status == "ok", report.to_markdown()
-    enforce_raw_checks(report, settings)
+    report.raise_on_errors()
 
 
 def test_stale_raw_fails_with_freshness(settings: Settings) -> None:
     now = datetime.now(UTC)
     _fill(settings, now - timedelta(days=2))
-    report = check_raw_events(settings, now)
+    report = _check(settings, now)
     with pytest.raises(QualityGateFailed, match="stale data") as err:
-        enforce_raw_checks(report, settings)
+        report.raise_on_errors()
     assert err.value.gate == "raw_events"
 
 
 def test_volume_drop_fails(settings: Settings) -> None:
     now = datetime.now(UTC)
     _fill(settings, now - timedelta(minutes=5), keep_last_day=0.3)
-    report = check_raw_events(settings, now)
+    report = _check(settings, now)
     assert [o.status for o in report.outcomes] == ["ok", "error"], report.to_markdown()
     with pytest.raises(QualityGateFailed, match="volume drop"):
-        enforce_raw_checks(report, settings)
+        report.raise_on_errors()

@@ -1,0 +1,54 @@
+"""Data Docs of a gate: the merged results rendered as a site; a rendering problem never decides the gate."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from cardflow.backends.chooser import resolve_backends
+from cardflow.quality.data_docs import attach_data_docs, write_data_docs
+from cardflow.quality.gate import validate_layer
+from cardflow.quality.results import GateResult
+from cardflow.quality.suites import SuiteSpec, load_suites
+from cardflow.settings import Settings, load_settings
+from tests.quality_tables import create_audit_orders, run_sql
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    s = load_settings(data_dir=tmp_path / "data")
+    create_audit_orders(s, rows=500)
+    return s
+
+
+def _gate(settings: Settings) -> tuple[GateResult, list[SuiteSpec]]:
+    specs = [load_suites()["stg_order_created"]]
+    with resolve_backends(settings).open_session() as wh:
+        result = validate_layer(
+            wh, specs, "SILVER_AUDIT", "silver", {"freshness_floor": datetime.now(UTC) - timedelta(hours=24)}
+        )
+    return result, specs
+
+
+def test_data_docs_written(settings: Settings, tmp_path: Path) -> None:
+    run_sql(settings, "UPDATE SILVER_AUDIT.stg_order_created SET status = 'LOST' WHERE event_id = 'evt-7'")
+    result, specs = _gate(settings)
+    index = write_data_docs(result, specs, tmp_path / "gx")
+    assert index is not None and Path(index).is_file()
+    pages = "".join(p.read_text(errors="ignore") for p in (tmp_path / "gx").rglob("*.html"))
+    assert "stg_order_created" in pages and "LOST" in pages
+
+
+def test_unwritable_docs_leave_the_verdict_and_log(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    result, specs = _gate(settings)
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the GX project should go")
+    with caplog.at_level(logging.WARNING, logger="cardflow.quality.data_docs"):
+        attach_data_docs(result, specs, blocked)
+    assert result.docs_index is None and result.success
+    assert "Data Docs for the silver gate not written" in caplog.text
