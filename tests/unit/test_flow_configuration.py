@@ -57,7 +57,10 @@ def test_warehouse_flows_fail_at_start_naming_every_missing_variable(run, tmp_pa
 
 @pytest.mark.parametrize(
     "run",
-    [lambda s: events_backfill_to_s3(settings=s), lambda s: mq_realtime_landing([], settings=s)],
+    [
+        lambda s: events_backfill_to_s3(settings=s),
+        lambda s: mq_realtime_landing("bronze/_manifests/origin=mq/none.json", settings=s),
+    ],
     ids=["backfill", "realtime"],
 )
 def test_bronze_flows_fail_at_start_on_an_unknown_block(run, tmp_path: Path) -> None:
