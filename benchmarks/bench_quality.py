@@ -70,7 +70,7 @@ def _plain_build(ctx: BenchContext) -> dict[str, Any]:
     from cardflow.warehouse.connection import DuckDBTarget
 
     settings = _settings(ctx, "plain")
-    summary = invoke_dbt(["build"], settings, DuckDBTarget(settings.duckdb_path), runner="plain")
+    summary = invoke_dbt(["build"], settings, DuckDBTarget(settings.duckdb_path))
     if not summary.success:
         raise RuntimeError(f"dbt build failed: {[n.describe() for n in summary.failed]}")
     return {"events": ctx.events, "note": "dbt build, no gates (baseline)"}

@@ -107,7 +107,7 @@ def _timed_build(ctx: BenchContext, *args: str) -> dict[str, Any]:
 
     settings = _settings(ctx)
     start = time.perf_counter()
-    summary = invoke_dbt(["build", *args], settings, DuckDBTarget(settings.duckdb_path), runner="plain")
+    summary = invoke_dbt(["build", *args], settings, DuckDBTarget(settings.duckdb_path))
     seconds = time.perf_counter() - start
     if summary.failed:
         raise RuntimeError("; ".join(n.describe() for n in summary.failed))

@@ -28,6 +28,7 @@ from cardflow.quality.results import GateResult
 from cardflow.settings import Settings
 from cardflow.transform.wap import LayerName, build_layer, layer_schemas, publish_layer
 from tasks.alerts import notify
+from tasks.dbt import dbt_invoker
 
 
 # --- alerting glue -------------------------------------------------------------------------------
@@ -94,7 +95,12 @@ def build_layer_task(layer: LayerName, settings: Settings, full_refresh: bool = 
     """dbt build of ``layer`` into its audit schema (raises TransformError: nothing published)."""
     backends = resolve_backends(settings, needs={"warehouse"})
     return build_layer(
-        layer, backends.settings, backends.target, backends.open_session, full_refresh=full_refresh
+        layer,
+        backends.settings,
+        backends.target,
+        backends.open_session,
+        full_refresh=full_refresh,
+        invoker=dbt_invoker(settings),
     )
 
 

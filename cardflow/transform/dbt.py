@@ -10,9 +10,9 @@ Three concerns, in order:
 * the **project variables**: :func:`dbt_env`, the ONE mapping from cardflow settings to the
   non-secret variables ``dbt_project.yml`` and ``_sources.yml`` read through ``env_var`` (schema
   names, freshness and volume thresholds). They are set for the duration of one invocation.
-* :func:`invoke_dbt`: one dbt command, either through prefect-dbt's ``PrefectDbtRunner`` (each dbt
-  node becomes a Prefect task run when called inside a flow) or through plain ``dbtRunner``, and a
-  typed :class:`DbtRunSummary` of what every node did.
+* :func:`invoke_dbt`: one dbt command through a :data:`DbtInvoker` (plain ``dbtRunner`` here;
+  ``tasks/dbt.py`` supplies prefect-dbt's runner, which makes each dbt node a Prefect task run),
+  and a typed :class:`DbtRunSummary` of what every node did.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ import stat
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import yaml
 
@@ -44,7 +44,9 @@ PROFILE_NAME: Final = "cardflow"
 #: dbt node statuses that fail a run (models: error; tests: fail/error; freshness: error/runtime error)
 FAILED_STATUSES: Final = frozenset({"error", "fail", "runtime error"})
 WARNING_STATUSES: Final = frozenset({"warn"})
-RunnerKind = Literal["prefect", "plain"]
+DbtInvoker = Callable[[list[str], Path, Path], Any]
+"""Runs one dbt command: ``(args, project_dir, profiles_dir) -> dbtRunnerResult``. The library runs
+plain ``dbtRunner``; ``tasks/dbt.py`` passes prefect-dbt's runner (one Prefect task per dbt node)."""
 
 # os.environ is process-global: one dbt invocation at a time may own the project variables
 _ENV_LOCK = threading.Lock()
@@ -219,7 +221,7 @@ def summarize(command: str, result: Any) -> DbtRunSummary:
 
 # --- invocation -------------------------------------------------------------------------------
 def invoke_dbt(
-    args: Sequence[str], settings: Settings, target: WarehouseTarget, *, runner: RunnerKind | None = None
+    args: Sequence[str], settings: Settings, target: WarehouseTarget, *, invoker: DbtInvoker | None = None
 ) -> DbtRunSummary:
     """Run one dbt command on the project, against ``target``, through a temporary profile.
 
@@ -227,9 +229,8 @@ def invoke_dbt(
         args: the dbt command and its flags, e.g. ``["build", "--full-refresh"]``.
         settings: cardflow settings (target name, schemas, thresholds).
         target: the warehouse from the backend chooser (rendered into the temporary profile).
-        runner: ``prefect`` = prefect-dbt's PrefectDbtRunner (one Prefect task per node when called
-            inside a flow run; assets off, as cardflow publishes its own lineage artifacts);
-            ``plain`` = dbt's own ``dbtRunner``. Default: settings.dbt_node_tasks.
+        invoker: what runs dbt (default: dbt's own ``dbtRunner``; the Prefect tasks pass
+            prefect-dbt's runner when CARDFLOW_DBT_NODE_TASKS is on).
 
     Returns:
         The summary; node failures do not raise here (the caller decides what fails a run).
@@ -237,16 +238,12 @@ def invoke_dbt(
     Raises:
         TransformError: dbt could not run at all (project does not parse, profile invalid, ...).
     """
-    kind: RunnerKind = runner or ("prefect" if settings.dbt_node_tasks else "plain")
+    run = invoker or _invoke_plain
     command = " ".join(args)
     full_args = [*args, "--target", settings.resolved_dbt_target]
     with temporary_profile(settings, target) as profiles, dbt_environment(settings):
         try:
-            result = (
-                _invoke_prefect(full_args, settings, profiles)
-                if kind == "prefect"
-                else _invoke_plain(full_args, settings, profiles)
-            )
+            result = run(full_args, project_dir(settings), profiles)
         except TransformError:
             raise
         except Exception as exc:  # dbt raised before producing results (parse, profile, connection)
@@ -286,24 +283,8 @@ def _release_duckdb() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
-def _invoke_prefect(args: list[str], settings: Settings, profiles: Path) -> Any:
-    from prefect_dbt.core.runner import PrefectDbtRunner
-    from prefect_dbt.core.settings import PrefectDbtSettings
-
-    # Measured on the 1M-event project (88 nodes, nothing new): plain dbt ~15 s (freshness + build),
-    # this runner ~51 s. Lowering its log_level to WARN brought that to ~24 s but dbt then stops
-    # sending the NodeStart events the per-node tasks are made from, so no node was visible any more;
-    # kept at the default. Where the overhead matters more than per-node visibility, set
-    # CARDFLOW_DBT_NODE_TASKS=false (plain dbtRunner; the artifact still lists every warning).
-    runner = PrefectDbtRunner(
-        settings=PrefectDbtSettings(project_dir=project_dir(settings), profiles_dir=profiles),
-        raise_on_failure=False,
-        disable_assets=True,
-    )
-    return runner.invoke(args)
-
-
-def _invoke_plain(args: list[str], settings: Settings, profiles: Path) -> Any:
+def _invoke_plain(args: list[str], project: Path, profiles: Path) -> Any:
+    """dbt's own ``dbtRunner`` (the default :data:`DbtInvoker`)."""
     from dbt.cli.main import dbtRunner
 
-    return dbtRunner().invoke([*args, "--project-dir", str(project_dir(settings)), "--profiles-dir", str(profiles)])
+    return dbtRunner().invoke([*args, "--project-dir", str(project), "--profiles-dir", str(profiles)])

@@ -34,7 +34,7 @@ from typing import Any, Literal
 from cardflow.errors import TransformError
 from cardflow.settings import Settings
 from cardflow.sqlfiles import named_statements
-from cardflow.transform.dbt import invoke_dbt
+from cardflow.transform.dbt import DbtInvoker, invoke_dbt
 from cardflow.warehouse.connection import SessionOpener, WarehouseSession, WarehouseTarget
 
 logger = logging.getLogger(__name__)
@@ -168,8 +168,11 @@ def build_layer(
     open_session: SessionOpener,
     *,
     full_refresh: bool = False,
+    invoker: DbtInvoker | None = None,
 ) -> dict[str, Any]:
     """Clone the published layer into its audit schema, then ``dbt build`` the layer there.
+
+    ``invoker`` runs dbt (default: plain ``dbtRunner``; the Prefect task passes prefect-dbt's).
 
     ``settings`` are the resolved ones (what the blocks contributed folded in) and ``target`` the
     warehouse dbt's temporary profile is rendered from. Returns the dbt summary as a dict plus what the
@@ -187,7 +190,7 @@ def build_layer(
         args.append("--full-refresh")
     if settings.dbt_skip_unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
-    summary = invoke_dbt(args, audit_settings(settings, layer), target)
+    summary = invoke_dbt(args, audit_settings(settings, layer), target, invoker=invoker)
     if summary.failed or not summary.success:
         listed = "\n".join(f"  - {n.describe()}" for n in summary.failed) or "  (no node reported a failure)"
         raise TransformError(

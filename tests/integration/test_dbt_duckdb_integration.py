@@ -51,7 +51,6 @@ def _build(settings: Settings, *extra: str) -> dict[str, Any]:
         ["build", *extra, "--target-path", str(settings.resolved_data_dir / "target")],
         settings,
         DuckDBTarget(settings.duckdb_path),
-        runner="plain",
     )
     assert not summary.failed, [n.describe() for n in summary.failed]
     return {n.name: n for n in summary.nodes}
@@ -340,11 +339,11 @@ def test_generic_tests_fail_on_crafted_data(tmp_path: Path) -> None:
     settings = _settings(path, tmp_path)
     target = ["--target-path", str(tmp_path / "target")]
     duckdb_target = DuckDBTarget(settings.duckdb_path)
-    built = invoke_dbt(["build", *target], settings, duckdb_target, runner="plain")  # default severities: warnings only
+    built = invoke_dbt(["build", *target], settings, duckdb_target)  # default severities: warnings only
     assert not built.failed, [n.describe() for n in built.failed]
     summary = invoke_dbt(
         ["test", "--vars", "{business_rule_severity: error, volume_anomaly_severity: error}", *target],
-        settings, duckdb_target, runner="plain",
+        settings, duckdb_target,
     )
     failed = {n.name for n in summary.failed}
     expected_failures = {
@@ -377,7 +376,6 @@ def test_volume_anomaly_passes_on_regular_volume(tmp_path: Path) -> None:
         ],
         _settings(path, tmp_path),
         DuckDBTarget(path),
-        runner="plain",
     )
     volume = [n.status for n in summary.nodes if n.name.startswith("cardflow_source_volume_anomaly")]
     assert volume == ["pass"]

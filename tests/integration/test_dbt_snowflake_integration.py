@@ -103,7 +103,6 @@ def test_snowflake_build_equals_duckdb(fakesnow_port: int, tmp_path: Path) -> No
         ["build", "--exclude-resource-type", "unit_test", "--target-path", str(tmp_path / "target-sf")],
         sf,
         resolve_backends(sf, needs={"warehouse"}).target,
-        runner="plain",
     )
     assert not summary.failed, [n.describe() for n in summary.failed]
     assert not any("fakesnow-password" in value for value in os.environ.values())  # profile only
@@ -113,7 +112,7 @@ def test_snowflake_build_equals_duckdb(fakesnow_port: int, tmp_path: Path) -> No
     insert_raw_duckdb(duck_path, rows)
     dk = load_settings(data_dir=tmp_path / "dk", duckdb_path_override=duck_path)
     duck_summary = invoke_dbt(
-        ["build", "--target-path", str(tmp_path / "target-dk")], dk, DuckDBTarget(dk.duckdb_path), runner="plain"
+        ["build", "--target-path", str(tmp_path / "target-dk")], dk, DuckDBTarget(dk.duckdb_path)
     )
     assert not duck_summary.failed
 

@@ -102,7 +102,7 @@ def test_dbt_gets_a_private_temporary_profile_and_never_the_password_in_environ(
     settings = load_settings(data_dir=tmp_path, warehouse_choice="snowflake", dbt_node_tasks=False)
     seen: dict[str, object] = {}
 
-    def fake_plain(args, settings_, profiles):
+    def fake_plain(args, project, profiles):
         profile = profiles / "profiles.yml"
         seen["dir"] = profiles
         seen["file_mode"] = stat.S_IMODE(profile.stat().st_mode)
@@ -127,7 +127,7 @@ def test_profile_is_removed_when_dbt_raises(tmp_path, monkeypatch: pytest.Monkey
     settings = load_settings(data_dir=tmp_path, dbt_node_tasks=False)
     seen: list[Path] = []
 
-    def broken(args, settings_, profiles):
+    def broken(args, project, profiles):
         seen.append(profiles)
         raise RuntimeError("profile invalid")
 
@@ -177,3 +177,12 @@ def test_dbt_payload_fields_mirror_the_event_contract() -> None:
     project = yaml.safe_load((dbt_tasks.DBT_PROJECT_DIR / "dbt_project.yml").read_text())
     fields = project["vars"]["payload_fields"]
     assert {t: {n: k.split(":")[0] for n, k in f.items()} for t, f in fields.items()} == PAYLOAD_FIELDS
+
+
+def test_node_tasks_setting_picks_prefect_dbts_runner(tmp_path) -> None:
+    """CARDFLOW_DBT_NODE_TASKS on: the transform tasks run dbt through prefect-dbt (one task per node);
+    off: the library's plain dbtRunner (no invoker passed)."""
+    from tasks.dbt import dbt_invoker, prefect_dbt_invoker
+
+    assert dbt_invoker(load_settings(data_dir=tmp_path, dbt_node_tasks=True)) is prefect_dbt_invoker
+    assert dbt_invoker(load_settings(data_dir=tmp_path, dbt_node_tasks=False)) is None
