@@ -24,7 +24,8 @@ from cardflow.errors import ConfigurationError
 
 Warehouse = Literal["duckdb", "snowflake"]
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
-_STAGE_URL = re.compile(r"^(s3|file)://[A-Za-z0-9._~/=+-]+$")
+STAGE_URL = re.compile(r"^(s3|file)://[A-Za-z0-9._~/=+-]+$")
+"""What a stage URL may hold: it is written into the stage DDL (set or derived from the bucket)."""
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$")
 
 
@@ -244,7 +245,7 @@ class Settings(BaseSettings):
     def _stage_url(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        if not _STAGE_URL.match(value):
+        if not STAGE_URL.match(value):
             raise ValueError(f"expected s3://bucket/prefix/ (or file:///path/ for fakesnow), got {value!r}")
         return value if value.endswith("/") else value + "/"
 
@@ -317,11 +318,9 @@ class Settings(BaseSettings):
 
     def require(self, *fields: str) -> None:
         """Raise :class:`ConfigurationError` naming the first unset field's variable."""
-        for name in fields:
-            if getattr(self, name) in (None, ""):
-                alias = type(self).model_fields[name].validation_alias
-                variable = alias.choices[0] if isinstance(alias, AliasChoices) else name.upper()
-                raise ConfigurationError(str(variable), "is required for this operation but is not set")
+        absent = self.missing(*fields)
+        if absent:
+            raise ConfigurationError(absent[0], "is required for this operation but is not set")
 
 
 def variable_name(field_name: str) -> str:

@@ -28,7 +28,6 @@ one run (each resolves again from its settings) do not each fetch it.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Collection, Iterator
@@ -41,7 +40,7 @@ from pydantic import SecretStr
 
 from cardflow.bronze.store import BronzeLocation, BronzeStore, S3Config, open_store
 from cardflow.errors import ConfigurationError, ConflictingConfiguration, MissingConfiguration
-from cardflow.settings import Settings, get_settings, variable_name
+from cardflow.settings import STAGE_URL, Settings, get_settings, variable_name
 from cardflow.warehouse.base import RawLoader
 from cardflow.warehouse.connection import DuckDBTarget, WarehouseSession, WarehouseTarget, open_session
 from cardflow.warehouse.snowflake import SnowflakeParams
@@ -137,7 +136,6 @@ class Backends:
             yield session
 
 
-_SAFE_STAGE_URL = re.compile(r"s3://[A-Za-z0-9._~/=+-]+")
 _STAGE_VARIABLES = ("S3_BUCKET (or CARDFLOW_S3_BUCKET_BLOCK, or SNOWFLAKE_STAGE_URL)",)
 
 
@@ -340,7 +338,7 @@ def _stage_url(settings: Settings, bronze: BronzeLocation) -> str | None:
     if isinstance(bronze, S3Config):
         prefix = f"{settings.s3_prefix}/" if settings.s3_prefix else ""
         url = f"s3://{bronze.bucket}/{prefix}"
-        if not _SAFE_STAGE_URL.fullmatch(url):  # it is written into the stage DDL
+        if not STAGE_URL.match(url):  # it is written into the stage DDL
             variable = "CARDFLOW_S3_BUCKET_BLOCK" if settings.s3_bucket_block else "S3_BUCKET"
             raise ConfigurationError(variable, f"cannot form a Snowflake stage URL from {url!r} (S3_PREFIX too)")
         return url
