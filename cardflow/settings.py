@@ -125,6 +125,11 @@ class Settings(BaseSettings):
     # --- load ------------------------------------------------------------------------------------
     load_batch_files: int = Field(200, validation_alias=_env("CARDFLOW_LOAD_BATCH_FILES"), ge=1, le=1000)
     """Bronze files per load transaction (DuckDB) or per COPY INTO statement (Snowflake, max 1000)."""
+    load_manifest_grace_minutes: int = Field(
+        60, validation_alias=_env("CARDFLOW_LOAD_MANIFEST_GRACE_MINUTES"), ge=0
+    )
+    """The load lists manifests named from this many minutes before its cursor (the last manifest it
+    loaded), so a landing that finished after a load but is named before it is still picked up."""
 
     # --- dbt -----------------------------------------------------------------------------------
     dbt_target: str | None = Field(None, validation_alias=_env("DBT_TARGET"))

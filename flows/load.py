@@ -31,11 +31,11 @@ from tasks.run_names import load_run_name
 def s3_to_snowflake_load_raw(
     manifest_keys: list[str] | None = None, settings: Settings | None = None
 ) -> dict[str, Any]:
-    """Load the Bronze files the manifests list (all manifests when ``manifest_keys`` is None).
+    """Load the Bronze files the manifests list (the new ones, by the load cursor, when ``manifest_keys`` is None).
 
     Args:
         manifest_keys: Bronze manifest keys (``{S3_PREFIX}/_manifests/...json``) to load; None
-            loads everything not yet loaded.
+            loads the manifests written after the last one loaded (the load cursor).
         settings: configuration; defaults to the environment.
 
     Returns:
@@ -48,8 +48,8 @@ def s3_to_snowflake_load_raw(
     backends = resolve_backends(settings, needs={"bronze", "warehouse", "load"})  # before any data moves
     logger = get_run_logger()
     store = backends.store()
-    selection = select_files_task(store, backends.settings, manifest_keys)
     with backends.open_loader() as warehouse:
+        selection = select_files_task(store, backends.settings, manifest_keys, warehouse)
         summary = load_files_task(warehouse, store, selection)
     counts = summary.as_dict()
     create_table_artifact(

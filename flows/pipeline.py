@@ -82,9 +82,15 @@ def medallion_pipeline(
         logger.info("stage %s starting", name)
         return _as_dict(call_with_retries(attempt, retries=retries, base_delay_seconds=retry_delay_seconds, label=name))
 
+    backfill = stage("backfill", events_backfill_to_s3, warehouse=False)
+    # the load reads the manifest this backfill wrote (no listing); without one (nothing new was
+    # landed) it falls back to the load cursor, which also picks up real-time landings
+    manifest = backfill.get("manifest")
     result = {
-        "backfill": stage("backfill", events_backfill_to_s3, warehouse=False),
-        "load": stage("load", s3_to_snowflake_load_raw, warehouse=True),
+        "backfill": backfill,
+        "load": stage(
+            "load", s3_to_snowflake_load_raw, warehouse=True, manifest_keys=[manifest] if manifest else None
+        ),
         "transform": stage("transform", dbt_transform_and_test, warehouse=True, full_refresh=full_refresh),
     }
     logger.info("medallion_pipeline done: %s", {k: _scalars(v) for k, v in result.items()})

@@ -22,9 +22,10 @@ from cardflow.warehouse.load import (
 
 @task(name="select_bronze_files", cache_policy=NO_CACHE)
 def select_files_task(
-    store: BronzeStore, settings: Settings, manifest_keys: list[str] | None
+    store: BronzeStore, settings: Settings, manifest_keys: list[str] | None, warehouse: RawLoader
 ) -> BronzeSelection:
-    return select_files(store, settings, manifest_keys)
+    """The named manifests' files, or (no names) those of manifests after the load cursor."""
+    return select_files(store, settings, manifest_keys, log=warehouse.manifest_log())
 
 
 @task(name="load_bronze_files", cache_policy=NO_CACHE)

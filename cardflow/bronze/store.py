@@ -40,8 +40,12 @@ class BronzeStore(Protocol):
     def read_bytes(self, key: str) -> bytes:
         """Return the object's bytes; raise :class:`StorageError` if it does not exist."""
 
-    def list_keys(self, prefix: str = "") -> list[str]:
-        """All keys starting with ``prefix``, sorted."""
+    def list_keys(self, prefix: str = "", *, start_after: str | None = None) -> list[str]:
+        """All keys starting with ``prefix``, sorted; with ``start_after`` only the keys after it
+        (S3's ``StartAfter``: the listing itself starts there, so its cost follows what is new)."""
+
+    def list_prefixes(self, prefix: str) -> list[str]:
+        """The "folders" one level below ``prefix`` (which ends in ``/``), each ending in ``/``, sorted."""
 
     def exists(self, key: str) -> bool:
         """True when an object is stored at ``key``."""
@@ -83,19 +87,38 @@ class LocalBronzeStore:
         except FileNotFoundError as exc:
             raise StorageError(key, f"no such object under {self.root}") from exc
 
-    def list_keys(self, prefix: str = "") -> list[str]:
+    def list_keys(self, prefix: str = "", *, start_after: str | None = None) -> list[str]:
         base = self.root / prefix if prefix else self.root
         # list from the deepest existing folder of the prefix, then filter by string prefix
         start = base if base.is_dir() else base.parent
         if not start.exists():
             return []
         keys = []
-        for path in start.rglob("*"):
-            if path.is_file() and not path.name.startswith(".tmp-"):
-                key = path.relative_to(self.root).as_posix()
-                if key.startswith(prefix):
+        for dirpath, dirnames, filenames in os.walk(start):
+            folder = Path(dirpath).relative_to(self.root).as_posix()
+            folder = "" if folder == "." else folder + "/"
+            if start_after is not None:
+                # a folder whose keys all sort before start_after is not descended into
+                dirnames[:] = [
+                    d
+                    for d in dirnames
+                    if not (start_after > f"{folder}{d}/" and not start_after.startswith(f"{folder}{d}/"))
+                ]
+            for name in filenames:
+                key = folder + name
+                if (
+                    not name.startswith(".tmp-")
+                    and key.startswith(prefix)
+                    and (start_after is None or key > start_after)
+                ):
                     keys.append(key)
         return sorted(keys)
+
+    def list_prefixes(self, prefix: str) -> list[str]:
+        folder = self._path(prefix) if prefix else self.root
+        if not folder.is_dir():
+            return []
+        return sorted(f"{prefix}{p.name}/" for p in folder.iterdir() if p.is_dir())
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -197,12 +220,20 @@ class S3BronzeStore:
         except self.client.exceptions.NoSuchKey as exc:
             raise StorageError(key, f"no such object in s3://{self.bucket_name}") from exc
 
-    def list_keys(self, prefix: str = "") -> list[str]:
+    def list_keys(self, prefix: str = "", *, start_after: str | None = None) -> list[str]:
         paginator = self.client.get_paginator("list_objects_v2")
         keys: list[str] = []
-        for page in paginator.paginate(Bucket=self.bucket_name, Prefix=prefix):
+        extra = {"StartAfter": start_after} if start_after else {}
+        for page in paginator.paginate(Bucket=self.bucket_name, Prefix=prefix, **extra):
             keys.extend(obj["Key"] for obj in page.get("Contents", []))
         return sorted(keys)
+
+    def list_prefixes(self, prefix: str) -> list[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        prefixes: list[str] = []
+        for page in paginator.paginate(Bucket=self.bucket_name, Prefix=prefix, Delimiter="/"):
+            prefixes.extend(p["Prefix"] for p in page.get("CommonPrefixes", []))
+        return sorted(prefixes)
 
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError

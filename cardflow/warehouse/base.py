@@ -17,12 +17,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from cardflow.bronze.store import BronzeStore
 from cardflow.errors import ConfigurationError
 from cardflow.settings import Settings
 from cardflow.sqlfiles import read_sql, split_statements
+
+if TYPE_CHECKING:  # manifest_log imports quote_literal from here
+    from cardflow.warehouse.manifest_log import ManifestLog
 
 FileStatus = Literal["loaded", "already_loaded", "failed"]
 
@@ -81,6 +84,9 @@ class RawLoader(Protocol):
 
     def reload(self, files: Sequence[BronzeFile], store: BronzeStore) -> list[FileLoad]:
         """Replace the RAW rows of ``files`` by a fresh load of them, atomically per file."""
+
+    def manifest_log(self) -> ManifestLog:
+        """The load cursor: which manifests this warehouse holds (created on first use)."""
 
     def raw_row_count(self) -> int:
         """Rows in RAW.EVENTS (for artifacts and checks)."""

@@ -18,7 +18,7 @@ import hashlib
 import logging
 import tempfile
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from cardflow.errors import LoadError, StorageError
 from cardflow.settings import Settings
 from cardflow.sqlfiles import read_sql
 from cardflow.warehouse.base import BronzeFile, DdlResult, FileLoad, ddl_statements, quote_literal, render_sql
+from cardflow.warehouse.manifest_log import ManifestLog
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +140,17 @@ class DuckDBLoader:
         for file in {f.key: f for f in files}.values():
             results.update(self._load_batch([file], store, replace=True))
         return [results[f.key] for f in files]
+
+    def manifest_log(self) -> ManifestLog:
+        """The load cursor, ``RAW.loaded_manifests`` in this DuckDB file."""
+        self._ensure_tables()
+        return ManifestLog(
+            "duckdb",
+            f"{self.raw}.loaded_manifests",
+            self.conn.execute,
+            lambda sql: self.conn.execute(sql).fetchall(),
+            timedelta(minutes=self.settings.load_manifest_grace_minutes),
+        )
 
     def raw_row_count(self) -> int:
         self._ensure_tables()

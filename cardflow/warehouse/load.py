@@ -1,10 +1,15 @@
 """Which Bronze files to load, loading them, and what a load run reports.
 
 The load consumes manifests (written last by the backfill and the real-time landing): they list each
-object's key, SHA-256 and row count, which the load verifies. With no manifest keys given, every
-manifest under ``{S3_PREFIX}/_manifests/`` is read and any part object that no manifest lists is
-loaded too (objects are written atomically, so a part without a manifest is complete; it is only
-missing its checksum) -- nothing in Bronze is skipped without a report.
+object's key, SHA-256 and row count, which the load verifies. Three ways to pick them:
+
+* named manifest keys (the pipeline passes the one its backfill wrote);
+* the load cursor (:mod:`cardflow.warehouse.manifest_log`, the scheduled load): only manifests
+  named after the last one loaded, listed with a start-after key, so a run costs what is new and
+  not the history; each handled manifest is recorded in the warehouse after its rows;
+* a full scan (``sweep``; replays and repairs): every manifest, and any part object that no
+  manifest lists (objects are written atomically, so a part without a manifest is complete; it is
+  only missing its checksum) -- nothing in Bronze is skipped without a report.
 
 Each ``@task`` wraps a plain function that tests call directly.
 """
@@ -24,6 +29,7 @@ from cardflow.bronze.store import BronzeStore
 from cardflow.errors import LoadError, StorageError
 from cardflow.settings import Settings
 from cardflow.warehouse.base import BronzeFile, FileLoad, RawLoader
+from cardflow.warehouse.manifest_log import ManifestLog, ManifestRecord, listing_start, manifest_origin
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +44,8 @@ class BronzeSelection:
     problems: list[FileLoad] = field(default_factory=list)
     manifests: int = 0
     unlisted: int = 0
+    #: manifest key -> the keys of the files it lists (what the load cursor records once loaded)
+    manifest_files: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -103,32 +111,58 @@ def read_manifest(store: BronzeStore, key: str) -> list[BronzeFile]:
         ) from exc
 
 
+def new_manifest_keys(store: BronzeStore, settings: Settings, log: ManifestLog) -> list[str]:
+    """Manifests not yet loaded: per origin, those listed after the cursor (minus the grace window)
+    and not recorded as loaded. The listing starts at the cursor, so its cost follows what is new."""
+    cursors = log.cursors()
+    keys: list[str] = []
+    for folder in store.list_prefixes(manifests_prefix(settings)):
+        cursor = cursors.get(manifest_origin(folder))
+        start = listing_start(cursor, log.grace) if cursor else None
+        keys += [k for k in store.list_keys(folder, start_after=start) if k.endswith(".json")]
+    loaded = log.loaded_among(keys)
+    new = [k for k in keys if k not in loaded]
+    logger.info("load cursor: %d manifests listed, %d not loaded yet", len(keys), len(new))
+    return new
+
+
 def select_files(
-    store: BronzeStore, settings: Settings, manifest_keys: Sequence[str] | None = None
+    store: BronzeStore,
+    settings: Settings,
+    manifest_keys: Sequence[str] | None = None,
+    *,
+    log: ManifestLog | None = None,
 ) -> BronzeSelection:
     """The Bronze files a load should consider (already loaded ones are filtered by the warehouse).
 
     Args:
-        manifest_keys: load exactly what these manifests list; ``None`` means every manifest plus
-            any part object no manifest lists.
+        manifest_keys: load exactly what these manifests list.
+        log: with no ``manifest_keys``, select by the load cursor (manifests after the last one
+            loaded). With neither: a full scan, every manifest plus any part object no manifest
+            lists (replays, repairs).
     """
     selection = BronzeSelection()
-    keys = (
-        list(manifest_keys)
-        if manifest_keys is not None
-        else [k for k in store.list_keys(manifests_prefix(settings)) if k.endswith(".json")]
-    )
+    sweep = manifest_keys is None and log is None
+    if manifest_keys is not None:
+        keys = list(manifest_keys)
+    elif log is not None:
+        keys = new_manifest_keys(store, settings, log)
+    else:
+        keys = [k for k in store.list_keys(manifests_prefix(settings)) if k.endswith(".json")]
     listed: dict[str, BronzeFile] = {}
     for key in keys:
         try:
-            for file in read_manifest(store, key):
-                listed.setdefault(file.key, file)
-            selection.manifests += 1
+            files = read_manifest(store, key)
         except LoadError as exc:
             logger.warning("load: %s", exc)
             selection.problems.append(FileLoad(key, "failed", error=str(exc)))
+            continue
+        for file in files:
+            listed.setdefault(file.key, file)
+        selection.manifest_files[key] = [f.key for f in files]
+        selection.manifests += 1
     selection.files = list(listed.values())
-    if manifest_keys is None:
+    if sweep:
         unlisted = [
             k for k in store.list_keys(join(settings.s3_prefix) + "/") if is_part_key(k) and k not in listed
         ]
@@ -171,8 +205,23 @@ def select_date_range(store: BronzeStore, settings: Settings, start: date, end: 
 
 
 def load_files(warehouse: RawLoader, store: BronzeStore, selection: BronzeSelection) -> LoadSummary:
-    """Load the selected files; manifest problems are kept as failed rows of the summary."""
+    """Load the selected files, then record each manifest in the load cursor (``loaded`` when all its
+    files are in RAW, ``failed`` otherwise, and for an unreadable manifest); manifest problems are
+    kept as failed rows of the summary."""
     results = warehouse.load(selection.files, store) if selection.files else []
+    outcome = {r.file_name: r for r in results}
+    records = [
+        ManifestRecord(
+            key,
+            "loaded" if all(outcome[f].status != "failed" for f in files) else "failed",
+            files=len(files),
+            rows=sum(outcome[f].rows_loaded for f in files),
+        )
+        for key, files in selection.manifest_files.items()
+    ]
+    records += [ManifestRecord(p.file_name, "failed") for p in selection.problems]
+    if records:
+        warehouse.manifest_log().record(records)
     return LoadSummary(warehouse.name, [*selection.problems, *results], warehouse.raw_row_count())
 
 

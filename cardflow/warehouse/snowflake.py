@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -41,6 +42,7 @@ from cardflow.warehouse.base import (
     sql_values,
     statement_kind,
 )
+from cardflow.warehouse.manifest_log import ManifestLog
 
 logger = logging.getLogger(__name__)
 
@@ -293,6 +295,16 @@ class SnowflakeLoader:
         """Delete the files' rows and COPY them again with FORCE, in one transaction per batch."""
         return self._run(files, force=True)
 
+    def manifest_log(self) -> ManifestLog:
+        """The load cursor, ``RAW.LOADED_MANIFESTS`` beside RAW.EVENTS."""
+        return ManifestLog(
+            "snowflake",
+            f"{self.params.database}.{self.settings.snowflake_raw_schema}.LOADED_MANIFESTS",
+            self._execute,
+            self._fetch_all,
+            timedelta(minutes=self.settings.load_manifest_grace_minutes),
+        )
+
     def raw_row_count(self) -> int:
         return int(self._fetch_all(f"SELECT COUNT(*) FROM {self.table}")[0][0])
 
@@ -365,6 +377,15 @@ class SnowflakeLoader:
         for result in parsed:
             name = str(result["file"])
             by_path[name[len(stage_url) :] if name.startswith(stage_url) else name] = result
+        requested = {path for _, path in batch}
+        unmatched = sorted(set(by_path) - requested)
+        if unmatched:
+            # a result for a file nobody asked for: the stage URL or S3_PREFIX does not match what
+            # COPY resolved, so "no result row" can no longer be read as "already loaded"
+            raise _CopyFailed(
+                f"COPY reported {len(unmatched)} file(s) that match no requested file (first: "
+                f"{unmatched[0]!r}, stage URL {stage_url!r}); check SNOWFLAKE_STAGE_URL and S3_PREFIX"
+            )
         outcome: dict[str, FileLoad] = {}
         for file, path in batch:
             result = by_path.get(path)
