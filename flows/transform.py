@@ -3,11 +3,12 @@
 Reads like its table of contents:
 
 1. freshness and volume of RAW.EVENTS (warn: artifact + alert; error: the flow fails, nothing built)
-2. build Silver with dbt into SILVER_AUDIT (starting from the published Silver), gate it, publish it
-3. build Gold into GOLD_AUDIT (reading the published Silver), gate it, publish it
+2. build Silver with dbt into its audit schema (only what changed), gate it
+3. build Gold into its audit schema (reading the audited Silver), gate it
+4. publish Silver and Gold together (DuckDB: every view repointed in one transaction)
 
-A failed build or gate stops the flow before the next publish: analysts keep the last good tables,
-the audit schema keeps what failed, and the gate's artifact names each failed expectation.
+A failed build or gate stops the flow before the publish: analysts keep the last good layers, the
+audit schema keeps what failed, and the gate's artifact names each failed expectation.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from tasks.alerts import alert_on_failure
 from tasks.quality import (
     build_layer_task,
     gate_layer_task,
-    publish_layer_task,
+    publish_layers_task,
     raw_events_checks_task,
     reconcile_raw_task,
 )
@@ -75,18 +76,17 @@ class TransformResult:
         return "\n".join(lines) + "\n"
 
 
-def _build_gate_publish(layer: str, settings: Settings, full_refresh: bool) -> dict[str, Any]:
-    """Write-audit-publish one layer: build into its audit schema, gate, publish."""
+def _build_and_gate(layer: str, settings: Settings, full_refresh: bool) -> dict[str, Any]:
+    """Write and audit one layer: build into its audit schema, gate it (raises if it fails)."""
     build = build_layer_task(layer, settings, full_refresh)
     gate = gate_layer_task(layer, settings)
-    published = publish_layer_task(layer, settings)
     return {
         "dbt_counts": build["dbt"]["counts"],
         "dbt_warnings": build["dbt"]["warnings"],
         "expectations": sum(len(m.outcomes) for m in gate.models),
         "rows": sum(max(m.rows, 0) for m in gate.models),
         "gate_seconds": round(gate.seconds, 2),
-        "published": sorted(published),
+        "published": [],
     }
 
 
@@ -125,13 +125,12 @@ def dbt_transform_and_test(
         gaps = len(reconcile_raw_task(settings).gaps) if reconcile else None
         layers: dict[str, dict[str, Any]] = {}
         for layer in ("silver", "gold"):
-            layers[layer] = _build_gate_publish(layer, settings, full_refresh)
-            log.info(
-                "%s built, gated (%d expectations) and published: %s",
-                layer,
-                layers[layer]["expectations"],
-                ", ".join(layers[layer]["published"]),
-            )
+            layers[layer] = _build_and_gate(layer, settings, full_refresh)
+            log.info("%s built and gated (%d expectations)", layer, layers[layer]["expectations"])
+        published = publish_layers_task(list(layers), settings)
+        for layer, models in published.items():
+            layers[layer]["published"] = sorted(models)
+        log.info("published %s", ", ".join(f"{k}: {len(v)} models" for k, v in published.items()))
     except QualityGateFailed as exc:
         gate = {"gate": exc.gate, "status": "failed", "detail": "; ".join(exc.failures)}
         record_quality("failed", str(exc), [gate], settings=settings)

@@ -6,10 +6,10 @@ Each task resolves its backends, calls the library step (:mod:`cardflow.quality.
 publishes the Prefect artifact and alerts; the library steps only return or raise. The order the
 flow runs them in:
 
-    raw_events_checks -> build_layer(silver) -> gate_layer(silver) -> publish_layer(silver)
-                      -> build_layer(gold)   -> gate_layer(gold)   -> publish_layer(gold)
+    raw_events_checks -> build_layer(silver) -> gate_layer(silver)
+                      -> build_layer(gold)   -> gate_layer(gold)   -> publish_layers(silver, gold)
 
-A failure at any step raises (QualityGateFailed / TransformError) before the next publish, so the
+A failure at any step raises (QualityGateFailed / TransformError) before the publish, so the
 published schemas keep the last good state and the audit schemas keep what failed.
 """
 
@@ -26,7 +26,7 @@ from cardflow.quality.raw_checks import RawChecksReport, run_raw_checks
 from cardflow.quality.reconcile import ReconciliationReport, reconcile_raw
 from cardflow.quality.results import GateResult
 from cardflow.settings import Settings
-from cardflow.transform.wap import LayerName, build_layer, layer_schemas, publish_layer
+from cardflow.transform.wap import LayerName, build_layer, current_audit_schemas, publish_layers
 from tasks.alerts import notify
 from tasks.dbt import dbt_invoker
 
@@ -82,9 +82,7 @@ def reconcile_raw_task(settings: Settings) -> ReconciliationReport:
     """Reconciliation artifact; a gap is a warning (alert), not a failure: RAW is still consistent."""
     backends = resolve_backends(settings, needs={"bronze", "warehouse"})
     report = reconcile_raw(settings, backends.store(), backends.open_session)
-    create_markdown_artifact(
-        key="raw-reconciliation", markdown=report.to_markdown(), description=report.summary()
-    )
+    create_markdown_artifact(key="raw-reconciliation", markdown=report.to_markdown(), description=report.summary())
     if report.gaps:
         notify("quality_warning", report.summary(), settings)
     return report
@@ -107,13 +105,15 @@ def build_layer_task(layer: LayerName, settings: Settings, full_refresh: bool = 
 @task(name="quality-gate")
 def gate_layer_task(layer: LayerName, settings: Settings) -> GateResult:
     """Run the layer's gate, publish its markdown artifact, alert and raise if it failed."""
+    open_session = resolve_backends(settings, needs={"warehouse"}).open_session
+    audits = current_audit_schemas(settings, open_session)
     result = gate_layer(
-        resolve_backends(settings, needs={"warehouse"}).open_session,
+        open_session,
         layer,
         settings,
-        audit_schema=layer_schemas(settings, layer).audit,
-        silver_schema=layer_schemas(settings, "silver").published,
-        gold_audit_schema=layer_schemas(settings, "gold").audit,
+        audit_schema=audits[layer],
+        silver_schema=audits["silver"],  # Gold was built from the audited Silver
+        gold_audit_schema=audits["gold"],
     )
     create_markdown_artifact(
         key=f"quality-gate-{layer}",
@@ -124,8 +124,8 @@ def gate_layer_task(layer: LayerName, settings: Settings) -> GateResult:
     return result
 
 
-@task(name="publish-layer")
-def publish_layer_task(layer: LayerName, settings: Settings) -> dict[str, str]:
-    """Publish the audited ``layer`` (the flow calls it only after the layer's gate passed)."""
+@task(name="publish-layers")
+def publish_layers_task(layers: list[LayerName], settings: Settings) -> dict[str, dict[str, str]]:
+    """Publish the audited ``layers`` together (the flow calls it only after every gate passed)."""
     backends = resolve_backends(settings, needs={"warehouse"})
-    return publish_layer(layer, backends.settings, backends.open_session)
+    return publish_layers(layers, backends.settings, backends.open_session)

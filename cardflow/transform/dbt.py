@@ -17,6 +17,7 @@ Three concerns, in order:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -142,6 +143,19 @@ def dbt_environment(settings: Settings) -> Iterator[dict[str, str]]:
                     os.environ[name] = value
 
 
+def target_path(settings: Settings) -> Path:
+    """dbt's target directory, kept between runs so dbt parses only what changed (partial parsing).
+
+    dbt re-parses the whole project when a variable it read changed since the saved manifest, and
+    the audit builds change the schema variables per layer; so each set of :func:`dbt_env` values
+    gets its own directory under ``<data dir>/dbt/target/``, and every layer finds its own saved
+    manifest on the next run.
+    """
+    env = dbt_env(settings)
+    digest = hashlib.sha256(repr(sorted(env.items())).encode()).hexdigest()[:12]
+    return settings.resolved_data_dir / "dbt" / "target" / digest
+
+
 # --- results ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class NodeOutcome:
@@ -158,9 +172,7 @@ class NodeOutcome:
     def describe(self) -> str:
         detail = f" ({self.failures} failing rows)" if self.failures else ""
         message = (self.message or "").strip().splitlines()[0] if self.message else ""
-        return f"{self.resource_type} {self.name}: {self.status}{detail}" + (
-            f": {message}" if message else ""
-        )
+        return f"{self.resource_type} {self.name}: {self.status}{detail}" + (f": {message}" if message else "")
 
 
 @dataclass
@@ -241,6 +253,8 @@ def invoke_dbt(
     run = invoker or _invoke_plain
     command = " ".join(args)
     full_args = [*args, "--target", settings.resolved_dbt_target]
+    if "--target-path" not in args:
+        full_args += ["--target-path", str(target_path(settings))]
     with temporary_profile(settings, target) as profiles, dbt_environment(settings):
         try:
             result = run(full_args, project_dir(settings), profiles)
@@ -255,9 +269,7 @@ def invoke_dbt(
         finally:
             _release_duckdb()
     if getattr(result, "exception", None) is not None and not getattr(result, "result", None):
-        raise TransformError(
-            f"dbt {command} failed on target {settings.resolved_dbt_target!r}: {result.exception}"
-        )
+        raise TransformError(f"dbt {command} failed on target {settings.resolved_dbt_target!r}: {result.exception}")
     summary = summarize(command, result)
     logger.info(
         "dbt %s on %s: %d nodes, %s, %.1f s",

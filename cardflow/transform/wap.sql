@@ -1,19 +1,41 @@
--- Write-audit-publish statements (tasks/wap.py). {audit} and {published} are validated,
--- schema-qualified table names; one block per "-- name:" header.
+-- Write-audit-publish statements (cardflow/transform/wap.py). {audit} and {published} are validated,
+-- schema-qualified table names; {layer} is silver or gold; one block per "-- name:" header.
 
 -- name: duckdb_create_schema
 CREATE SCHEMA IF NOT EXISTS {schema};
 
--- name: duckdb_clone_to_audit
--- the audit build starts from the published state (incremental models extend it)
+-- name: duckdb_state_create
+-- which audit slot each layer's published views point at (live) and which one a build has
+-- started in and not yet published (building: a failed gate leaves it set)
+CREATE TABLE IF NOT EXISTS main.cardflow_wap_state (
+    layer         VARCHAR PRIMARY KEY,
+    live_slot     VARCHAR,
+    building_slot VARCHAR
+);
+
+-- name: duckdb_state_get
+SELECT live_slot, building_slot FROM main.cardflow_wap_state WHERE layer = '{layer}';
+
+-- name: duckdb_state_forget
+DELETE FROM main.cardflow_wap_state WHERE layer = '{layer}';
+
+-- name: duckdb_state_set
+INSERT INTO main.cardflow_wap_state VALUES ('{layer}', {live}, {building});
+
+-- name: duckdb_resync_audit
+-- only after a build that was never published: the slot starts again from what analysts see
 CREATE OR REPLACE TABLE {audit} AS SELECT * FROM {published};
 
 -- name: duckdb_drop_audit
 DROP TABLE IF EXISTS {audit};
 
--- name: duckdb_publish
--- run for every model of a layer inside ONE transaction: all tables switch or none do
-CREATE OR REPLACE TABLE {published} AS SELECT * FROM {audit};
+-- name: duckdb_drop_published_table
+-- a published name that is still a table (before views over slots): replaced by the view
+DROP TABLE IF EXISTS {published};
+
+-- name: duckdb_publish_view
+-- run for every model of the published layers inside ONE transaction: all switch or none do
+CREATE OR REPLACE VIEW {published} AS SELECT * FROM {audit};
 
 -- name: snowflake_create_schema
 CREATE SCHEMA IF NOT EXISTS {schema};

@@ -1,4 +1,10 @@
-"""Write-audit-publish on DuckDB: audit starts from published, publish is all-or-nothing."""
+"""Write-audit-publish on DuckDB: two audit slots per layer, published as views, nothing copied.
+
+The contract: a build goes to the slot analysts do not read; it starts from the version published
+before (kept, not copied) unless that slot holds an unpublished build (then it is re-synced); the
+publish repoints every view of Silver and Gold in one transaction, so a crash half-way leaves the
+old layers readable.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,18 @@ from pathlib import Path
 import duckdb
 import pytest
 
+import cardflow.transform.wap as wap
 from cardflow.backends.chooser import resolve_backends
 from cardflow.settings import Settings, load_settings
-from cardflow.transform.wap import audit_settings, layer_models, layer_schemas, prepare_audit, publish
+from cardflow.transform.wap import (
+    audit_schema,
+    audit_settings,
+    layer_models,
+    layer_schemas,
+    prepare_audit,
+    publish,
+    slot_state,
+)
 
 
 @pytest.fixture
@@ -31,13 +46,26 @@ def _make(settings: Settings, table: str, values: str) -> None:
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM (VALUES {values}) AS t(k, v)")
 
 
+def _kind(settings: Settings, schema: str, table: str) -> str:
+    with duckdb.connect(str(settings.duckdb_path)) as con:
+        return con.execute(
+            "SELECT table_type FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+
+
+def _session(settings: Settings):
+    return resolve_backends(settings).open_session()
+
+
 def test_audit_schema_names_and_dbt_settings(settings: Settings) -> None:
+    gold = layer_schemas(settings, "gold")
     assert layer_schemas(settings, "silver").audit == "SILVER_AUDIT"
-    assert layer_schemas(settings, "gold").published == "GOLD"
-    silver = audit_settings(settings, "silver")
-    assert (silver.snowflake_silver_schema, silver.snowflake_gold_schema) == ("SILVER_AUDIT", "GOLD")
-    gold = audit_settings(settings, "gold")
-    assert (gold.snowflake_silver_schema, gold.snowflake_gold_schema) == ("SILVER", "GOLD_AUDIT")
+    assert gold.published == "GOLD" and gold.slots == ("GOLD_AUDIT", "GOLD_AUDIT_B")
+    silver = audit_settings(settings, "silver", "SILVER_AUDIT_B")
+    assert (silver.snowflake_silver_schema, silver.snowflake_gold_schema) == ("SILVER_AUDIT_B", "GOLD")
+    gold_build = audit_settings(settings, "gold", "GOLD_AUDIT", silver="SILVER_AUDIT_B")
+    assert (gold_build.snowflake_silver_schema, gold_build.snowflake_gold_schema) == ("SILVER_AUDIT_B", "GOLD_AUDIT")
 
 
 def test_layer_models_come_from_the_dbt_project() -> None:
@@ -45,55 +73,101 @@ def test_layer_models_come_from_the_dbt_project() -> None:
     assert {"dim_card", "fct_orders", "fct_sku_supply_demand"} <= set(layer_models("gold"))
 
 
-def test_prepare_clones_published_and_drops_leftovers(settings: Settings) -> None:
-    _make(settings, "GOLD.a", "(1, 'published')")
-    _make(settings, "GOLD_AUDIT.a", "(9, 'stale audit')")
-    _make(settings, "GOLD_AUDIT.b", "(9, 'failed run leftover')")
-    schemas = layer_schemas(settings, "gold")
-    with resolve_backends(settings).open_session() as wh:
-        done = prepare_audit(wh, schemas, ["a", "b"])
-        assert done == {"a": "cloned", "b": "dropped"}
-        assert not wh.table_exists("GOLD_AUDIT", "b")
-    assert _rows(settings, "GOLD_AUDIT.a") == [(1, "published")]
+def test_first_build_starts_from_nothing(settings: Settings) -> None:
+    gold = layer_schemas(settings, "gold")
+    with _session(settings) as wh:
+        assert prepare_audit(wh, gold, ["a"]) == {"a": "dropped"}
+        assert audit_schema(wh, gold) == "GOLD_AUDIT"
+        assert slot_state(wh, "gold") == wap.SlotState(None, "GOLD_AUDIT")
 
 
-def test_full_refresh_starts_from_nothing(settings: Settings) -> None:
-    _make(settings, "GOLD.a", "(1, 'published')")
-    with resolve_backends(settings).open_session() as wh:
-        assert prepare_audit(wh, layer_schemas(settings, "gold"), ["a"], full_refresh=True) == {
-            "a": "dropped"
-        }
+def test_publish_turns_tables_into_views_and_the_next_build_copies_nothing(settings: Settings) -> None:
+    gold = layer_schemas(settings, "gold")
+    _make(settings, "GOLD.a", "(1, 'legacy table')")  # published by an earlier cardflow
+    with _session(settings) as wh:
+        assert prepare_audit(wh, gold, ["a"]) == {"a": "resynced"}  # unknown slot: start from published
+    _make(settings, "GOLD_AUDIT.a", "(1, 'v1')")  # what the build wrote
+    with _session(settings) as wh:
+        assert publish(wh, [(gold, ["a"])], settings) == {"gold": {"a": "view -> GOLD_AUDIT"}}
+    assert _kind(settings, "GOLD", "a") == "VIEW" and _rows(settings, "GOLD.a") == [(1, "v1")]
+
+    _make(settings, "GOLD_AUDIT_B.a", "(0, 'v0, published before v1')")
+    with _session(settings) as wh:
+        assert prepare_audit(wh, gold, ["a"]) == {"a": "kept"}  # the build catches up from v0
+        assert audit_schema(wh, gold) == "GOLD_AUDIT_B"
+    assert _rows(settings, "GOLD_AUDIT_B.a") == [(0, "v0, published before v1")]
+    _make(settings, "GOLD_AUDIT_B.a", "(2, 'v2')")
+    with _session(settings) as wh:
+        publish(wh, [(gold, ["a"])], settings)
+        assert slot_state(wh, "gold") == wap.SlotState("GOLD_AUDIT_B", None)
+    assert _rows(settings, "GOLD.a") == [(2, "v2")]
 
 
-def test_publish_replaces_every_table_of_the_layer(settings: Settings) -> None:
-    _make(settings, "GOLD.a", "(1, 'old')")
-    _make(settings, "GOLD_AUDIT.a", "(1, 'new'), (2, 'new')")
-    _make(settings, "GOLD_AUDIT.b", "(3, 'first publish')")
-    with resolve_backends(settings).open_session() as wh:
-        assert publish(wh, layer_schemas(settings, "gold"), ["a", "b"], settings) == {
-            "a": "replaced",
-            "b": "replaced",
-        }
-    assert _rows(settings, "GOLD.a") == [(1, "new"), (2, "new")]
-    assert _rows(settings, "GOLD.b") == [(3, "first publish")]
+def test_an_unpublished_build_is_resynced_from_published(settings: Settings) -> None:
+    gold = layer_schemas(settings, "gold")
+    _make(settings, "GOLD_AUDIT.a", "(1, 'v1')")
+    with _session(settings) as wh:
+        prepare_audit(wh, gold, ["a"], full_refresh=True)
+    _make(settings, "GOLD_AUDIT.a", "(1, 'v1')")
+    with _session(settings) as wh:
+        publish(wh, [(gold, ["a"])], settings)
+        assert prepare_audit(wh, gold, ["a"]) == {"a": "kept"}
+    _make(settings, "GOLD_AUDIT_B.a", "(9, 'failed the gate')")  # built, never published
+    with _session(settings) as wh:
+        assert prepare_audit(wh, gold, ["a"]) == {"a": "resynced"}
+        assert audit_schema(wh, gold) == "GOLD_AUDIT_B"
+    assert _rows(settings, "GOLD_AUDIT_B.a") == [(1, "v1")]
 
 
-def test_publish_is_all_or_nothing(settings: Settings) -> None:
-    _make(settings, "GOLD.a", "(1, 'old')")
-    _make(settings, "GOLD.b", "(2, 'old')")
-    _make(settings, "GOLD_AUDIT.a", "(1, 'new')")
-    # b's audit table has an incompatible shape halfway through the layer: its replace fails
-    with duckdb.connect(str(settings.duckdb_path)) as con:
-        con.execute("CREATE OR REPLACE VIEW GOLD_AUDIT.b AS SELECT 1 / 0 AS k, error('boom') AS v")
-    with resolve_backends(settings).open_session() as wh, pytest.raises(duckdb.Error):
-        publish(wh, layer_schemas(settings, "gold"), ["a", "b"], settings)
-    assert _rows(settings, "GOLD.a") == [(1, "old")]
-    assert _rows(settings, "GOLD.b") == [(2, "old")]
+def test_silver_and_gold_publish_is_atomic(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crash between two view switches leaves both old layers readable, and the state unchanged."""
+    silver, gold = layer_schemas(settings, "silver"), layer_schemas(settings, "gold")
+    layers = [(silver, ["s1", "s2"]), (gold, ["g1"])]
+    with _session(settings) as wh:
+        for schemas, models in layers:
+            prepare_audit(wh, schemas, models, full_refresh=True)
+    for schemas, models in layers:
+        for model in models:
+            _make(settings, f"{schemas.audit}.{model}", "(1, 'old')")
+    with _session(settings) as wh:
+        publish(wh, layers, settings)
+        for schemas, models in layers:
+            prepare_audit(wh, schemas, models)
+    for schemas, models in layers:
+        for model in models:
+            _make(settings, f"{schemas.audit}_B.{model}", "(2, 'new')")
+
+    calls = []
+    real_step = wap._publish_step
+
+    def crash_on_third(warehouse, published, audit):
+        calls.append(published)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("killed between swap steps")
+        real_step(warehouse, published, audit)
+
+    monkeypatch.setattr(wap, "_publish_step", crash_on_third)
+    with _session(settings) as wh, pytest.raises(KeyboardInterrupt):
+        publish(wh, layers, settings)
+    assert calls == ["SILVER.s1", "SILVER.s2", "GOLD.g1"]
+    for table in ("SILVER.s1", "SILVER.s2", "GOLD.g1"):
+        assert _rows(settings, table) == [(1, "old")]
+    with _session(settings) as wh:
+        assert slot_state(wh, "silver") == wap.SlotState("SILVER_AUDIT", "SILVER_AUDIT_B")
+
+    monkeypatch.setattr(wap, "_publish_step", real_step)
+    with _session(settings) as wh:
+        publish(wh, layers, settings)
+    for table in ("SILVER.s1", "SILVER.s2", "GOLD.g1"):
+        assert _rows(settings, table) == [(2, "new")]
 
 
 def test_publish_refuses_when_an_audit_table_is_missing(settings: Settings) -> None:
+    gold = layer_schemas(settings, "gold")
     _make(settings, "GOLD.a", "(1, 'old')")
+    with _session(settings) as wh:
+        prepare_audit(wh, gold, ["a", "b"], full_refresh=True)
     _make(settings, "GOLD_AUDIT.a", "(1, 'new')")
-    with resolve_backends(settings).open_session() as wh, pytest.raises(RuntimeError, match="b missing in GOLD_AUDIT"):
-        publish(wh, layer_schemas(settings, "gold"), ["a", "b"], settings)
+    with _session(settings) as wh, pytest.raises(RuntimeError, match="b missing in GOLD_AUDIT"):
+        publish(wh, [(gold, ["a", "b"])], settings)
     assert _rows(settings, "GOLD.a") == [(1, "old")]

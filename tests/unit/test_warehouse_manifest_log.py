@@ -51,9 +51,7 @@ def store(settings: Settings) -> CountingStore:
 
 
 def _land(store: LocalBronzeStore, settings: Settings, at: datetime, seed: int) -> BronzeBatch:
-    return generate_bronze(
-        store, settings.s3_prefix, events=120, days=1, seed=seed, run_id=_run_id(at, f"run{seed}")
-    )
+    return generate_bronze(store, settings.s3_prefix, events=120, days=1, seed=seed, run_id=_run_id(at, f"run{seed}"))
 
 
 def _load(settings: Settings, store: LocalBronzeStore, manifest_keys: list[str] | None = None):
@@ -117,7 +115,7 @@ def test_resubmitted_historical_file_is_not_loaded_twice(settings, store) -> Non
     document = json.loads(store.read_bytes(again.manifest_key))
     document["objects"].append(old.objects[0].as_dict())
     store.write_bytes(again.manifest_key, json.dumps(document).encode())
-    selection, summary = _load(settings, store)
+    _, summary = _load(settings, store)
     outcome = {f.file_name: f.status for f in summary.files}
     assert outcome[old.objects[0].key] == "already_loaded"
     assert _raw_count(settings) == rows + again.rows
