@@ -59,3 +59,4 @@ def mq_realtime_landing(
         description=f"MQ batch {landing.batch_id}: {landing.landed} landed, {landing.quarantined} quarantined",
     )
     return landing.counts()
+

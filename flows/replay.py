@@ -29,7 +29,9 @@ from tasks.run_names import replay_run_name
     on_failure=[alert_on_failure],
     on_crashed=[alert_on_failure],
 )
-def bronze_replay(start: date, end: date, rebuild: bool = True, settings: Settings | None = None) -> dict[str, Any]:
+def bronze_replay(
+    start: date, end: date, rebuild: bool = True, settings: Settings | None = None
+) -> dict[str, Any]:
     """Reload Bronze partitions dated ``start``..``end`` (inclusive) and rebuild Silver/Gold.
 
     Args:
@@ -54,7 +56,9 @@ def bronze_replay(start: date, end: date, rebuild: bool = True, settings: Settin
     create_table_artifact(
         key="bronze-replay",
         table=artifact_rows(summary),
-        description=(f"Replay of Bronze {start}..{end} into {summary.warehouse}: {summary.loaded} files reloaded"),
+        description=(
+            f"Replay of Bronze {start}..{end} into {summary.warehouse}: {summary.loaded} files reloaded"
+        ),
     )
     raise_if_failed(summary, "reload")
     counts = summary.as_dict() | {"start": start.isoformat(), "end": end.isoformat(), "rebuilt": False}

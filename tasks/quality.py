@@ -82,7 +82,9 @@ def reconcile_raw_task(settings: Settings) -> ReconciliationReport:
     """Reconciliation artifact; a gap is a warning (alert), not a failure: RAW is still consistent."""
     backends = resolve_backends(settings, needs={"bronze", "warehouse"})
     report = reconcile_raw(settings, backends.store(), backends.open_session)
-    create_markdown_artifact(key="raw-reconciliation", markdown=report.to_markdown(), description=report.summary())
+    create_markdown_artifact(
+        key="raw-reconciliation", markdown=report.to_markdown(), description=report.summary()
+    )
     if report.gaps:
         notify("quality_warning", report.summary(), settings)
     return report

@@ -12,7 +12,10 @@ SELECT 'evt-' || range AS event_id, 'ORD-' || range AS order_id, 'CUST-1' AS cus
        'SKU-' || (range % 7) AS sku,
        1 + range % 3 AS quantity, CAST(2.5 AS DECIMAL(38, 4)) AS unit_price,
        CASE WHEN range % 2 = 0 THEN 'CREATED' ELSE 'PAID' END AS status,
-       now() - INTERVAL 2 HOUR AS order_ts, now() - INTERVAL 1 HOUR AS event_inserted_at
+       now() - INTERVAL 2 HOUR AS order_ts, now() - INTERVAL 1 HOUR AS event_inserted_at,
+       -- two dbt runs: the last fifth of the rows is the latest run's increment
+       CASE WHEN range >= {n} * 4 // 5 THEN TIMESTAMPTZ '2026-11-02 00:00:00+00'
+            ELSE TIMESTAMPTZ '2026-11-01 00:00:00+00' END AS processed_at
 FROM range({n})
 """
 

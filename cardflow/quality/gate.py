@@ -84,9 +84,10 @@ def gate_parameters(
     """Values for the suites' ``$PARAMETER`` placeholders.
 
     silver: ``freshness_floor`` (now - RAW_EVENTS_FRESHNESS_ERROR_HOURS).
-    gold: ``known_skus`` (the audited dim_card in ``gold_audit_schema``), and the published Silver
-    event counts in ``silver_schema`` that bound Gold row counts (``silver_order_events``,
-    ``silver_batch_events``, ``silver_catalog_events``).
+    gold: the SKUs of the audited dim_card in ``gold_audit_schema`` (DuckDB: ``known_skus_relation``,
+    the table the engine anti-joins with; Snowflake: ``known_skus``, the list), and the Silver event
+    counts in ``silver_schema`` (the Silver Gold was built from) that bound Gold row counts
+    (``silver_order_events``, ``silver_batch_events``, ``silver_catalog_events``).
     """
     now = now or datetime.now(UTC)
     if layer == "silver":
@@ -96,9 +97,14 @@ def gate_parameters(
     def count(table: str) -> int:
         return int(warehouse.query(f"SELECT count(*) FROM {prefix}{silver_schema}.{table}")[0][0])
 
-    skus = [r[0] for r in warehouse.query(f"SELECT DISTINCT sku FROM {prefix}{gold_audit_schema}.dim_card")]
+    if warehouse.dialect == "duckdb":
+        # the DuckDB engine checks membership by anti-join with this table (sql_checks), not a list
+        known: dict[str, Any] = {"known_skus_relation": f"{gold_audit_schema}.dim_card"}
+    else:
+        skus = [r[0] for r in warehouse.query(f"SELECT DISTINCT sku FROM {prefix}{gold_audit_schema}.dim_card")]
+        known = {"known_skus": sorted(skus)}
     return {
-        "known_skus": sorted(skus),
+        **known,
         "silver_order_events": count("stg_order_created"),
         "silver_batch_events": count("stg_manufacturing_batch"),
         "silver_catalog_events": count("stg_card_catalog_entry_inserted"),

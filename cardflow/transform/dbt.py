@@ -172,7 +172,9 @@ class NodeOutcome:
     def describe(self) -> str:
         detail = f" ({self.failures} failing rows)" if self.failures else ""
         message = (self.message or "").strip().splitlines()[0] if self.message else ""
-        return f"{self.resource_type} {self.name}: {self.status}{detail}" + (f": {message}" if message else "")
+        return f"{self.resource_type} {self.name}: {self.status}{detail}" + (
+            f": {message}" if message else ""
+        )
 
 
 @dataclass
@@ -269,7 +271,9 @@ def invoke_dbt(
         finally:
             _release_duckdb()
     if getattr(result, "exception", None) is not None and not getattr(result, "result", None):
-        raise TransformError(f"dbt {command} failed on target {settings.resolved_dbt_target!r}: {result.exception}")
+        raise TransformError(
+            f"dbt {command} failed on target {settings.resolved_dbt_target!r}: {result.exception}"
+        )
     summary = summarize(command, result)
     logger.info(
         "dbt %s on %s: %d nodes, %s, %.1f s",

@@ -63,7 +63,7 @@ def test_gate_layer_runs_every_suite_of_the_layer_and_writes_docs(settings: Sett
     assert Path(result.docs_index).is_file()
 
 
-def test_gold_parameters_read_published_silver_and_audited_dim_card(settings: Settings) -> None:
+def test_gold_parameters_read_built_silver_and_audited_dim_card(settings: Settings) -> None:
     run_sql(
         settings,
         "CREATE SCHEMA SILVER",
@@ -76,7 +76,7 @@ def test_gold_parameters_read_published_silver_and_audited_dim_card(settings: Se
     with resolve_backends(settings).open_session() as wh:
         parameters = gate_parameters(wh, "gold", settings, silver_schema="SILVER", gold_audit_schema="GOLD_AUDIT")
     assert parameters == {
-        "known_skus": ["SKU-1", "SKU-2"],
+        "known_skus_relation": "GOLD_AUDIT.dim_card",  # anti-joined by the DuckDB engine
         "silver_order_events": 7,
         "silver_batch_events": 3,
         "silver_catalog_events": 2,

@@ -35,7 +35,6 @@ def test_every_suite_gates_a_dbt_model_of_its_layer() -> None:
     [
         ("stg_order_created", "expect_column_values_to_be_between", "quantity"),
         ("stg_order_created", "expect_compound_columns_to_be_unique", None),
-        ("stg_order_created", "expect_column_max_to_be_between", "event_inserted_at"),
         ("stg_manufacturing_batch", "expect_column_values_to_be_between", "defect_rate_estimate"),
         ("fct_orders", "expect_column_pair_values_to_be_equal", None),
         ("fct_orders", "expect_column_values_to_be_in_set", "sku"),
@@ -100,3 +99,36 @@ def test_suite_must_say_which_layer_and_model(tmp_path: Path) -> None:
 def test_suites_live_in_expectations_dir() -> None:
     assert EXPECTATIONS_DIR.name == "expectations"
     assert sorted(p.stem for p in EXPECTATIONS_DIR.glob("*.json")) == sorted(SILVER | GOLD)
+
+
+def test_no_check_has_two_owners() -> None:
+    """Row and column rules dbt tests own (not_null, accepted_values, Gold uniqueness) are not
+    repeated in the suites; freshness belongs to the RAW checks, not to a Silver suite."""
+    import yaml
+
+    from cardflow.transform.wap import DBT_MODELS_DIR
+
+    dbt_tests: dict[tuple[str, str], set[str]] = {}
+    for path in DBT_MODELS_DIR.rglob("*.yml"):
+        for model in yaml.safe_load(path.read_text()).get("models") or []:
+            for column in model.get("columns") or []:
+                for test in column.get("data_tests") or []:
+                    name = test if isinstance(test, str) else next(iter(test))
+                    dbt_tests.setdefault((model["name"], column["name"]), set()).add(name)
+    owned_by_dbt = {
+        "expect_column_values_to_not_be_null": "not_null",
+        "expect_column_values_to_be_in_set": "accepted_values",
+    }
+    for spec in load_suites().values():
+        for config in spec.expectations:
+            column = config["kwargs"].get("column")
+            dbt_name = owned_by_dbt.get(config["type"])
+            literal_set = config["type"] != "expect_column_values_to_be_in_set" or isinstance(
+                config["kwargs"].get("value_set"), list
+            )
+            assert not (
+                dbt_name and literal_set and dbt_name in dbt_tests.get((spec.name, column), set())
+            ), f"{spec.name}: {config['type']}({column}) is a dbt test already"
+            if spec.layer == "gold" and config["type"] == "expect_column_values_to_be_unique":
+                assert "unique" not in dbt_tests.get((spec.name, column), set()), spec.name
+            assert config["type"] != "expect_column_max_to_be_between" or column != "event_inserted_at"
