@@ -115,6 +115,14 @@ def _run_on_copy(
     return settings
 
 
+def _audits(settings: Settings) -> dict[str, str]:
+    """The audit slot each layer's latest build went to."""
+    from cardflow.backends.chooser import resolve_backends
+    from cardflow.transform.wap import current_audit_schemas
+
+    return current_audit_schemas(settings, resolve_backends(settings).open_session)
+
+
 def _tables(settings: Settings, schema: str) -> set[str]:
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
         rows = con.execute(
@@ -149,10 +157,12 @@ def test_anomaly_stops_the_right_gate_and_gold_is_unchanged(
     assert err.value.gate == gate
     assert any(expectation in f for f in err.value.failures), err.value.failures
     assert _gold(settings) == scenario.gold
-    # the failed build stays for inspection
-    assert "stg_order_created" in _tables(settings, "SILVER_AUDIT")
+    # the failed build stays for inspection, in the slot the published views do not point at
+    audits = _audits(settings)
+    assert audits["silver"] == "SILVER_AUDIT_B"  # the baseline run published SILVER_AUDIT
+    assert "stg_order_created" in _tables(settings, audits["silver"])
     if gate == "gold":
-        assert "fct_orders" in _tables(settings, "GOLD_AUDIT")
+        assert "fct_orders" in _tables(settings, audits["gold"])
         assert any(
             "fct_sku_supply_demand: expect_column_values_to_be_in_set(is_known_sku)" in f
             for f in err.value.failures
@@ -181,14 +191,15 @@ def test_clean_batch_passes_and_is_published(scenario: Scenario, tmp_path: Path)
     assert result.raw_checks == {"freshness": "ok", "volume": "ok"}
     gold = _gold(settings)
     assert len(gold["fct_orders"]) > len(scenario.gold["fct_orders"])
+    audit = _audits(settings)["gold"]
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
         for model in GOLD:  # published == what the gate validated
             assert (
-                con.execute(f"SELECT * FROM GOLD.{model} EXCEPT SELECT * FROM GOLD_AUDIT.{model}").fetchall()
+                con.execute(f"SELECT * FROM GOLD.{model} EXCEPT SELECT * FROM {audit}.{model}").fetchall()
                 == []
             )
             assert (
-                con.execute(f"SELECT * FROM GOLD_AUDIT.{model} EXCEPT SELECT * FROM GOLD.{model}").fetchall()
+                con.execute(f"SELECT * FROM {audit}.{model} EXCEPT SELECT * FROM GOLD.{model}").fetchall()
                 == []
             )
         newest = con.execute("SELECT max(event_inserted_at) FROM GOLD.fct_orders").fetchone()[0]
