@@ -1,22 +1,27 @@
-"""Quality gates: their cost next to the transform they guard, and their peak memory.
+"""Quality gates and write-audit-publish: their cost next to the dbt build they guard.
 
 RAW.EVENTS is filled once per (size, seed) straight from the generator into a DuckDB file (the
-load flow has its own benchmark); each case works on a copy of that file, in its own process, so
+load flow has its own benchmark), clean (no anomalies), plus a +1 % increment (one more day,
+loaded later). Each case works on a copy of a file an earlier case left, in its own process, so
 its peak RSS is its own. Cases, back to back on the same data:
 
-1. ``dbt build`` of Silver and Gold without gates (plain dbtRunner): the transform's wall time.
-2. the gated write-audit-publish transform (RAW checks, audit builds, both gates, publishes),
-   with the time of each step: ``gates_s`` / ``build_s`` is the gates' share of the transform.
-3. both gates alone on the audit tables case 2 left: gate time and the gates' own peak RSS.
+1. plain ``dbt build`` of Silver and Gold from RAW (no gates): the full-build baseline.
+2. the gated write-audit-publish transform on the same RAW (RAW checks, audit builds, both
+   gates, one publish): full build, with the time of each step.
+3. +1 % new events: plain ``dbt build`` on (1)'s result, the hourly baseline.
+4. +1 % new events: the gated transform on (2)'s result (the hourly run): ``gated/plain`` against
+   (3) (target <= 1.3x) and ``gates_s / build_s`` (target <= 25 %).
+5. both gates alone on what (4) left (the increment): gate time and the gates' own peak RSS.
 
-Targets (issue 6): gates add <= 25 % to the transform's wall time; peak RSS <= 1 GB.
-Freshness thresholds are lifted: generated events end at a fixed date in the past.
+Freshness and volume thresholds are lifted: generated events end at a fixed date in the past.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +31,7 @@ _CHUNK = 50_000
 _RELAXED = {
     "raw_events_freshness_warn_hours": 1e6,
     "raw_events_freshness_error_hours": 1e6,
+    "volume_anomaly_pct": 1e6,
     "dbt_node_tasks": False,
 }
 
@@ -54,50 +60,71 @@ def _raw_file(ctx: BenchContext) -> Path:
     return path
 
 
-def _settings(ctx: BenchContext, name: str) -> Any:
+def _increment(ctx: BenchContext) -> list[dict[str, Any]]:
+    """+1 %: one more day of clean events after the base ones (same events for cases 3 and 4)."""
+    from cardflow.dev.generator import DEFAULT_END, EventGenerator, GeneratorConfig
+
+    config = GeneratorConfig(
+        events=max(1, ctx.events // 100), seed=ctx.seed + 1, days=1, end=DEFAULT_END + timedelta(days=1)
+    )
+    return list(EventGenerator(config))
+
+
+def _settings(ctx: BenchContext, name: str, start_from: Path) -> Any:
     from cardflow.settings import load_settings
 
     data_dir = ctx.workdir / f"quality-{name}"
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
     settings = load_settings(data_dir=data_dir, **_RELAXED)
-    shutil.copyfile(_raw_file(ctx), settings.duckdb_path)
+    shutil.copyfile(start_from, settings.duckdb_path)
     return settings
 
 
-def _plain_build(ctx: BenchContext) -> dict[str, Any]:
+def _add_increment(ctx: BenchContext, settings: Any) -> int:
+    from tests.raw_factory import insert_raw_duckdb, raw_rows
+
+    events = _increment(ctx)
+    return insert_raw_duckdb(
+        settings.duckdb_path, raw_rows(events, file_prefix="increment", loaded_at=datetime.now(UTC))
+    )
+
+
+def _plain_build(settings: Any) -> float:
     from cardflow.transform.dbt import invoke_dbt
     from cardflow.warehouse.connection import DuckDBTarget
 
-    settings = _settings(ctx, "plain")
+    start = time.perf_counter()
     summary = invoke_dbt(["build"], settings, DuckDBTarget(settings.duckdb_path))
+    seconds = time.perf_counter() - start
     if not summary.success:
         raise RuntimeError(f"dbt build failed: {[n.describe() for n in summary.failed]}")
-    return {"events": ctx.events, "note": "dbt build, no gates (baseline)"}
+    return seconds
 
 
 def _gate(layer: str, settings: Any) -> Any:
     """The quality gate of ``layer`` as ``dbt_transform_and_test`` runs it (without Prefect)."""
     from cardflow.backends.chooser import resolve_backends
     from cardflow.quality.gate import gate_layer
-    from cardflow.transform.wap import layer_schemas
+    from cardflow.transform.wap import current_audit_schemas
 
+    open_session = resolve_backends(settings, needs={"warehouse"}).open_session
+    audits = current_audit_schemas(settings, open_session)
     return gate_layer(
-        resolve_backends(settings, needs={"warehouse"}).open_session,
+        open_session,
         layer,
         settings,
-        audit_schema=layer_schemas(settings, layer).audit,
-        silver_schema=layer_schemas(settings, "silver").published,
-        gold_audit_schema=layer_schemas(settings, "gold").audit,
+        audit_schema=audits[layer],
+        silver_schema=audits["silver"],
+        gold_audit_schema=audits["gold"],
     )
 
 
-def _gated(ctx: BenchContext) -> dict[str, Any]:
+def _gated_run(settings: Any) -> dict[str, float]:
     from cardflow.backends.chooser import resolve_backends
     from cardflow.quality.raw_checks import run_raw_checks
-    from cardflow.transform.wap import build_layer, publish_layer
+    from cardflow.transform.wap import build_layer, publish_layers
 
-    settings = _settings(ctx, "gated")
     backends = resolve_backends(settings, needs={"warehouse"})
     timings = {"raw_checks_s": 0.0, "build_s": 0.0, "gates_s": 0.0, "publish_s": 0.0}
     start = time.perf_counter()
@@ -105,32 +132,80 @@ def _gated(ctx: BenchContext) -> dict[str, Any]:
         run_raw_checks(warehouse, settings).raise_on_errors()
     timings["raw_checks_s"] = time.perf_counter() - start
     for layer in ("silver", "gold"):
-        steps = (
-            ("build_s", lambda layer=layer: build_layer(layer, settings, backends.target, backends.open_session)),
-            ("gates_s", lambda layer=layer: _gate(layer, settings).raise_if_failed()),
-            ("publish_s", lambda layer=layer: publish_layer(layer, settings, backends.open_session)),
-        )
-        for step, fn in steps:
-            start = time.perf_counter()
-            fn()
-            timings[step] += time.perf_counter() - start
-    overhead = timings["gates_s"] + timings["raw_checks_s"] + timings["publish_s"]
+        start = time.perf_counter()
+        build_layer(layer, settings, backends.target, backends.open_session)
+        timings["build_s"] += time.perf_counter() - start
+        start = time.perf_counter()
+        _gate(layer, settings).raise_if_failed()
+        timings["gates_s"] += time.perf_counter() - start
+    start = time.perf_counter()
+    publish_layers(["silver", "gold"], settings, backends.open_session)
+    timings["publish_s"] = time.perf_counter() - start
+    return timings
+
+
+def _record(ctx: BenchContext, key: str, value: Any) -> None:
+    path = ctx.workdir / "quality-times.json"
+    times = json.loads(path.read_text()) if path.exists() else {}
+    times[key] = value
+    path.write_text(json.dumps(times))
+
+
+def _recorded(ctx: BenchContext, key: str) -> Any:
+    path = ctx.workdir / "quality-times.json"
+    return (json.loads(path.read_text()) if path.exists() else {}).get(key)
+
+
+def _plain_full(ctx: BenchContext) -> dict[str, Any]:
+    settings = _settings(ctx, "plain", _raw_file(ctx))
+    seconds = _plain_build(settings)
+    _record(ctx, "plain_full_s", seconds)
+    shutil.copyfile(settings.duckdb_path, ctx.workdir / "quality-plain-result.duckdb")
+    return {"events": ctx.events, "dbt_s": round(seconds, 1), "note": "dbt build, no gates (baseline)"}
+
+
+def _gated_full(ctx: BenchContext) -> dict[str, Any]:
+    settings = _settings(ctx, "gated", _raw_file(ctx))
+    start = time.perf_counter()
+    timings = _gated_run(settings)
+    total = time.perf_counter() - start
     shutil.copyfile(settings.duckdb_path, ctx.workdir / "quality-gated-result.duckdb")
+    plain = _recorded(ctx, "plain_full_s")
     return {
         "events": ctx.events,
         **{k: round(v, 1) for k, v in timings.items()},
-        "quality_share_of_build": f"{100 * overhead / timings['build_s']:.0f}%",
+        "gates_share_of_build": f"{100 * timings['gates_s'] / timings['build_s']:.0f}%",
+        "gated_vs_plain": f"{total / plain:.2f}x" if plain else "n/a",
+    }
+
+
+def _plain_increment(ctx: BenchContext) -> dict[str, Any]:
+    settings = _settings(ctx, "plain-increment", ctx.workdir / "quality-plain-result.duckdb")
+    new = _add_increment(ctx, settings)
+    seconds = _plain_build(settings)
+    _record(ctx, "plain_increment_s", seconds)
+    return {"events": new, "dbt_s": round(seconds, 1), "note": "+1% new events: dbt build, no gates (baseline)"}
+
+
+def _gated_increment(ctx: BenchContext) -> dict[str, Any]:
+    settings = _settings(ctx, "gated-increment", ctx.workdir / "quality-gated-result.duckdb")
+    new = _add_increment(ctx, settings)
+    start = time.perf_counter()
+    timings = _gated_run(settings)
+    total = time.perf_counter() - start
+    shutil.copyfile(settings.duckdb_path, ctx.workdir / "quality-gated-increment-result.duckdb")
+    plain = _recorded(ctx, "plain_increment_s")
+    share = timings["gates_s"] / timings["build_s"]
+    return {
+        "events": new,
+        **{k: round(v, 1) for k, v in timings.items()},
+        "gates_share_of_build": f"{100 * share:.0f}% (target <=25%)",
+        "gated_vs_plain": f"{total / plain:.2f}x (target <=1.3x)" if plain else "n/a",
     }
 
 
 def _gates_only(ctx: BenchContext) -> dict[str, Any]:
-    from cardflow.settings import load_settings
-
-    data_dir = ctx.workdir / "quality-gates-only"
-    shutil.rmtree(data_dir, ignore_errors=True)
-    data_dir.mkdir(parents=True)
-    settings = load_settings(data_dir=data_dir, **_RELAXED)
-    shutil.copyfile(ctx.workdir / "quality-gated-result.duckdb", settings.duckdb_path)
+    settings = _settings(ctx, "gates-only", ctx.workdir / "quality-gated-increment-result.duckdb")
     rows = 0
     seconds = {}
     for layer in ("silver", "gold"):
@@ -145,7 +220,9 @@ def _gates_only(ctx: BenchContext) -> dict[str, Any]:
 def cases(ctx: BenchContext) -> list[Case]:
     _raw_file(ctx)  # generated here, outside the measured cases
     return [
-        Case("quality", "dbt build Silver+Gold (no gates)", _plain_build),
-        Case("quality", "gated WAP transform (checks+gates+publish)", _gated),
-        Case("quality", "Silver+Gold gates alone", _gates_only),
+        Case("quality", "dbt build Silver+Gold, full (no gates)", _plain_full),
+        Case("quality", "gated WAP transform, full", _gated_full),
+        Case("quality", "+1%: dbt build (no gates)", _plain_increment),
+        Case("quality", "+1%: gated WAP transform (hourly run)", _gated_increment),
+        Case("quality", "+1%: Silver+Gold gates alone", _gates_only),
     ]

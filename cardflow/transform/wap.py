@@ -159,7 +159,8 @@ def prepare_audit(
     per model.
 
     DuckDB: ``kept`` (the slot holds an earlier published version: the build catches up from it),
-    ``resynced`` (the slot held an unpublished build: copied from the published layer), ``dropped``
+    ``resynced`` (the slot held an unpublished build, or is used for the first time: copied from the
+    published layer), ``dropped``
     (nothing published yet, or ``full_refresh``). Snowflake: ``cloned`` or ``dropped``.
     """
     if warehouse.dialect == "duckdb":
@@ -189,10 +190,12 @@ def _prepare_slot(
     done: dict[str, str] = {}
     for model in models:
         audit = _name(warehouse, slot, model)
-        if full_refresh or (dirty and not warehouse.table_exists(schemas.published, model)):
+        # a clean slot that never held the model (its first use) starts from published, like a dirty one
+        fresh = dirty or not warehouse.table_exists(slot, model)
+        if full_refresh or (fresh and not warehouse.table_exists(schemas.published, model)):
             warehouse.execute(_sql(warehouse, "drop_audit").format(audit=audit))
             done[model] = "dropped"
-        elif dirty:
+        elif fresh:
             published = _name(warehouse, schemas.published, model)
             warehouse.execute(_sql(warehouse, "resync_audit").format(audit=audit, published=published))
             done[model] = "resynced"

@@ -111,7 +111,7 @@ def test_an_unpublished_build_is_resynced_from_published(settings: Settings) -> 
     _make(settings, "GOLD_AUDIT.a", "(1, 'v1')")
     with _session(settings) as wh:
         publish(wh, [(gold, ["a"])], settings)
-        assert prepare_audit(wh, gold, ["a"]) == {"a": "kept"}
+        assert prepare_audit(wh, gold, ["a"]) == {"a": "resynced"}  # slot B used for the first time
     _make(settings, "GOLD_AUDIT_B.a", "(9, 'failed the gate')")  # built, never published
     with _session(settings) as wh:
         assert prepare_audit(wh, gold, ["a"]) == {"a": "resynced"}
