@@ -6,11 +6,19 @@ back to back in fresh processes. The engine case is the ceiling: one ``CREATE TA
 all files with the same explicit columns (payload kept as JSON) and no bookkeeping. cardflow's case
 is the real load: manifest reading, per-file checksums, file name and row number per row, and the
 load_history rows in the same transactions. Target: at least 50% of the engine's events/s.
+
+The load-cursor cases show what a run costs as history grows: a lake with 10 or 10,000 historical
+manifests (already recorded as loaded) plus 10 new small runs; the run's file selection and load
+must cost the same with 10,000 as with 10 (target: within 10 %). The full-scan case is the old
+selection (read every manifest) on the 10,000 for contrast.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -77,8 +85,111 @@ def _cardflow(ctx: BenchContext) -> dict[str, object]:
     }
 
 
+_NEW_RUNS = 10
+_T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _cursor_lake(ctx: BenchContext, history: int) -> tuple[object, object]:
+    """A lake with ``history`` loaded manifests (recorded in the warehouse) and 10 new small runs."""
+    from cardflow.bronze.layout import manifest_key
+    from cardflow.bronze.store import LocalBronzeStore
+    from cardflow.warehouse.duckdb import DuckDBLoader
+    from cardflow.warehouse.manifest_log import ManifestRecord
+    from tests.bronze_factory import generate_bronze
+
+    root = ctx.workdir / f"cursor_{history}"
+    shutil.rmtree(root, ignore_errors=True)
+    settings = ctx.settings(data_dir=root / "data", duckdb_path_override=root / "warehouse.duckdb")
+    store = LocalBronzeStore(root / "lake")
+    records = []
+    for i in range(history):
+        run_id = f"{_T0 + timedelta(minutes=i):%Y%m%dT%H%M%S%f}Z-history-{i}"
+        key = manifest_key(settings.s3_prefix, "backfill", run_id)
+        part = f"{settings.s3_prefix}/source=orders/type=OrderCreated/dt=2026-01-01/hour=00/part-{i}.json.gz"
+        document = {"run_id": run_id, "origin": "backfill", "objects": [{"key": part}]}
+        store.write_bytes(key, json.dumps(document).encode())
+        records.append(ManifestRecord(key, "loaded", files=1, rows=1))
+    with DuckDBLoader(settings) as warehouse:
+        warehouse.manifest_log().record(records)
+    newest = _T0 + timedelta(minutes=history + 60 * 24)
+    for run in range(_NEW_RUNS):
+        generate_bronze(
+            store,
+            settings.s3_prefix,
+            events=200,
+            days=1,
+            seed=run,
+            run_id=f"{newest + timedelta(minutes=run):%Y%m%dT%H%M%S%f}Z-new-{run}",
+        )
+    return settings, store
+
+
+def _cursor_case(ctx: BenchContext, history: int) -> dict[str, object]:
+    from cardflow.warehouse.duckdb import DuckDBLoader
+    from cardflow.warehouse.load import load_files, select_files
+
+    settings, store = _cursor_lake(ctx, history)
+    with DuckDBLoader(settings) as warehouse:
+        selects = []
+        for _ in range(5):
+            start = time.perf_counter()
+            selection = select_files(store, settings, log=warehouse.manifest_log())
+            selects.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        selection = select_files(store, settings, log=warehouse.manifest_log())
+        summary = load_files(warehouse, store, selection)
+        run_s = time.perf_counter() - start
+    times_path = ctx.workdir / "load-cursor-times.json"
+    times = json.loads(times_path.read_text()) if times_path.exists() else {}
+    times[str(history)] = [min(selects), run_s]
+    times_path.write_text(json.dumps(times))
+    base = times.get(str(_NEW_RUNS))
+    vs = (
+        f"selection {min(selects) / base[0]:.2f}x, run {run_s / base[1]:.2f}x those with {_NEW_RUNS} "
+        "(target <=1.1x)"
+        if base and history != _NEW_RUNS
+        else ""
+    )
+    return {
+        "events": summary.rows_loaded,
+        "history": history,
+        "manifests_read": selection.manifests,
+        "select_ms": round(1000 * min(selects), 1),
+        "load_run_s": round(run_s, 3),
+        "vs_small_history": vs,
+    }
+
+
+def _cursor_10(ctx: BenchContext) -> dict[str, object]:
+    return _cursor_case(ctx, _NEW_RUNS)
+
+
+def _cursor_10k(ctx: BenchContext) -> dict[str, object]:
+    return _cursor_case(ctx, 10_000)
+
+
+def _full_scan_10k(ctx: BenchContext) -> dict[str, object]:
+    """The selection without a cursor (every manifest read, every part listed) on the same lake."""
+    from cardflow.bronze.store import LocalBronzeStore
+    from cardflow.warehouse.load import select_files
+
+    root = ctx.workdir / "cursor_10000"
+    settings = ctx.settings(data_dir=root / "data", duckdb_path_override=root / "warehouse.duckdb")
+    start = time.perf_counter()
+    selection = select_files(LocalBronzeStore(root / "lake"), settings)
+    return {
+        "events": 0,
+        "manifests_read": selection.manifests,
+        "select_ms": round(1000 * (time.perf_counter() - start), 1),
+        "note": "full scan, no cursor (before)",
+    }
+
+
 def cases(ctx: BenchContext) -> list[Case]:
     return [
+        Case("load", f"load run, {_NEW_RUNS} historical manifests", _cursor_10),
+        Case("load", "load run, 10,000 historical manifests", _cursor_10k),
+        Case("load", "selection by full scan, 10,000 manifests", _full_scan_10k),
         Case("load", "prepare Bronze files (once per size)", _prepare),
         Case("load", "duckdb read_json -> table (engine limit)", _engine),
         Case("load", "cardflow DuckDB load (history, checksums)", _cardflow),
