@@ -117,8 +117,6 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "SNOWFLAKE_GOLD_SCHEMA": settings.snowflake_gold_schema,
         "RAW_EVENTS_FRESHNESS_WARN_HOURS": repr(float(settings.raw_events_freshness_warn_hours)),
         "RAW_EVENTS_FRESHNESS_ERROR_HOURS": repr(float(settings.raw_events_freshness_error_hours)),
-        "VOLUME_ANOMALY_PCT": repr(float(settings.volume_anomaly_pct)),
-        "VOLUME_ANOMALY_LOOKBACK_DAYS": str(settings.volume_anomaly_lookback_days),
     }
 
 
