@@ -123,13 +123,15 @@ def _gate(layer: str, settings: Any) -> Any:
 def _gated_run(settings: Any) -> dict[str, float]:
     from cardflow.backends.chooser import resolve_backends
     from cardflow.quality.raw_checks import run_raw_checks
+    from cardflow.transform.freshness import newest_event_at
     from cardflow.transform.wap import build_layer, publish_layers
 
     backends = resolve_backends(settings, needs={"warehouse"})
     timings = {"raw_checks_s": 0.0, "build_s": 0.0, "gates_s": 0.0, "publish_s": 0.0}
     start = time.perf_counter()
+    newest = newest_event_at(backends.settings, backends.target)  # dbt source freshness, as the flow runs it
     with backends.open_session() as warehouse:
-        run_raw_checks(warehouse, settings).raise_on_errors()
+        run_raw_checks(warehouse, settings, newest_event_at=newest).raise_on_errors()
     timings["raw_checks_s"] = time.perf_counter() - start
     for layer in ("silver", "gold"):
         start = time.perf_counter()

@@ -26,6 +26,7 @@ from cardflow.quality.raw_checks import RawChecksReport, run_raw_checks
 from cardflow.quality.reconcile import ReconciliationReport, reconcile_raw
 from cardflow.quality.results import GateResult
 from cardflow.settings import Settings
+from cardflow.transform.freshness import newest_event_at
 from cardflow.transform.wap import LayerName, build_layer, current_audit_schemas, publish_layers
 from tasks.alerts import notify
 from tasks.dbt import dbt_invoker
@@ -65,9 +66,12 @@ def enforce_gate(result: GateResult, settings: Settings) -> None:
 # --- Prefect tasks -------------------------------------------------------------------------------
 @task(name="raw-events-checks")
 def raw_events_checks_task(settings: Settings) -> RawChecksReport:
-    """Freshness and volume of RAW.EVENTS; artifact always, alert on warn, raise on error."""
-    with resolve_backends(settings, needs={"warehouse"}).open_session() as warehouse:
-        report = run_raw_checks(warehouse, settings)
+    """Freshness (``dbt source freshness``) and volume of RAW.EVENTS; artifact always, alert on warn,
+    raise on error."""
+    backends = resolve_backends(settings, needs={"warehouse"})
+    newest = newest_event_at(backends.settings, backends.target)  # before the session: dbt opens the file
+    with backends.open_session() as warehouse:
+        report = run_raw_checks(warehouse, settings, newest_event_at=newest)
     create_markdown_artifact(
         key="raw-events-checks",
         markdown=report.to_markdown(),

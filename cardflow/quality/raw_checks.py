@@ -2,7 +2,8 @@
 
 * Freshness: hours between now and the newest event's ``inserted_at`` (when the source recorded
   it). Above RAW_EVENTS_FRESHNESS_WARN_HOURS -> warn, above RAW_EVENTS_FRESHNESS_ERROR_HOURS -> error.
-  ``inserted_at`` catches both a silent upstream and a stalled ingestion.
+  ``inserted_at`` catches both a silent upstream and a stalled ingestion. The flow passes the value
+  ``dbt source freshness`` measured (:mod:`cardflow.transform.freshness`), so dbt owns the check.
 * Volume: distinct events in the last 24 hours of data (counted back from the newest event, so the
   check is independent of freshness) against the mean of the VOLUME_ANOMALY_LOOKBACK_DAYS 24-hour
   windows before it that the data fully covers. A drop of at least VOLUME_ANOMALY_PCT percent ->
@@ -165,14 +166,25 @@ def check_volume(
     )
 
 
-def run_raw_checks(warehouse: WarehouseSession, settings: Settings, now: datetime | None = None) -> RawChecksReport:
-    """Run freshness and volume on RAW.EVENTS of ``warehouse``; never raises on a bad verdict."""
+def run_raw_checks(
+    warehouse: WarehouseSession,
+    settings: Settings,
+    now: datetime | None = None,
+    *,
+    newest_event_at: datetime | Literal["query"] | None = "query",
+) -> RawChecksReport:
+    """Run freshness and volume on RAW.EVENTS of ``warehouse``; never raises on a bad verdict.
+
+    ``newest_event_at``: the newest ``inserted_at`` as ``dbt source freshness`` measured it (None:
+    RAW is empty); ``"query"`` (tests, ad-hoc runs) takes it from this module's own query.
+    """
     now = now or datetime.now(UTC)
     statements = named_statements("quality_raw_metrics.sql", __file__)
     raw = settings.snowflake_raw_schema
     newest_raw, _loaded, oldest_raw, rows = warehouse.query(statements["freshness"].format(raw=raw))[0]
     newest, oldest = _as_utc(newest_raw), _as_utc(oldest_raw)
-    outcomes = [check_freshness(newest, now, settings)]
+    measured = newest if newest_event_at == "query" else newest_event_at
+    outcomes = [check_freshness(measured, now, settings)]
     windows: dict[int, int] = {}
     if newest is not None:
         sql = statements["volume_windows"].format(
