@@ -88,7 +88,9 @@ def medallion_pipeline(
     manifest = backfill.get("manifest")
     result = {
         "backfill": backfill,
-        "load": stage("load", s3_to_snowflake_load_raw, warehouse=True, manifest_keys=[manifest] if manifest else None),
+        "load": stage(
+            "load", s3_to_snowflake_load_raw, warehouse=True, **({"manifest_keys": [manifest]} if manifest else {})
+        ),
         "transform": stage("transform", dbt_transform_and_test, warehouse=True, full_refresh=full_refresh),
     }
     logger.info("medallion_pipeline done: %s", {k: _scalars(v) for k, v in result.items()})

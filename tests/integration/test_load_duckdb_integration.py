@@ -59,8 +59,10 @@ def test_flow_loads_s3_bronze_once_publishes_artifact_and_replays(s3_settings: S
     assert len(rows) == len(bronze.objects)
     assert {r["status"] for r in rows} == {"loaded"} and sum(r["rows_loaded"] for r in rows) == bronze.rows
 
-    second = s3_to_snowflake_load_raw(settings=s3_settings)  # all manifests: nothing new
-    assert second["rows_loaded"] == 0 and second["files_already_loaded"] == len(bronze.objects)
+    second = s3_to_snowflake_load_raw(settings=s3_settings)  # the load cursor: nothing new to read
+    assert second["rows_loaded"] == 0 and second["files"] == 0
+    again = s3_to_snowflake_load_raw(manifest_keys=[bronze.manifest_key], settings=s3_settings)
+    assert again["rows_loaded"] == 0 and again["files_already_loaded"] == len(bronze.objects)
 
     # a file whose object was damaged after its manifest: reported by name, the run ends Failed
     extra = generate_bronze(store, s3_settings.s3_prefix, events=300, days=1, seed=99, run_id="second-run")

@@ -141,15 +141,15 @@ def test_snowflake_publish_statements(fakesnow_settings: Settings) -> None:
     with resolve_backends(clone, needs={"warehouse"}).open_session() as wh:
         wh.execute(f"CREATE SCHEMA IF NOT EXISTS {db}.GOLD_AUDIT")
         wh.execute(f"CREATE OR REPLACE TABLE {db}.GOLD_AUDIT.T1 AS SELECT 1 AS k")
-        assert publish(wh, schemas, ["T1"], clone) == {"T1": "cloned"}
+        assert publish(wh, [(schemas, ["T1"])], clone) == {"gold": {"T1": "cloned"}}
         assert wh.query(f"SELECT k FROM {db}.GOLD.T1") == [(1,)]
         assert prepare_audit(wh, schemas, ["T1"]) == {"T1": "cloned"}
         assert wh.query(f"SELECT k FROM {db}.GOLD_AUDIT.T1") == [(1,)]
         wh.execute(f"INSERT INTO {db}.GOLD_AUDIT.T1 VALUES (2)")
         with pytest.raises(snowflake.connector.errors.ProgrammingError):  # fakesnow: no SWAP
-            publish(wh, schemas, ["T1"], swap)
+            publish(wh, [(schemas, ["T1"])], swap)
         assert wh.query(f"SELECT k FROM {db}.GOLD.T1") == [(1,)]
-        assert publish(wh, schemas, ["T1"], clone) == {"T1": "cloned"}
+        assert publish(wh, [(schemas, ["T1"])], clone) == {"gold": {"T1": "cloned"}}
         assert sorted(wh.query(f"SELECT k FROM {db}.GOLD.T1")) == [(1,), (2,)]
 
 

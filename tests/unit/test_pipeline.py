@@ -46,14 +46,15 @@ def stages(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     seen: dict[str, Any] = {"calls": [], "slots": {}, "load_failures": [], "transform_error": None}
 
     @flow(name="fake_backfill")
-    def backfill(settings: Settings | None = None) -> dict[str, int]:
+    def backfill(settings: Settings | None = None) -> dict[str, Any]:
         seen["calls"].append("backfill")
         seen["settings"] = settings
-        return {"rows": 10}
+        return seen.get("backfill_result", {"rows": 10})
 
     @flow(name="fake_load")
-    def load(settings: Settings | None = None) -> dict[str, int]:
+    def load(manifest_keys: list[str] | None = None, settings: Settings | None = None) -> dict[str, int]:
         seen["calls"].append("load")
+        seen["manifest_keys"] = manifest_keys
         seen["slots"].setdefault("load", []).append(_active_slots())
         if seen["load_failures"]:
             raise seen["load_failures"].pop(0)
@@ -116,3 +117,14 @@ def test_stages_resolve_the_environment_themselves_when_no_settings_are_given(
 def test_stages_get_the_callers_settings_when_given(stages: dict[str, Any], local_settings: Settings) -> None:
     pipeline.medallion_pipeline(retries=0, settings=local_settings)
     assert stages["settings"] is local_settings
+
+
+def test_load_reads_the_manifest_the_backfill_wrote(
+    warehouse_limit: None, stages: dict[str, Any], local_settings: Settings
+) -> None:
+    """No listing when the backfill names its manifest; the load cursor only when it wrote none."""
+    pipeline.medallion_pipeline(settings=local_settings)
+    assert stages["manifest_keys"] is None
+    stages["backfill_result"] = {"rows": 10, "manifest": "bronze/_manifests/origin=backfill/x.json"}
+    pipeline.medallion_pipeline(settings=local_settings)
+    assert stages["manifest_keys"] == ["bronze/_manifests/origin=backfill/x.json"]
