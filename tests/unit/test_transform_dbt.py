@@ -118,7 +118,8 @@ def test_dbt_gets_a_private_temporary_profile_and_never_the_password_in_environ(
     assert seen["file_mode"] == 0o600 and seen["dir_mode"] == 0o700
     assert seen["profile"]["cardflow"]["outputs"]["snowflake"]["password"] == "s3cret-value"
     assert seen["env_has_password"] is False
-    assert seen["args"][-2:] == ["--target", "snowflake"]
+    assert seen["args"][1:3] == ["--target", "snowflake"]
+    assert seen["args"][3] == "--target-path" and seen["args"][4] == str(dbt_tasks.target_path(settings))
     assert not Path(seen["dir"]).exists()  # removed after the run
     assert not any("s3cret-value" in v for v in os.environ.values())
 
@@ -186,3 +187,13 @@ def test_node_tasks_setting_picks_prefect_dbts_runner(tmp_path) -> None:
 
     assert dbt_invoker(load_settings(data_dir=tmp_path, dbt_node_tasks=True)) is prefect_dbt_invoker
     assert dbt_invoker(load_settings(data_dir=tmp_path, dbt_node_tasks=False)) is None
+
+
+def test_target_path_is_kept_per_set_of_project_variables(tmp_path) -> None:
+    """Partial parsing needs the same variables as the saved manifest: one directory per set, under
+    the data dir, stable between runs (the audit builds of each layer find their own)."""
+    settings = load_settings(data_dir=tmp_path)
+    audit = settings.model_copy(update={"snowflake_silver_schema": "SILVER_AUDIT"})
+    assert dbt_tasks.target_path(settings) == dbt_tasks.target_path(load_settings(data_dir=tmp_path))
+    assert dbt_tasks.target_path(settings) != dbt_tasks.target_path(audit)
+    assert dbt_tasks.target_path(settings).is_relative_to(tmp_path.resolve() / "dbt" / "target")
