@@ -333,8 +333,3 @@ def publish_layers(
     """Publish the audited ``layers`` together (only ever called after their gates passed)."""
     with open_session() as warehouse:
         return publish(warehouse, [(layer_schemas(settings, layer), layer_models(layer)) for layer in layers], settings)
-
-
-def publish_layer(layer: LayerName, settings: Settings, open_session: SessionOpener) -> dict[str, str]:
-    """Publish one audited layer (see :func:`publish_layers`)."""
-    return publish_layers([layer], settings, open_session)[layer]
