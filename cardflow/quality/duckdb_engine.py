@@ -98,7 +98,7 @@ def stream_frames(warehouse: WarehouseSession, sql: str, chunk_rows: int) -> Ite
     are checked exactly (DuckDB's own DataFrame conversion would give float64). That costs more per
     row than floats, which is why only the increment is streamed.
     """
-    reader = warehouse.conn.execute(sql).to_arrow_reader(chunk_rows)
+    reader = warehouse.conn.sql(sql).to_arrow_reader(chunk_rows)
     for batch in reader:
         if batch.num_rows:
             yield batch.to_pandas()

@@ -115,12 +115,13 @@ def _run_on_copy(
     return settings
 
 
-def _audits(settings: Settings) -> dict[str, str]:
-    """The audit slot each layer's latest build went to."""
+def _slots(settings: Settings) -> dict[str, Any]:
+    """Per layer, the audit slot its views point at (live) and the one a build left unpublished."""
     from cardflow.backends.chooser import resolve_backends
-    from cardflow.transform.wap import current_audit_schemas
+    from cardflow.transform.wap import slot_state
 
-    return current_audit_schemas(settings, resolve_backends(settings).open_session)
+    with resolve_backends(settings).open_session() as warehouse:
+        return {layer: slot_state(warehouse, layer) for layer in ("silver", "gold")}
 
 
 def _tables(settings: Settings, schema: str) -> set[str]:
@@ -158,11 +159,12 @@ def test_anomaly_stops_the_right_gate_and_gold_is_unchanged(
     assert any(expectation in f for f in err.value.failures), err.value.failures
     assert _gold(settings) == scenario.gold
     # the failed build stays for inspection, in the slot the published views do not point at
-    audits = _audits(settings)
-    assert audits["silver"] == "SILVER_AUDIT_B"  # the baseline run published SILVER_AUDIT
-    assert "stg_order_created" in _tables(settings, audits["silver"])
+    slots = _slots(settings)
+    assert slots["silver"].live == "SILVER_AUDIT"  # what the baseline run published, still live
+    assert slots["silver"].building == "SILVER_AUDIT_B"
+    assert "stg_order_created" in _tables(settings, slots["silver"].building)
     if gate == "gold":
-        assert "fct_orders" in _tables(settings, audits["gold"])
+        assert "fct_orders" in _tables(settings, slots["gold"].building)
         assert any(
             "fct_sku_supply_demand: expect_column_values_to_be_in_set(is_known_sku)" in f
             for f in err.value.failures
@@ -191,7 +193,8 @@ def test_clean_batch_passes_and_is_published(scenario: Scenario, tmp_path: Path)
     assert result.raw_checks == {"freshness": "ok", "volume": "ok"}
     gold = _gold(settings)
     assert len(gold["fct_orders"]) > len(scenario.gold["fct_orders"])
-    audit = _audits(settings)["gold"]
+    audit = _slots(settings)["gold"].live
+    assert audit == "GOLD_AUDIT_B" and _slots(settings)["gold"].building is None
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
         for model in GOLD:  # published == what the gate validated
             assert (
