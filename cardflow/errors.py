@@ -81,6 +81,14 @@ class LoadError(CardflowError):
         super().__init__(f"{file_name}: {problem}")
 
 
+class UnsafeSqlText(CardflowError):
+    """A value cannot be written into SQL safely (a control character), so it is refused."""
+
+    def __init__(self, value: str, problem: str) -> None:
+        self.value = value
+        super().__init__(f"{value!r}: {problem}; rename the object or the setting so it has none")
+
+
 class TransformError(CardflowError):
     """dbt failed: a model errored or an error-severity test failed."""
 

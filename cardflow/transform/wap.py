@@ -35,6 +35,7 @@ from cardflow.errors import TransformError
 from cardflow.settings import Settings
 from cardflow.sqlfiles import named_statements
 from cardflow.transform.dbt import DbtInvoker, invoke_dbt
+from cardflow.warehouse.base import plain_identifier
 from cardflow.warehouse.connection import SessionOpener, WarehouseSession, WarehouseTarget
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ def _sql(warehouse: WarehouseSession, key: str) -> str:
 
 
 def _name(warehouse: WarehouseSession, schema: str, table: str) -> str:
+    table = plain_identifier(table)  # a model name comes from a file name, not from validated settings
     return (
         f"{warehouse.database}.{schema}.{table}" if warehouse.dialect == "snowflake" else f"{schema}.{table}"
     )
