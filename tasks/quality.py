@@ -27,7 +27,7 @@ from cardflow.quality.reconcile import ReconciliationReport, reconcile_raw
 from cardflow.quality.results import GateResult
 from cardflow.settings import Settings
 from cardflow.transform.wap import LayerName, build_layer, layer_schemas, publish_layer
-from tasks.alerts import notify
+from tasks.alerts import alert_reconciliation_gaps, notify
 from tasks.dbt import dbt_invoker
 
 
@@ -85,8 +85,7 @@ def reconcile_raw_task(settings: Settings) -> ReconciliationReport:
     create_markdown_artifact(
         key="raw-reconciliation", markdown=report.to_markdown(), description=report.summary()
     )
-    if report.gaps:
-        notify("quality_warning", report.summary(), settings)
+    alert_reconciliation_gaps(report.summary(), len(report.gaps), settings)
     return report
 
 
