@@ -100,3 +100,10 @@ def test_suite_must_say_which_layer_and_model(tmp_path: Path) -> None:
 def test_suites_live_in_expectations_dir() -> None:
     assert EXPECTATIONS_DIR.name == "expectations"
     assert sorted(p.stem for p in EXPECTATIONS_DIR.glob("*.json")) == sorted(SILVER | GOLD)
+
+
+def test_a_column_name_that_is_not_an_identifier_is_refused(tmp_path: Path) -> None:
+    """The engines select suite columns unquoted: a name with quotes or a statement is refused."""
+    bad = {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "x FROM t; DROP TABLE y; --"}}
+    with pytest.raises(SuiteDefinitionError, match="not a plain SQL identifier"):
+        load_suite_file(_write(tmp_path, [bad]))
