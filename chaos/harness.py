@@ -68,7 +68,7 @@ PG = {
 }
 SECRET = "chaos-webhook-secret"  # a throw-away secret of this run's private webhook, not a credential
 #: how long into a batch stage the kill may land (seconds); beyond its end the kill is a no-op
-KILL_WINDOW = {"backfill": 4.0, "load": 6.0, "transform": 40.0, "consumer": 3.0, "webhook": 3.0}
+KILL_WINDOW = {"backfill": 3.0, "load": 2.0, "transform": 40.0, "consumer": 2.0, "webhook": 1.0}
 
 
 @dataclass(frozen=True)
@@ -155,6 +155,7 @@ class Harness:
         self.topology = Topology(f"cardflow_chaos_{uuid.uuid4().hex[:8]}", delivery_limit=1000)
         self.port = _free_port()
         self.accepted: dict[str, dict[str, Any]] = {}
+        self.victims: list[str] = []
         self.env = os.environ | {
             "PYTHONPATH": str(ROOT),
             "CARDFLOW_DATA_DIR": str(self.work / "data"),
@@ -269,8 +270,7 @@ class Harness:
         self._accept("rabbitmq", events)
 
     def send_webhook(self, events: list[dict[str, Any]]) -> None:
-        half = len(events) // 2
-        batches = [events[:half], events[half:]]
+        batches = [events[i : i + 5] for i in range(0, len(events), 5)]
         batches.append(batches[0])  # a redelivered batch
         self.report.duplicates_sent += len(batches[0])
         for batch in batches:
@@ -337,15 +337,21 @@ class Harness:
             self._wait_webhook()
         during.join()
 
+    def next_victim(self) -> str:
+        """Every stage once per cycle of five rounds, in a random order (so each is killed)."""
+        if not self.victims:
+            self.victims = self.rng.sample(STAGES, k=len(STAGES))
+        return self.victims.pop()
+
     def round(self, round_no: int) -> None:
-        victim = self.rng.choice(STAGES)
+        victim = self.next_victim()
         self.send_event_store(self._events(round_no, 0))
-        traffic = threading.Thread(
-            target=lambda: (
-                self.send_rabbitmq(self._events(round_no, 1)),
-                self.send_webhook(self._events(round_no, 2)),
-            )
-        )
+        mq_events, webhook_events = self._events(round_no, 1), self._events(round_no, 2)
+        # the victim's channel goes first, so the kill lands while its traffic is in flight
+        sends = [lambda: self.send_rabbitmq(mq_events), lambda: self.send_webhook(webhook_events)]
+        if victim == "webhook":
+            sends.reverse()
+        traffic = threading.Thread(target=lambda: [send() for send in sends])
         traffic.start()
         if victim in ("consumer", "webhook"):
             self.kill_service(self.consumer if victim == "consumer" else self.webhook, traffic)
