@@ -409,8 +409,11 @@ class Harness:
 
     def _gold(self) -> tuple[Counter[str], Counter[str]]:
         """Business keys expected from the accepted events vs the rows Gold holds per key."""
-        keys = {"OrderCreated": ("fct_orders", "order_id"), "ManufacturingBatch": ("fct_batch_performance", "batch_id"),
-                "CardCatalogEntryInserted": ("dim_card", "sku")}
+        keys = {
+            "OrderCreated": ("fct_orders", "order_id"),
+            "ManufacturingBatch": ("fct_batch_performance", "batch_id"),
+            "CardCatalogEntryInserted": ("dim_card", "sku"),
+        }
         expected: Counter[str] = Counter()
         for event in self.accepted.values():
             table, column = keys[event["event_type"]]
