@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint bench clean deploy serve
+.PHONY: install demo test lint bench chaos clean deploy serve
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
 	$(BIN)/python -m benchmarks
+
+# kill -9 one process per round (consumer, webhook, backfill, load, transform), then check every
+# accepted event is in Bronze, RAW and Gold exactly once; needs the local PostgreSQL and RabbitMQ.
+# Not part of `make test`. CHAOS_ROUNDS=5 make chaos for a short run.
+CHAOS_ROUNDS ?= 50
+chaos: $(STAMP)
+	$(BIN)/python -m chaos --rounds $(CHAOS_ROUNDS)
 
 # needs PREFECT_API_URL pointing at a Prefect server (or Cloud workspace)
 deploy: $(STAMP)

@@ -73,12 +73,34 @@ class StorageError(CardflowError):
         super().__init__(f"{key}: {problem}")
 
 
+class ConcurrentWriteError(StorageError):
+    """A conditional write lost a race: the object changed since this writer read it."""
+
+    def __init__(self, key: str, expected: str | None, found: str | None) -> None:
+        self.expected = expected
+        self.found = found
+        super().__init__(
+            key,
+            f"changed by another writer since it was read (expected version {expected or 'none'}, "
+            f"found {found or 'none'}); nothing was overwritten. Another run is updating it: let it "
+            "finish, then re-run (the state it committed is kept)",
+        )
+
+
 class LoadError(CardflowError):
     """A Bronze file could not be loaded into RAW.EVENTS."""
 
     def __init__(self, file_name: str, problem: str) -> None:
         self.file_name = file_name
         super().__init__(f"{file_name}: {problem}")
+
+
+class UnsafeSqlText(CardflowError):
+    """A value cannot be written into SQL safely (a control character), so it is refused."""
+
+    def __init__(self, value: str, problem: str) -> None:
+        self.value = value
+        super().__init__(f"{value!r}: {problem}; rename the object or the setting so it has none")
 
 
 class TransformError(CardflowError):

@@ -33,6 +33,7 @@ from cardflow.contract import parse_timestamp
 from cardflow.settings import Settings, get_settings
 from tasks.alerts import alert_on_failure
 from tasks.backfill import finish_backfill_task, land_chunks_task, plan_backfill_task
+from tasks.limits import holds_backfill_slot
 from tasks.run_names import backfill_run_name
 
 
@@ -46,6 +47,7 @@ def _when(value: str | datetime | None, name: str) -> datetime | None:
     on_failure=[alert_on_failure],
     on_crashed=[alert_on_failure],
 )
+@holds_backfill_slot
 def events_backfill_to_s3(
     start: str | datetime | None = None,
     end: str | datetime | None = None,

@@ -4,7 +4,8 @@ The seed system's name; it serves both warehouses (DuckDB embedded, Snowflake vi
 :func:`cardflow.backends.chooser.resolve_backends` picks from settings and blocks (and checks, before
 anything moves). A table artifact lists every file of the run with its status, rows and error. Files
 that fail are reported and retried on the next run; the run itself then ends Failed, after
-everything else was loaded, so an alert fires.
+everything else was loaded, so an alert fires. A run holds a slot of the ``warehouse`` limit
+(:mod:`tasks.limits`) from start to end.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from cardflow.backends.chooser import resolve_backends
 from cardflow.settings import Settings, get_settings
 from cardflow.warehouse.load import artifact_rows, raise_if_failed
 from tasks.alerts import alert_on_failure
+from tasks.limits import holds_warehouse_slot
 from tasks.load import load_files_task, select_files_task
 from tasks.run_names import load_run_name
 
@@ -28,6 +30,7 @@ from tasks.run_names import load_run_name
     on_failure=[alert_on_failure],
     on_crashed=[alert_on_failure],
 )
+@holds_warehouse_slot("s3_to_snowflake_load_raw")
 def s3_to_snowflake_load_raw(
     manifest_keys: list[str] | None = None, settings: Settings | None = None
 ) -> dict[str, Any]:

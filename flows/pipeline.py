@@ -4,11 +4,12 @@ Reads like the pipeline's table of contents: each stage is its own flow (a subfl
 can also be deployed and run alone. Around the stages:
 
 * the warehouse stages (load, transform) each hold one slot of the Prefect global concurrency
-  limit ``warehouse`` while they run, so two pipelines (or a pipeline and an ad hoc load) never
-  write the warehouse at once (DuckDB allows one writer; on Snowflake it keeps loads ordered).
-  The slots are taken one stage at a time, never nested, so the pipeline cannot deadlock on
-  itself. Where the limit does not exist (ephemeral API, a fresh server) nothing is enforced and
-  Prefect logs a warning: create it with ``cardflow limits``.
+  limit ``warehouse`` while they run, so two pipelines (or a pipeline and an ad hoc load or
+  transform) never write the warehouse at once (DuckDB allows one writer; on Snowflake it keeps
+  loads ordered). The pipeline owns the slot around each stage; the stage subflows, which take
+  it themselves when run alone, see it held and do not take a second one (:mod:`tasks.limits`),
+  so the pipeline cannot deadlock on itself. On a Prefect server a missing limit fails the run
+  naming ``cardflow limits``; on the ephemeral API (the demo) Prefect only warns.
 * a stage that fails for a transient reason (network, throttling, a locked file) is retried
   with exponential backoff; data errors (contract, quality gate, dbt) fail at once
   (:mod:`cardflow.retry`).
@@ -22,7 +23,6 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.concurrency.sync import concurrency
 
 from cardflow.backends.chooser import resolve_backends
 from cardflow.retry import call_with_retries
@@ -31,11 +31,8 @@ from flows.backfill import events_backfill_to_s3
 from flows.load import s3_to_snowflake_load_raw
 from flows.transform import dbt_transform_and_test
 from tasks.alerts import alert_on_failure
-from tasks.limits import WAREHOUSE_LIMIT
+from tasks.limits import warehouse_slot
 from tasks.run_names import pipeline_run_name
-
-WAREHOUSE_SLOT_TIMEOUT_SECONDS = 3 * 3600
-"""How long a stage waits for the warehouse before failing (a stuck run's lease expires sooner)."""
 
 
 @flow(
@@ -76,7 +73,7 @@ def medallion_pipeline(
         def attempt() -> Any:
             if not warehouse:
                 return fn(settings=given, **kwargs)
-            with concurrency(WAREHOUSE_LIMIT, occupy=1, timeout_seconds=WAREHOUSE_SLOT_TIMEOUT_SECONDS):
+            with warehouse_slot(f"medallion_pipeline stage {name}"):
                 return fn(settings=given, **kwargs)
 
         logger.info("stage %s starting", name)

@@ -4,6 +4,7 @@ For when transformation or load logic changed, or RAW rows of a period are suspe
 Bronze files (not the event store) are the source. Each file's RAW rows are replaced atomically
 (DuckDB: delete rows + history and re-insert in one transaction per file; Snowflake: DELETE and
 COPY ... FORCE = TRUE in one transaction), then dbt rebuilds Silver and Gold with a full refresh.
+The run holds the ``warehouse`` slot throughout; the rebuild (a subflow) runs under it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from cardflow.errors import TransformError
 from cardflow.settings import Settings, get_settings
 from cardflow.warehouse.load import artifact_rows, raise_if_failed
 from tasks.alerts import alert_on_failure
+from tasks.limits import holds_warehouse_slot
 from tasks.load import reload_files_task, select_date_range_task
 from tasks.run_names import replay_run_name
 
@@ -29,6 +31,7 @@ from tasks.run_names import replay_run_name
     on_failure=[alert_on_failure],
     on_crashed=[alert_on_failure],
 )
+@holds_warehouse_slot("bronze_replay")
 def bronze_replay(
     start: date, end: date, rebuild: bool = True, settings: Settings | None = None
 ) -> dict[str, Any]:

@@ -9,6 +9,8 @@ Reads like its table of contents:
 
 A failed build or gate stops the flow before the publish: analysts keep the last good layers, the
 audit schema keeps what failed, and the gate's artifact names each failed expectation.
+A run holds a slot of the ``warehouse`` limit (:mod:`tasks.limits`) from start to end, so a manual
+transform during a pipeline run waits for it instead of rebuilding the same audit tables.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from cardflow.backends.chooser import resolve_backends
 from cardflow.errors import QualityGateFailed, ReportError
 from cardflow.settings import Settings, get_settings
 from tasks.alerts import alert_on_failure
+from tasks.limits import holds_warehouse_slot
 from tasks.quality import (
     build_layer_task,
     gate_layer_task,
@@ -97,6 +100,7 @@ def _build_and_gate(layer: str, settings: Settings, full_refresh: bool) -> dict[
     on_failure=[alert_on_failure],
     on_crashed=[alert_on_failure],
 )
+@holds_warehouse_slot("dbt_transform_and_test")
 def dbt_transform_and_test(
     full_refresh: bool = False, reconcile: bool = False, settings: Settings | None = None
 ) -> TransformResult:

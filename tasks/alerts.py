@@ -188,6 +188,23 @@ def notify(kind: AlertKind, summary: str, settings: Settings, *, timeout: float 
     return post_alert(alert, settings, timeout=timeout)
 
 
+def alert_reconciliation_gaps(summary: str, gap_count: int, settings: Settings) -> AlertOutcome | None:
+    """One alert for a reconciliation run that found ``gap_count`` day/type pairs missing in RAW.
+
+    ``summary`` is the report's own (days, types and counts, never events). One message per run,
+    however many pairs are short, so the nightly deployment pages once. Does nothing (returns
+    None) when there is no gap.
+    """
+    if gap_count <= 0:
+        return None
+    return notify(
+        "quality_warning",
+        f"reconciliation: {summary}. Repair with an explicit backfill range "
+        "(`cardflow backfill --start ... --end ...`) and a load; see docs/backfill.md",
+        settings,
+    )
+
+
 def _emit_event(alert: Alert, settings: Settings) -> None:
     """Emit ``cardflow.<kind>`` so server/Cloud automations can react (deployments/automations/).
 

@@ -28,7 +28,7 @@ from cardflow.quality.results import GateResult
 from cardflow.settings import Settings
 from cardflow.transform.freshness import newest_event_at
 from cardflow.transform.wap import LayerName, build_layer, current_audit_schemas, publish_layers
-from tasks.alerts import notify
+from tasks.alerts import alert_reconciliation_gaps, notify
 from tasks.dbt import dbt_invoker
 
 
@@ -89,8 +89,7 @@ def reconcile_raw_task(settings: Settings) -> ReconciliationReport:
     create_markdown_artifact(
         key="raw-reconciliation", markdown=report.to_markdown(), description=report.summary()
     )
-    if report.gaps:
-        notify("quality_warning", report.summary(), settings)
+    alert_reconciliation_gaps(report.summary(), len(report.gaps), settings)
     return report
 
 

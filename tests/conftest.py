@@ -42,6 +42,11 @@ def prefect_harness() -> Iterator[None]:
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=600):
+        # the harness is a Prefect server: warehouse writers take the `warehouse` slot strictly,
+        # so create it as `cardflow limits` would on a real one
+        from tasks.limits import ensure_warehouse_limit
+
+        ensure_warehouse_limit(1)
         yield
 
 

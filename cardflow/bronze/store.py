@@ -4,6 +4,13 @@ Both stores take keys produced by :mod:`cardflow.bronze.layout`; the local store
 ``CARDFLOW_DATA_DIR/lake`` so that switching is a setting, not a code change. Writes are atomic
 (local: temp file + rename; S3: single PUT or multipart completed as one object).
 
+Small mutable objects (the backfill state) are written with a **conditional write** instead:
+:meth:`~BronzeStore.read_versioned` returns the bytes with a version token, and
+:meth:`~BronzeStore.write_if_version` replaces them only if the token still matches (S3: ``If-Match``
+on the ETag, ``If-None-Match: *`` for a first write; local: compare and rename under an exclusive
+``flock``), so two writers racing on the same object cannot lose an update silently: the loser gets
+:class:`~cardflow.errors.ConcurrentWriteError`.
+
 Which store a run uses is decided in one place, :mod:`cardflow.backends.chooser` (a prefect-aws
 ``S3Bucket`` block, the ``S3_*`` variables, or the local lake). It hands this module a plain
 :data:`BronzeLocation` (a directory or an :class:`S3Config`), so Bronze itself knows nothing about
@@ -12,6 +19,8 @@ Prefect, and the location can be pickled to worker processes that open their own
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import logging
 import os
 import tempfile
@@ -23,7 +32,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import SecretStr
 
-from cardflow.errors import StorageError
+from cardflow.errors import ConcurrentWriteError, StorageError
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +61,16 @@ class BronzeStore(Protocol):
 
     def uri(self, key: str) -> str:
         """A URI for humans and for warehouses (``file://`` or ``s3://``)."""
+
+    def read_versioned(self, key: str) -> tuple[bytes, str] | None:
+        """The object's bytes and version token, or None when there is no object at ``key``."""
+
+    def write_if_version(self, key: str, data: bytes, expected: str | None) -> str:
+        """Write ``data`` only if the object's version is still ``expected`` (None: no object yet).
+
+        Returns the new version. Raises :class:`ConcurrentWriteError` when another writer changed
+        (or created) the object since ``expected`` was read; nothing is written then.
+        """
 
 
 class LocalBronzeStore:
@@ -126,8 +145,42 @@ class LocalBronzeStore:
     def uri(self, key: str) -> str:
         return self._path(key).as_uri()
 
+    def read_versioned(self, key: str) -> tuple[bytes, str] | None:
+        try:
+            data = self._path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+        return data, _content_version(data)
+
+    def write_if_version(self, key: str, data: bytes, expected: str | None) -> str:
+        """Compare and rename under an exclusive ``flock`` on a lock file beside the object.
+
+        Every conditional writer of ``key`` takes the same lock, so the check of the current
+        version and the rename that replaces it are one step for them (plain :meth:`write_bytes`
+        does not take it: objects written that way are immutable by design).
+        """
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = path.parent / f".tmp-lock-{path.name}"
+        with open(lock_path, "a+b") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            try:
+                current = self.read_versioned(key)
+                found = current[1] if current else None
+                if found != expected:
+                    raise ConcurrentWriteError(key, expected, found)
+                self.write_bytes(key, data)
+            finally:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+        return _content_version(data)
+
     def __repr__(self) -> str:
         return f"LocalBronzeStore({str(self.root)!r})"
+
+
+def _content_version(data: bytes) -> str:
+    """The local store's version token: the content's SHA-256 (like an ETag, changes with the bytes)."""
+    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -248,6 +301,28 @@ class S3BronzeStore:
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket_name}/{key}"
+
+    def read_versioned(self, key: str) -> tuple[bytes, str] | None:
+        try:
+            response = self.client.get_object(Bucket=self.bucket_name, Key=key)
+        except self.client.exceptions.NoSuchKey:
+            return None
+        return response["Body"].read(), str(response["ETag"])
+
+    def write_if_version(self, key: str, data: bytes, expected: str | None) -> str:
+        """One PUT with ``If-Match: <ETag>`` (or ``If-None-Match: *``): S3 checks and writes atomically."""
+        from botocore.exceptions import ClientError
+
+        condition = {"IfMatch": expected} if expected is not None else {"IfNoneMatch": "*"}
+        try:
+            response = self.client.put_object(Bucket=self.bucket_name, Key=key, Body=data, **condition)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409", "NoSuchKey"):
+                current = self.read_versioned(key)
+                raise ConcurrentWriteError(key, expected, current[1] if current else None) from exc
+            raise StorageError(key, f"conditional upload to s3://{self.bucket_name} failed: {exc}") from exc
+        return str(response["ETag"])
 
     def __repr__(self) -> str:
         return f"S3BronzeStore({self.bucket_name!r})"

@@ -64,9 +64,7 @@ def generate_into_store(settings: Settings, config: GeneratorConfig) -> int:
 
 
 def collect_summary(settings: Settings, summary: DemoSummary) -> DemoSummary:
-    """Query the warehouse for the summary tables (DuckDB; read-only connection)."""
-    import duckdb
-
+    """Query the warehouse for the summary tables (DuckDB; read-only connection, UTC session)."""
     from cardflow.backends.chooser import resolve_backends
     from cardflow.bronze.layout import is_part_key
 
@@ -80,7 +78,9 @@ def collect_summary(settings: Settings, summary: DemoSummary) -> DemoSummary:
         silver=settings.snowflake_silver_schema,
         gold=settings.snowflake_gold_schema,
     )
-    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+    from cardflow.warehouse.duckdb import connect_utc
+
+    with connect_utc(settings.duckdb_path, read_only=True) as con:
         summary.layer_counts = dict(con.execute(queries["layer_counts"]).fetchall())
         summary.top_skus = con.execute(queries["top_skus_by_revenue"]).fetchall()
         summary.defect_rate_by_sport = con.execute(queries["defect_rate_by_sport"]).fetchall()

@@ -99,6 +99,27 @@ def _build_suite(path: Path, document: dict[str, Any]) -> Any:
     return suite
 
 
+def _unsafe_names(document: dict[str, Any], meta: dict[str, Any]) -> list[str]:
+    """Column names that would reach SQL unquoted (the engines select them) but are not plain
+    identifiers; derived columns' *names* count too (their expressions are SQL by design)."""
+    from cardflow.errors import UnsafeSqlText
+    from cardflow.warehouse.base import plain_identifier
+
+    names = list(meta.get("chunk_key") or []) + list((meta.get("derived_columns") or {}).keys())
+    for config in document.get("expectations") or []:
+        if isinstance(config, dict):
+            kwargs = config.get("kwargs") or {}
+            names += [kwargs[k] for k in ("column", "column_A", "column_B") if isinstance(kwargs.get(k), str)]
+            names += [c for c in kwargs.get("column_list") or [] if isinstance(c, str)]
+    problems = []
+    for name in dict.fromkeys(names):
+        try:
+            plain_identifier(name)
+        except UnsafeSqlText:
+            problems.append(f"column {name!r} is not a plain SQL identifier (letters, digits, _ and $)")
+    return problems
+
+
 def load_suite_file(path: Path) -> SuiteSpec:
     """Read and verify one suite file.
 
@@ -121,6 +142,7 @@ def load_suite_file(path: Path) -> SuiteSpec:
         problems.append("meta.cardflow.chunk_key must list the columns identifying a row")
     if not document.get("expectations"):
         problems.append("the suite has no expectations")
+    problems += _unsafe_names(document, meta)
     if problems:
         raise SuiteDefinitionError(str(path), problems)
     _build_suite(path, document)

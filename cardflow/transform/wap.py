@@ -39,7 +39,7 @@ from cardflow.errors import TransformError
 from cardflow.settings import Settings
 from cardflow.sqlfiles import named_statements
 from cardflow.transform.dbt import DbtInvoker, invoke_dbt
-from cardflow.warehouse.base import quote_literal
+from cardflow.warehouse.base import plain_identifier, quote_literal
 from cardflow.warehouse.connection import SessionOpener, WarehouseSession, WarehouseTarget
 
 logger = logging.getLogger(__name__)
@@ -108,6 +108,7 @@ def _sql(warehouse: WarehouseSession, key: str) -> str:
 
 
 def _name(warehouse: WarehouseSession, schema: str, table: str) -> str:
+    table = plain_identifier(table)  # a model name comes from a file name, not from validated settings
     return f"{warehouse.database}.{schema}.{table}" if warehouse.dialect == "snowflake" else f"{schema}.{table}"
 
 
@@ -125,7 +126,7 @@ def slot_state(warehouse: WarehouseSession, layer: str) -> SlotState:
 
 def _set_state(warehouse: WarehouseSession, layer: str, state: SlotState) -> None:
     def literal(value: str | None) -> str:
-        return "NULL" if value is None else quote_literal(value)
+        return "NULL" if value is None else quote_literal(value, warehouse.dialect)
 
     warehouse.execute(_sql(warehouse, "state_forget").format(layer=layer))
     warehouse.execute(

@@ -9,7 +9,10 @@ a different, smaller thing: :class:`cardflow.warehouse.connection.WarehouseSessi
 
 SQL lives in ``sql/``; :func:`render_sql` fills its ``{placeholders}`` from settings. Every value it
 substitutes is a validated identifier or a pattern-checked literal (see ``cardflow.settings``), and
-an unknown placeholder is an error rather than text left in the SQL.
+an unknown placeholder is an error rather than text left in the SQL. Values that come from data
+(Bronze keys, file paths, model names) go through :func:`quote_literal` / :func:`plain_identifier`,
+which escape for the dialect (Snowflake reads backslashes in string literals as escapes, DuckDB
+does not) or refuse what they cannot write safely (control characters, odd identifiers).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from cardflow.bronze.store import BronzeStore
-from cardflow.errors import ConfigurationError
+from cardflow.errors import ConfigurationError, UnsafeSqlText
 from cardflow.settings import Settings
 from cardflow.sqlfiles import read_sql, split_statements
 
@@ -28,6 +31,10 @@ if TYPE_CHECKING:  # manifest_log imports quote_literal from here
     from cardflow.warehouse.manifest_log import ManifestLog
 
 FileStatus = Literal["loaded", "already_loaded", "failed"]
+SqlDialect = Literal["duckdb", "snowflake"]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PLAIN_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
 
 _PLACEHOLDER = re.compile(r"(?<!\{)\{([a-z_]+)\}(?!\})")
 
@@ -131,9 +138,40 @@ def render_sql(text: str, values: Mapping[str, str]) -> str:
     return _PLACEHOLDER.sub(substitute, text).replace("{{", "{").replace("}}", "}")
 
 
-def quote_literal(value: str) -> str:
-    """A SQL string literal (single quotes doubled)."""
+def _refuse_control_characters(value: str) -> None:
+    match = _CONTROL.search(value)
+    if match:
+        raise UnsafeSqlText(value, f"holds the control character {match.group()!r} at {match.start()}")
+
+
+def quote_literal(value: str, dialect: SqlDialect) -> str:
+    """``value`` as a string literal of ``dialect`` that reads back exactly as ``value``.
+
+    DuckDB (standard SQL) only needs single quotes doubled. Snowflake also treats a backslash in a
+    single-quoted literal as an escape (``'a\\'b'`` is ``a'b``), so backslashes are doubled first:
+    a crafted key ending in a backslash can otherwise close the literal and change the statement.
+
+    Raises:
+        UnsafeSqlText: ``value`` holds a control character (NUL, newline, ...): refused, not escaped.
+    """
+    _refuse_control_characters(value)
+    if dialect == "snowflake":
+        value = value.replace("\\", "\\\\")
     return "'" + value.replace("'", "''") + "'"
+
+
+def plain_identifier(name: str) -> str:
+    """``name`` unchanged if it is a plain identifier (letters, digits, ``_``, ``$``), else refused.
+
+    Names that reach SQL unquoted and do not come from settings (dbt model names read from file
+    names) pass through here, so a stray quote or dot cannot change a statement.
+
+    Raises:
+        UnsafeSqlText: ``name`` is not a plain identifier.
+    """
+    if not _PLAIN_IDENTIFIER.match(name):
+        raise UnsafeSqlText(name, "is not a plain SQL identifier (letters, digits, _ and $)")
+    return name
 
 
 def ddl_statements(name: str, values: Mapping[str, str]) -> list[str]:

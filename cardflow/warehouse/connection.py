@@ -140,7 +140,7 @@ def open_session(
         ReportError: ``read_only`` and the DuckDB file does not exist yet.
     """
     if isinstance(target, DuckDBTarget):
-        import duckdb
+        from cardflow.warehouse.duckdb import connect_utc
 
         if read_only and not target.path.exists():
             raise ReportError(
@@ -148,9 +148,8 @@ def open_session(
                 "the DuckDB warehouse does not exist yet; run `cardflow demo` or the pipeline first",
             )
         target.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = duckdb.connect(str(target.path), read_only=read_only)
+        conn = connect_utc(target.path, read_only=read_only)
         try:
-            conn.execute("SET TimeZone = 'UTC'")  # after connect: ICU autoloads then, not in config
             yield WarehouseSession("duckdb", conn, target=target)
         finally:
             conn.close()

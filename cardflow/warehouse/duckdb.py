@@ -34,6 +34,22 @@ from cardflow.warehouse.manifest_log import ManifestLog
 logger = logging.getLogger(__name__)
 
 
+def connect_utc(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the DuckDB file with the session time zone pinned to UTC.
+
+    Every cardflow DuckDB session goes through here (loader, quality/WAP session, demo summary), so
+    ``TIMESTAMPTZ`` values cast to dates or strings bucket by UTC days whatever the machine's zone
+    is. Set after connect: ICU autoloads then, the connect-time config does not accept it.
+    """
+    conn = duckdb.connect(str(path), read_only=read_only)
+    try:
+        conn.execute("SET TimeZone = 'UTC'")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 class _Staged:
     """A fetched, checksum-verified file ready for ``read_ndjson``."""
 
@@ -64,7 +80,7 @@ class DuckDBLoader:
             path = self.settings.duckdb_path
             path.parent.mkdir(parents=True, exist_ok=True)
             try:
-                self._conn = duckdb.connect(str(path))
+                self._conn = connect_utc(path)
             except duckdb.IOException as exc:
                 raise LoadError(
                     str(path),
@@ -230,13 +246,13 @@ class DuckDBLoader:
         loaded_at = datetime.now(UTC)
         names = [s.file.key for s in staged]
         template = read_sql("duckdb_load_file.sql", __file__)
-        loaded_at_sql = f"TIMESTAMPTZ {quote_literal(loaded_at.isoformat())}"
+        loaded_at_sql = "TIMESTAMPTZ " + quote_literal(loaded_at.isoformat(), "duckdb")
         union = "\nUNION ALL\n".join(
             render_sql(
                 template,
                 {
-                    "file_name": quote_literal(s.file.key),
-                    "path": quote_literal(str(s.path)),
+                    "file_name": quote_literal(s.file.key, "duckdb"),
+                    "path": quote_literal(str(s.path), "duckdb"),
                     "loaded_at": loaded_at_sql,
                 },
             )

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from cardflow.sqlfiles import named_statements
-from cardflow.warehouse.base import quote_literal
+from cardflow.warehouse.base import SqlDialect, quote_literal
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +94,7 @@ class ManifestLog:
     ) -> None:
         self.table = table
         self.grace = grace
+        self._dialect: SqlDialect = "snowflake" if dialect == "snowflake" else "duckdb"
         self._execute = execute
         self._fetch = fetch
         self._sql = named_statements("manifest_log.sql", __file__)
@@ -107,9 +108,12 @@ class ManifestLog:
         """Those of ``keys`` recorded as loaded."""
         loaded: set[str] = set()
         for chunk in _chunks(keys):
-            sql = self._sql["loaded_among"].format(table=self.table, keys=_in_list(chunk))
+            sql = self._sql["loaded_among"].format(table=self.table, keys=_in_list(chunk, self._dialect))
             loaded.update(str(r[0]) for r in self._fetch(sql))
         return loaded
+
+    def _quote(self, value: str) -> str:
+        return quote_literal(value, self._dialect)
 
     def record(self, records: Sequence[ManifestRecord]) -> None:
         """Upsert ``records`` (delete + insert in one transaction). Does nothing if there are none."""
@@ -118,9 +122,10 @@ class ManifestLog:
         self._execute("BEGIN")
         try:
             for chunk in _chunks(records):
-                keys = _in_list([r.key for r in chunk])
+                keys = _in_list([r.key for r in chunk], self._dialect)
+                q = self._quote
                 rows = ", ".join(
-                    f"({quote_literal(r.key)}, {quote_literal(r.origin)}, {quote_literal(r.status)}, "
+                    f"({q(r.key)}, {q(r.origin)}, {q(r.status)}, "
                     f"{int(r.files)}, {int(r.rows)})"
                     for r in chunk
                 )
@@ -137,8 +142,8 @@ class ManifestLog:
         )
 
 
-def _in_list(keys: Iterable[str]) -> str:
-    return ", ".join(quote_literal(k) for k in keys)
+def _in_list(keys: Iterable[str], dialect: SqlDialect) -> str:
+    return ", ".join(quote_literal(k, dialect) for k in keys)
 
 
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:

@@ -29,7 +29,7 @@ from pydantic import SecretStr
 
 from cardflow.bronze.layout import join
 from cardflow.bronze.store import BronzeStore
-from cardflow.errors import ConfigurationError, LoadError
+from cardflow.errors import ConfigurationError, LoadError, UnsafeSqlText
 from cardflow.settings import Settings
 from cardflow.sqlfiles import read_sql, split_statements
 from cardflow.warehouse.base import (
@@ -313,8 +313,10 @@ class SnowflakeLoader:
         todo: list[tuple[BronzeFile, str]] = []
         for file in {f.key: f for f in files}.values():
             try:
-                todo.append((file, self.stage_path(file.key)))
-            except LoadError as exc:
+                path = self.stage_path(file.key)
+                quote_literal(path, "snowflake")  # refused here, per file, not mid-batch
+                todo.append((file, path))
+            except (LoadError, UnsafeSqlText) as exc:
                 results[file.key] = FileLoad(file.key, "failed", error=str(exc))
         for start in range(0, len(todo), self.batch_files):
             results.update(self._copy_isolating(todo[start : start + self.batch_files], force=force))
@@ -343,7 +345,7 @@ class SnowflakeLoader:
         values = sql_values(
             settings,
             database=self.params.database,
-            files=", ".join(quote_literal(p) for p in paths),
+            files=", ".join(quote_literal(p, "snowflake") for p in paths),
             force="\nFORCE = TRUE" if force else "",
         )
         copy_sql = render_sql(split_statements(read_sql("snowflake_copy_into.sql", __file__))[0], values)
@@ -351,7 +353,7 @@ class SnowflakeLoader:
         self._execute("BEGIN")
         try:
             if force:
-                names = ", ".join(quote_literal(p) for p in paths)
+                names = ", ".join(quote_literal(p, "snowflake") for p in paths)
                 self._execute(f"DELETE FROM {table} WHERE FILE_NAME IN ({names})")
             outcome = self._outcomes(batch, parse_copy_results(self._fetch_all(copy_sql)))
         except (snowflake.connector.errors.Error, _CopyFailed) as exc:

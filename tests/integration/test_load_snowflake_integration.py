@@ -29,7 +29,7 @@ from cardflow.backends.chooser import clear_block_cache, resolve_backends
 from cardflow.bronze.store import LocalBronzeStore
 from cardflow.errors import LoadError
 from cardflow.settings import Settings, load_settings
-from cardflow.warehouse.base import statement_kind
+from cardflow.warehouse.base import BronzeFile, statement_kind
 from cardflow.warehouse.snowflake import SnowflakeLoader
 from flows.load import s3_to_snowflake_load_raw
 from tests.bronze_factory import BronzeBatch, generate_bronze
@@ -190,3 +190,23 @@ def test_load_with_only_the_block_name(sf_settings: Settings, bronze: BronzeBatc
     assert result["warehouse"] == "snowflake"
     assert result["files_loaded"] == len(bronze.objects) and result["raw_rows"] == bronze.rows
     assert not worker.duckdb_path.exists()
+
+
+def test_key_with_quotes_and_backslashes_is_loaded_literally(sf_settings: Settings, bronze: BronzeBatch) -> None:
+    """A crafted Bronze key (single quotes, backslashes, one that would end the literal early on
+    Snowflake) is loaded as exactly that file, and only that file, and recorded under its own name."""
+    _bootstrap(sf_settings)
+    source = bronze.objects[0]
+    stage_root = Path(str(sf_settings.snowflake_stage_url_override).removeprefix("file://"))
+    crafted = source.key.rsplit("/", 1)[0] + "/part-it's \\' , 'x\\\\y.json.gz"
+    (stage_root / crafted.removeprefix("bronze/")).write_bytes(
+        (stage_root / source.key.removeprefix("bronze/")).read_bytes()
+    )
+    with resolve_backends(sf_settings).open_loader() as warehouse:
+        assert isinstance(warehouse, SnowflakeLoader)
+        results = warehouse.load([BronzeFile(crafted, rows=source.rows)], LocalBronzeStore(stage_root))
+    assert [(r.status, r.rows_loaded) for r in results] == [("loaded", source.rows)]
+    db = sf_settings.snowflake_database
+    rows = _query(sf_settings, f"SELECT DISTINCT FILE_NAME FROM {db}.RAW.EVENTS")
+    assert rows == [(crafted.removeprefix("bronze/"),)]
+    assert _query(sf_settings, f"SELECT COUNT(*) FROM {db}.RAW.EVENTS")[0][0] == source.rows

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from cardflow.backends.chooser import resolve_backends
 from cardflow.bronze.layout import manifest_key
@@ -71,3 +73,29 @@ def test_gap_and_realtime_backfill_overlap(pg_settings: Settings) -> None:
         overlap[(e["inserted_at"].date(), e["event_type"])] += 1
     assert {(r.day, r.event_type): r.overlap for r in report.rows if r.overlap} == dict(overlap)
     assert sum(r.raw for r in report.rows) == len(loaded)  # real-time copies count once (distinct)
+
+
+def test_a_gap_raises_exactly_one_alert(pg_settings: Settings, slack: tuple[str, list[dict[str, Any]]]) -> None:
+    """Fault injected: RAW lacks events of two day/type pairs (a lost load). The reconciliation task
+    the nightly deployment runs posts one Slack alert naming the gaps, not one per pair; a clean
+    reconciliation posts none."""
+    from tasks.quality import reconcile_raw_task
+
+    url, received = slack
+    settings = pg_settings.model_copy(update={"slack_webhook_url": SecretStr(url)})
+    events, _ = generate(events=300, seed=5, anomalies=False, days=2, end=datetime(2026, 11, 1, tzinfo=UTC))
+    eventstore.bootstrap_event_store(settings)
+    with eventstore.connect(settings) as conn:
+        eventstore.insert_events(conn, events, settings)
+    insert_raw_duckdb(settings.duckdb_path, raw_rows(events))
+    clean = reconcile_raw_task.fn(settings)
+    assert not clean.gaps and received == []
+
+    with eventstore.connect(settings) as conn:  # events RAW never got
+        late = [dict(e, event_id=str(uuid.uuid4())) for e in events[:40]]
+        eventstore.insert_events(conn, late, settings)
+    report = reconcile_raw_task.fn(settings)
+    assert len(report.gaps) >= 2
+    assert len(received) == 1
+    text = json.dumps(received[0])
+    assert "reconciliation" in text and f"ingestion gaps on {len(report.gaps)} day/type pairs" in text

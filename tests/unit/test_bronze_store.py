@@ -73,3 +73,19 @@ def test_gzip_ndjson_is_deterministic(store: BronzeStore) -> None:
     assert a == b and a.rows == 2
     assert encode_lines(["x"]) == encode_lines(["x"])
     assert decode_lines(store.read_bytes("d/a.json.gz"))[0].endswith('\\\\ é"}')
+
+
+def test_conditional_write_refuses_a_stale_version(store: BronzeStore) -> None:
+    """Fault injected: a second writer read the same version and writes after the first one."""
+    from cardflow.errors import ConcurrentWriteError
+
+    key = "bronze/_state/cas.json"
+    assert store.read_versioned(key) is None
+    v1 = store.write_if_version(key, b"one", None)
+    with pytest.raises(ConcurrentWriteError):
+        store.write_if_version(key, b"again", None)  # a first write when one already exists
+    assert store.read_versioned(key) == (b"one", v1)
+    v2 = store.write_if_version(key, b"two", v1)
+    with pytest.raises(ConcurrentWriteError, match="another writer"):
+        store.write_if_version(key, b"stale", v1)  # lost the race: must not overwrite "two"
+    assert store.read_versioned(key) == (b"two", v2)

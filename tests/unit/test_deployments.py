@@ -33,6 +33,7 @@ EXPECTED = {
     "medallion_pipeline",
     "mq_realtime_landing",
     "bronze_replay",
+    "nightly_reconciliation",
 }
 # parameters a deployment leaves to the person starting the run (no schedule may rely on them)
 RUN_TIME_PARAMETERS = {
@@ -50,6 +51,15 @@ def test_every_flow_module_imports() -> None:
     assert {"backfill", "load", "transform", "pipeline", "realtime", "replay"} <= set(names)
     for name in names:
         importlib.import_module(f"flows.{name}")
+
+
+def test_reconciliation_runs_nightly_with_reconcile_true() -> None:
+    spec = DEPLOYMENTS["nightly_reconciliation"]
+    assert spec["entrypoint"] == "flows/transform.py:dbt_transform_and_test"
+    assert spec["parameters"]["reconcile"] is True
+    (schedule,) = spec["schedules"]
+    assert schedule["active"] and schedule["timezone"] == "UTC"
+    assert schedule["cron"].split()[2:] == ["*", "*", "*"], "once a day"
 
 
 def test_one_deployment_per_flow_on_the_process_pool() -> None:

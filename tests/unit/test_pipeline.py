@@ -1,4 +1,5 @@
-"""medallion_pipeline's composition: stage order, warehouse slot, transient-only retries, one alert.
+"""medallion_pipeline's composition: stage order, warehouse slot, transient-only retries, one alert;
+and the slot ownership of :mod:`tasks.limits` (nested flows, strict limits, waiting writers).
 
 The stage flows are replaced by small flows so the behaviour of the pipeline itself is what is
 tested (the real stages run end to end in tests/integration/test_pipeline_integration.py and
@@ -16,7 +17,7 @@ from prefect import flow
 from prefect.client.orchestration import get_client
 
 import flows.pipeline as pipeline
-from cardflow.errors import QualityGateFailed
+from cardflow.errors import ConfigurationError, QualityGateFailed
 from cardflow.settings import Settings
 from tasks.limits import WAREHOUSE_LIMIT, ensure_warehouse_limit
 
@@ -36,8 +37,16 @@ def _active_slots() -> int | None:
 def warehouse_limit() -> Iterator[None]:
     assert ensure_warehouse_limit(1) in ("created", "updated")
     yield
+    ensure_warehouse_limit(1)  # the session's limit stays (every warehouse flow needs it on a server)
+
+
+@pytest.fixture
+def no_warehouse_limit() -> Iterator[None]:
+    """The harness server without the limit (as a fresh server before `cardflow limits`)."""
     with get_client(sync_client=True) as client:
         client.delete_global_concurrency_limit_by_name(WAREHOUSE_LIMIT)
+    yield
+    ensure_warehouse_limit(1)
 
 
 @pytest.fixture
@@ -93,14 +102,25 @@ def test_transient_stage_failure_is_retried(
     assert _active_slots() == 0  # the failed attempt released its slot
 
 
-def test_data_error_is_not_retried(stages: dict[str, Any], local_settings: Settings) -> None:
-    """Without the limit (as on a fresh server) the pipeline runs unchanged; a gate failure is final."""
+def test_data_error_is_not_retried(warehouse_limit: None, stages: dict[str, Any], local_settings: Settings) -> None:
+    """A gate failure is final: no retry, and the slot is released."""
     stages["transform_error"] = QualityGateFailed("gold", ["fct_orders.quantity > 0: 3 rows"])
     state = pipeline.medallion_pipeline(retries=3, retry_delay_seconds=0.01, settings=local_settings, return_state=True)
     assert state.is_failed()
     assert stages["calls"] == ["backfill", "load", "transform"]
-    assert stages["slots"] == {"load": [None], "transform": [None]}  # no limit: nothing held, no deadlock
+    assert _active_slots() == 0
     with pytest.raises(QualityGateFailed):
+        state.result()
+
+
+def test_a_missing_limit_on_a_server_fails_naming_cardflow_limits(
+    no_warehouse_limit: None, stages: dict[str, Any], local_settings: Settings
+) -> None:
+    """On a server the slot is strict: no limit means no warehouse write, and the error says how to fix it."""
+    state = pipeline.medallion_pipeline(retries=0, settings=local_settings, return_state=True)
+    assert state.is_failed()
+    assert stages["calls"] == ["backfill"]  # the warehouse stages never ran unprotected
+    with pytest.raises(ConfigurationError, match="cardflow limits"):
         state.result()
 
 
@@ -128,3 +148,74 @@ def test_load_reads_the_manifest_the_backfill_wrote(
     stages["backfill_result"] = {"rows": 10, "manifest": "bronze/_manifests/origin=backfill/x.json"}
     pipeline.medallion_pipeline(settings=local_settings)
     assert stages["manifest_keys"] == ["bronze/_manifests/origin=backfill/x.json"]
+
+
+def test_stage_subflows_that_take_the_slot_themselves_do_not_deadlock(
+    warehouse_limit: None, stages: dict[str, Any], local_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stage flows hold the slot when run alone; under the pipeline (which owns it, limit 1)
+    they run inside its slot instead of waiting forever for a second one."""
+    from tasks.limits import holds_warehouse_slot
+
+    @flow(name="fake_load_with_slot")
+    @holds_warehouse_slot("load")
+    def load(settings: Settings | None = None) -> dict[str, int]:
+        stages["calls"].append("load")
+        stages["slots"].setdefault("load", []).append(_active_slots())
+        return {"files": 1}
+
+    monkeypatch.setattr(pipeline, "s3_to_snowflake_load_raw", load)
+    pipeline.medallion_pipeline(retries=0, settings=local_settings)
+    assert stages["calls"] == ["backfill", "load", "transform"]
+    assert stages["slots"]["load"] == [1]
+    load(settings=local_settings)  # alone: takes the slot itself
+    assert stages["slots"]["load"] == [1, 1] and _active_slots() == 0
+
+
+def test_a_manual_transform_during_a_pipeline_run_waits_for_the_slot(
+    warehouse_limit: None, stages: dict[str, Any], local_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault injected: the real ``dbt_transform_and_test`` flow is started by hand while a pipeline
+    holds the warehouse in its transform stage. Its first step must run only after the pipeline's
+    stage ended (it waited on the slot), never interleaved with it."""
+    import threading
+    import time
+
+    import flows.transform as transform_flow
+
+    order: list[str] = []
+    holding, release, attempting = threading.Event(), threading.Event(), threading.Event()
+
+    @flow(name="fake_blocking_transform")
+    def blocking_transform(full_refresh: bool = False, settings: Settings | None = None) -> dict[str, Any]:
+        order.append("pipeline transform start")
+        holding.set()
+        release.wait(timeout=120)
+        order.append("pipeline transform end")
+        return {}
+
+    def first_step_of_manual_transform(settings: Settings) -> Any:
+        order.append("manual transform start")
+        raise RuntimeError("stop: only the waiting is under test")
+
+    monkeypatch.setattr(pipeline, "dbt_transform_and_test", blocking_transform)
+    monkeypatch.setattr(transform_flow, "raw_events_checks_task", first_step_of_manual_transform)
+    states: dict[str, Any] = {}
+
+    def manual() -> None:
+        attempting.set()
+        states["manual"] = transform_flow.dbt_transform_and_test(settings=local_settings, return_state=True)
+
+    runner = threading.Thread(target=lambda: pipeline.medallion_pipeline(retries=0, settings=local_settings))
+    runner.start()
+    assert holding.wait(timeout=300), "the pipeline never reached its transform stage"
+    other = threading.Thread(target=manual)
+    other.start()
+    assert attempting.wait(timeout=60)
+    time.sleep(3)  # room for the manual run to (wrongly) start while the slot is held
+    assert order == ["pipeline transform start"], "the manual transform ran inside the pipeline's slot"
+    release.set()
+    runner.join(timeout=300)
+    other.join(timeout=300)
+    assert order == ["pipeline transform start", "pipeline transform end", "manual transform start"]
+    assert states["manual"].is_failed() and _active_slots() == 0

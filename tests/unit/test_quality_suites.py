@@ -132,3 +132,10 @@ def test_no_check_has_two_owners() -> None:
             if spec.layer == "gold" and config["type"] == "expect_column_values_to_be_unique":
                 assert "unique" not in dbt_tests.get((spec.name, column), set()), spec.name
             assert config["type"] != "expect_column_max_to_be_between" or column != "event_inserted_at"
+
+
+def test_a_column_name_that_is_not_an_identifier_is_refused(tmp_path: Path) -> None:
+    """The engines select suite columns unquoted: a name with quotes or a statement is refused."""
+    bad = {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "x FROM t; DROP TABLE y; --"}}
+    with pytest.raises(SuiteDefinitionError, match="not a plain SQL identifier"):
+        load_suite_file(_write(tmp_path, [bad]))

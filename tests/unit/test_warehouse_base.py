@@ -6,12 +6,13 @@ import re
 
 import pytest
 
-from cardflow.errors import ConfigurationError
+from cardflow.errors import ConfigurationError, UnsafeSqlText
 from cardflow.settings import load_settings
 from cardflow.sqlfiles import read_sql, split_statements
 from cardflow.warehouse import snowflake as snowflake_module
 from cardflow.warehouse.base import (
     ddl_statements,
+    plain_identifier,
     quote_literal,
     render_sql,
     sql_values,
@@ -86,7 +87,7 @@ def test_render_sql_rejects_unknown_placeholders_and_keeps_literal_braces() -> N
     assert render_sql("SELECT {{'a': 1}} FROM {raw}.t", {"raw": "RAW"}) == "SELECT {'a': 1} FROM RAW.t"
     with pytest.raises(ConfigurationError, match="nope"):
         render_sql("SELECT {nope}", {})
-    assert quote_literal("it's") == "'it''s'"
+    assert quote_literal("it's", "duckdb") == "'it''s'"
 
 
 def test_copy_into_names_files_and_states_on_error() -> None:
@@ -108,3 +109,40 @@ def test_parse_copy_results() -> None:
     assert parsed[0]["status"] == "LOADED" and parsed[0]["rows_loaded"] == 10
     assert parsed[1]["first_error"] == "bad json" and parsed[1]["first_error_line"] == 3
     assert parse_copy_results([("Copy executed with 0 files processed.",)]) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "dialect", "expected"),
+    [
+        ("it's", "snowflake", "'it''s'"),
+        ("a\\b", "snowflake", "'a\\\\b'"),  # Snowflake reads \\ as one backslash
+        ("a\\b", "duckdb", "'a\\b'"),  # DuckDB has no backslash escapes
+        ("x\\', 'y", "snowflake", "'x\\\\'', ''y'"),  # cannot close the literal early
+        ("x\\', 'y", "duckdb", "'x\\'', ''y'"),
+        ("dt=2026-01-01/part-\u00e9.json.gz", "snowflake", "'dt=2026-01-01/part-\u00e9.json.gz'"),
+    ],
+)
+def test_quote_literal_escapes_per_dialect(value: str, dialect: str, expected: str) -> None:
+    assert quote_literal(value, dialect) == expected
+
+
+def test_duckdb_reads_its_literal_back_exactly() -> None:
+    import duckdb
+
+    for value in ["it's", "a\\b\\", "x\\', 'y", "\\'; DROP TABLE t; --"]:
+        with duckdb.connect() as conn:
+            assert conn.execute("SELECT " + quote_literal(value, "duckdb")).fetchone() == (value,)
+
+
+@pytest.mark.parametrize("value", ["a\x00b", "line\nbreak", "tab\there", "del\x7f"])
+def test_quote_literal_refuses_control_characters(value: str) -> None:
+    for dialect in ("duckdb", "snowflake"):
+        with pytest.raises(UnsafeSqlText, match="control character"):
+            quote_literal(value, dialect)
+
+
+def test_plain_identifier_passes_names_and_refuses_the_rest() -> None:
+    assert plain_identifier("fct_orders") == "fct_orders"
+    for bad in ["", "a.b", 'x"y', "drop table; --", "1abc", "a b"]:
+        with pytest.raises(UnsafeSqlText):
+            plain_identifier(bad)

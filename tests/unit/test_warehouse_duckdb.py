@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -213,3 +214,27 @@ def test_unlisted_parts_and_bad_manifests_are_reported(settings, store, bronze) 
     with DuckDBLoader(settings) as warehouse:
         summary = load_files(warehouse, store, selection)
     assert summary.rows_loaded == bronze.rows and len(summary.failed) == 1
+
+
+def test_every_duckdb_session_runs_in_utc(settings: Settings) -> None:
+    """Loader and quality/WAP sessions run in UTC on a machine whose zone is UTC+14, so a timestamp
+    near midnight buckets into its UTC day (reconciliation counts per UTC day). A child process:
+    DuckDB's ICU takes the zone from TZ when it loads."""
+    script = textwrap.dedent(
+        f"""
+        from pathlib import Path
+        from cardflow.settings import load_settings
+        from cardflow.warehouse.connection import DuckDBTarget, open_session
+        from cardflow.warehouse.duckdb import DuckDBLoader
+        settings = load_settings(data_dir=Path({str(settings.data_dir)!r}))
+        query = "SELECT current_setting('TimeZone'), CAST(TIMESTAMPTZ '2026-03-01 23:30:00+00' AS DATE)"
+        with DuckDBLoader(settings) as loader:
+            print(loader.conn.execute(query).fetchone())
+        with open_session(DuckDBTarget(settings.duckdb_path)) as session:
+            print(session.query(query)[0])
+        """
+    )
+    env = {**os.environ, "TZ": "Pacific/Kiritimati", "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    expected = str(("UTC", date(2026, 3, 1)))
+    assert out.stdout.splitlines() == [expected, expected]

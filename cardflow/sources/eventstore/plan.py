@@ -1,7 +1,9 @@
 """Step 1 of a backfill run: read the committed state and fix the key range, before any write.
 
 The upper bound is fixed when the run starts (the greatest key, or the greatest before ``end``),
-so rows arriving during the run wait for the next one. The lower bound is the committed watermark
+so rows arriving during the run wait for the next one, and it stays strictly below the start of the
+oldest write transaction still open on the event store (:mod:`~cardflow.sources.eventstore.inflight`),
+so rows that transaction commits later are still ahead of the watermark. The lower bound is the committed watermark
 minus the lookback window (incremental), the beginning (``full_refresh``), or ``start``. Planning
 also checks that the events table and its keyset index exist, so a store that was never
 bootstrapped fails here, naming the remedy, with nothing written to Bronze.
@@ -19,6 +21,7 @@ from cardflow.settings import Settings
 from cardflow.sources.eventstore import extract
 from cardflow.sources.eventstore import store as eventstore
 from cardflow.sources.eventstore.extract import BEGINNING, Position
+from cardflow.sources.eventstore.inflight import CapSource, oldest_inflight_write
 from cardflow.sources.eventstore.watermark import load_state, state_object_key
 
 logger = logging.getLogger(__name__)
@@ -39,6 +42,8 @@ class BackfillPlan:
     ingested_at: datetime
     chunk_size: int
     state_key: str
+    inflight_before: datetime | None = None  # exclusive cap from the oldest in-flight writer
+    inflight_source: CapSource = "none_in_flight"
 
     @property
     def commits_state(self) -> bool:
@@ -81,7 +86,9 @@ def plan_backfill(
         lo = BEGINNING
     with extract.extraction_session(settings) as conn:
         eventstore.require_events_table(conn, settings)
-        hi = extract.last_position(conn, settings, before=end)
+        cap = oldest_inflight_write(conn)
+        before = min(b for b in (end, cap.before) if b) if (end or cap.before) else None
+        hi = extract.last_position(conn, settings, before=before)
         first = extract.first_position(conn, settings, lo, hi) if hi else None
     run_id = f"{ingested_at:%Y%m%dT%H%M%S%f}Z-{settings.events_table}"
     plan = BackfillPlan(
@@ -94,9 +101,12 @@ def plan_backfill(
         ingested_at=ingested_at,
         chunk_size=chunk_size,
         state_key=key,
+        inflight_before=cap.before,
+        inflight_source=cap.source,
     )
     logger.info(
-        "backfill %s (%s) of %s: keys (%s, %s], watermark before %s, chunks of %d rows",
+        "backfill %s (%s) of %s: keys (%s, %s], watermark before %s, chunks of %d rows, "
+        "in-flight cap %s (%s)",
         run_id,
         mode,
         eventstore.describe(settings),
@@ -104,6 +114,8 @@ def plan_backfill(
         plan.hi.inserted_at if plan.hi else "-",
         state.watermark.inserted_at if state.watermark else "none",
         chunk_size,
+        cap.before.isoformat() if cap.before else "-",
+        cap.source,
     )
     return plan
 

@@ -9,6 +9,13 @@ One small JSON object per events table at ``cardflow.bronze.layout.state_key(pre
   listed in a run manifest (a run killed after some chunks). The next run's manifest lists them,
   then clears them, so the load never misses an object.
 
+Every write is conditional on the version this run read (:meth:`BronzeStore.write_if_version`:
+S3 ``If-Match`` on the ETag, a compare-and-rename locally), so two backfills of the same table that
+overlap (a manual run during a scheduled one, a worker restarted while the old run still lives)
+cannot overwrite each other's watermark: the second writer fails loudly with
+:class:`~cardflow.errors.ConcurrentWriteError` and nothing it wrote is lost (its objects are already
+in Bronze; the next run lists them).
+
 Keeping the state beside the data (not in a Prefect variable or a database) means the state and the
 objects it vouches for live and die together: copy or wipe the prefix, and the state follows.
 """
@@ -42,6 +49,8 @@ class BackfillState:
     pending_quarantine: list[dict[str, Any]] = field(default_factory=list)
     run_id: str | None = None
     updated_at: str | None = None
+    version: str | None = field(default=None, compare=False)
+    """The stored object's version when this state was read or last written (None: no object yet)."""
 
     def to_json(self) -> bytes:
         doc = {
@@ -76,12 +85,23 @@ class BackfillState:
 
 
 def load_state(store: BronzeStore, key: str) -> BackfillState:
-    """The stored state, or an empty one when the backfill never committed anything."""
-    if not store.exists(key):
+    """The stored state (with its version), or an empty one when the backfill never committed anything."""
+    current = store.read_versioned(key)
+    if current is None:
         return BackfillState()
-    return BackfillState.from_json(store.read_bytes(key), key=key)
+    data, version = current
+    state = BackfillState.from_json(data, key=key)
+    state.version = version
+    return state
 
 
 def save_state(store: BronzeStore, key: str, state: BackfillState) -> None:
-    """Write the state (one atomic object write)."""
-    store.write_bytes(key, state.to_json())
+    """Write the state if the stored object is still the one ``state`` was read from.
+
+    ``state.version`` moves to the new version, so a run saving after each chunk chains its own
+    writes.
+
+    Raises:
+        ConcurrentWriteError: another run wrote the state since (nothing overwritten).
+    """
+    state.version = store.write_if_version(key, state.to_json(), state.version)
