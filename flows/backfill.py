@@ -160,7 +160,8 @@ def _land_units(
         except Exception as exc:
             error = error or exc
             continue
-        committed = commit_units_task(plan, units, finished, committed, store)
+        waiting_to_commit = {i: landed for i, landed in finished.items() if i >= committed}
+        committed = commit_units_task(plan, units, waiting_to_commit, committed, store)
     if error is not None:
         raise error
     return merge_landed([finished[u.index] for u in units])
