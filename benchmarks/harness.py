@@ -26,6 +26,8 @@ class BenchContext:
     events: int
     seed: int
     workdir: Path
+    days: int = 30
+    """days the generated events spread over (the 5x memory row keeps the density: 5x the days)"""
     pg_host: str = "127.0.0.1"
     pg_port: int = 5432
     pg_user: str = "postgres"
@@ -33,7 +35,8 @@ class BenchContext:
 
     @property
     def pg_database(self) -> str:
-        return f"cardflow_bench_{self.events}_{self.seed}"
+        suffix = "" if self.days == 30 else f"_{self.days}d"
+        return f"cardflow_bench_{self.events}_{self.seed}{suffix}"
 
     def settings(self, **overrides: Any) -> Settings:
         """Settings on the shared benchmark event store with a per-case data directory."""
