@@ -96,6 +96,8 @@ class LocalBronzeStore:
 
     def list_keys(self, prefix: str = "") -> list[str]:
         base = self.root / prefix if prefix else self.root
+        if prefix.endswith("/") and not base.is_dir():
+            return []  # a folder that does not exist holds nothing (do not walk its parent)
         # list from the deepest existing folder of the prefix, then filter by string prefix
         start = base if base.is_dir() else base.parent
         if not start.exists():
