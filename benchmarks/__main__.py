@@ -21,10 +21,19 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated benchmark names (e.g. backfill,load)")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the measurements as JSON")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="sample every thread of every case; write DIR/<case>.txt (where the time went)",
+    )
     args = parser.parse_args()
     only = {n.strip() for n in args.only.split(",") if n.strip()}
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="cardflow-bench-"))
     ctx = BenchContext(events=args.events, seed=args.seed, workdir=workdir)
+    (workdir / "bench_results.json").unlink(missing_ok=True)  # baselines are this run's own
+    if args.profile:
+        ctx.extra["profile_dir"] = str(args.profile.resolve())
     rows = []
     for info in sorted(pkgutil.iter_modules(benchmarks.__path__), key=lambda m: m.name):
         if not info.name.startswith("bench_"):

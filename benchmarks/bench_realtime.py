@@ -256,10 +256,105 @@ def _consume_local_workers(ctx: BenchContext) -> dict[str, Any]:
     return _consume_case(ctx, s3=False, workers=2)
 
 
+# --- competing consumers: N processes on the same queue --------------------------------------
+def _competing_consumer(
+    overrides: dict[str, Any], queue_name: str, go: Any, out: Any, idle_exit: float
+) -> None:
+    """One consumer process: build, wait for ``go``, consume until idle; report what it settled."""
+    from cardflow.backends.chooser import resolve_backends
+    from cardflow.settings import load_settings
+    from cardflow.sources.mq.consumer import BatchConsumer, ConsumerConfig
+    from cardflow.sources.mq.messages import PUBLISHED_AT_HEADER
+
+    settings = load_settings(**overrides)
+    config = ConsumerConfig.from_settings(settings, queue=queue_name)
+    latencies: list[float] = []
+    last = [0.0]
+
+    def on_settled(batch: list[Any], _outcome: Any, _mono: float) -> None:
+        now = time.time()
+        last[0] = now
+        for _tag, _redelivered, props, _body in batch:
+            published = (props.headers or {}).get(PUBLISHED_AT_HEADER)
+            if published:
+                latencies.append(now - datetime.fromisoformat(published).timestamp())
+
+    consumer = BatchConsumer(
+        config, bronze=resolve_backends(settings, needs={"bronze"}).bronze, on_settled=on_settled
+    )
+    out.put(("ready", None))
+    go.wait()
+    stats = consumer.run(idle_exit_seconds=idle_exit)
+    out.put(("done", {"messages": stats.messages, "last": last[0], "latencies": latencies}))
+
+
+class _Competing:
+    """``processes`` consumer processes on one queue, released together."""
+
+    def __init__(self, processes: int, overrides: dict[str, Any], queue_name: str, idle_exit: float) -> None:
+        import multiprocessing as mp
+
+        spawn = mp.get_context("spawn")
+        self.go, self.out = spawn.Event(), spawn.Queue()
+        self.procs = [
+            spawn.Process(
+                target=_competing_consumer, args=(overrides, queue_name, self.go, self.out, idle_exit)
+            )
+            for _ in range(processes)
+        ]
+        for proc in self.procs:
+            proc.start()
+        for _ in self.procs:
+            assert self.out.get(timeout=120)[0] == "ready"
+        self.began = time.time()
+        self.go.set()
+
+    def reports(self) -> list[dict[str, Any]]:
+        reports = [self.out.get(timeout=900)[1] for _ in self.procs]
+        for proc in self.procs:
+            proc.join(30)
+        return reports
+
+
+def _consume_competing(ctx: BenchContext, processes: int = 2) -> dict[str, Any]:
+    n = _messages(ctx)
+    overrides: dict[str, Any] = {"data_dir": ctx.workdir / f"rt-{uuid.uuid4().hex[:6]}", "rabbitmq_url": URL}
+    topology = _fresh_queue("compete")
+    try:
+        _publish(topology, _outgoing(n, ctx.seed))
+        backlog = _Competing(processes, overrides, topology.queue, idle_exit=2.0)
+        reports = backlog.reports()
+        seconds = max(r["last"] for r in reports) - backlog.began
+        settled = sum(r["messages"] for r in reports)
+
+        paced = _outgoing(LATENCY_RATE * LATENCY_SECONDS, ctx.seed + 1)
+        live = _Competing(processes, overrides, topology.queue, idle_exit=3.0)
+        _paced_publish(topology, paced)
+        latencies = sorted(x for r in live.reports() for x in r["latencies"])
+    finally:
+        _delete_queue(topology)
+    rate = n / seconds
+    drain = (
+        json.loads(_results_file(ctx).read_text())["drain_msgs_per_s"]
+        if _results_file(ctx).exists()
+        else None
+    )
+    return {
+        "events": n,
+        "msgs_per_s": round(rate),
+        "pct_drain": round(100 * rate / drain) if drain else None,
+        "p50_ms": round(1000 * statistics.median(latencies)) if latencies else None,
+        "p95_ms": round(1000 * latencies[int(0.95 * (len(latencies) - 1))]) if latencies else None,
+        "per_process": [r["messages"] for r in reports],
+        "settled": settled,
+    }
+
+
 def cases(ctx: BenchContext) -> list[Case]:
     return [
         Case("realtime", "drain-only pika (prefetch 1000, multiple ack)", _drain),
         Case("realtime", "cardflow consume -> local store", _consume_local),
         Case("realtime", "cardflow consume -> moto S3", _consume_s3),
         Case("realtime", "cardflow consume -> local, 2 worker procs", _consume_local_workers),
+        Case("realtime", "2 competing consume processes -> local", _consume_competing),
     ]

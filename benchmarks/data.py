@@ -17,5 +17,6 @@ def ensure_events(ctx: BenchContext) -> int:
         with conn.cursor() as cur:
             cur.execute(f"TRUNCATE {settings.events_table}")
         conn.commit()
-        eventstore.insert_events(conn, EventGenerator(GeneratorConfig(events=ctx.events, seed=ctx.seed)), settings)
+        config = GeneratorConfig(events=ctx.events, seed=ctx.seed, days=ctx.days)
+        eventstore.insert_events(conn, EventGenerator(config), settings)
     return ctx.events

@@ -7,6 +7,7 @@ and cases of one benchmark run back to back on the same data, so their ratios ar
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import resource
 import time
@@ -25,6 +26,8 @@ class BenchContext:
     events: int
     seed: int
     workdir: Path
+    days: int = 30
+    """days the generated events spread over (the 5x memory row keeps the density: 5x the days)"""
     pg_host: str = "127.0.0.1"
     pg_port: int = 5432
     pg_user: str = "postgres"
@@ -32,7 +35,8 @@ class BenchContext:
 
     @property
     def pg_database(self) -> str:
-        return f"cardflow_bench_{self.events}_{self.seed}"
+        suffix = "" if self.days == 30 else f"_{self.days}d"
+        return f"cardflow_bench_{self.events}_{self.seed}{suffix}"
 
     def settings(self, **overrides: Any) -> Settings:
         """Settings on the shared benchmark event store with a per-case data directory."""
@@ -44,6 +48,28 @@ class BenchContext:
             "postgres_db": self.pg_database,
         }
         return load_settings(**(base | overrides))
+
+    # --- figures one case hands to a later one (baselines beside each row) ---------------------
+    def _results(self) -> Path:
+        return self.workdir / "bench_results.json"
+
+    def record(self, name: str, value: Any) -> None:
+        """Keep a figure of this run (e.g. the raw COPY rate) for the cases that follow."""
+        path = self._results()
+        data = json.loads(path.read_text()) if path.exists() else {}
+        data[name] = value
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data))
+
+    def recorded(self, name: str) -> Any:
+        """A figure recorded earlier in this run, or None."""
+        path = self._results()
+        return json.loads(path.read_text()).get(name) if path.exists() else None
+
+    def pct_of(self, rate: float, name: str) -> int | None:
+        """``rate`` as a percentage of the recorded rate ``name`` (None when it was not measured)."""
+        base = self.recorded(name)
+        return round(100 * rate / base) if base else None
 
 
 @dataclass(frozen=True)
@@ -70,23 +96,46 @@ class Measurement:
         return self.events / self.seconds if self.seconds else 0.0
 
 
-def _child(fn: Callable[[BenchContext], Any], ctx: BenchContext, queue: mp.Queue) -> None:
+def peak_rss_mb() -> float:
+    """This process's own peak resident set so far, in MB.
+
+    Linux's ``VmHWM`` belongs to the process image: a spawned child starts from zero. (``ru_maxrss``
+    is carried across ``execve``, so a child spawned by a big parent would report the parent's peak.)
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _child(fn: Callable[[BenchContext], Any], ctx: BenchContext, queue: mp.Queue, label: str) -> None:
+    from benchmarks.sampler import Sampler
+
+    profile_dir = ctx.extra.get("profile_dir")
+    profiler = Sampler() if profile_dir else None
     start = time.perf_counter()
     try:
+        if profiler is not None:
+            profiler.start()
         result = fn(ctx)
         error = None
     except Exception as exc:  # reported in the table, the run goes on
         result, error = 0, f"{type(exc).__name__}: {exc}"
     seconds = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    queue.put((result, seconds, peak_kb / 1024, error))
+    if profiler is not None:
+        profiler.stop(Path(profile_dir) / f"{label}.txt")
+    queue.put((result, seconds, peak_rss_mb(), error))
 
 
 def measure(case: Case, ctx: BenchContext) -> Measurement:
     """Run one case in a fresh spawned process and collect wall time and peak RSS."""
     spawn = mp.get_context("spawn")
     queue: mp.Queue = spawn.Queue()
-    proc = spawn.Process(target=_child, args=(case.fn, ctx, queue))
+    label = "".join(c if c.isalnum() else "_" for c in f"{case.benchmark}_{case.name}")[:80]
+    proc = spawn.Process(target=_child, args=(case.fn, ctx, queue, label))
     proc.start()
     result, seconds, peak_mb, error = queue.get()
     proc.join()

@@ -34,6 +34,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -135,20 +136,42 @@ def extract_messages(document: Any) -> list[dict[str, Any]]:
     return messages
 
 
+#: an oversize body is still read (and thrown away) up to this many bytes before the 413 is sent:
+#: a client that sends its whole body before reading the answer (urllib, requests) would otherwise
+#: see a connection reset instead of the 413. Bigger bodies are refused at once.
+DISCARD_MAX_BYTES = 256 * 1024 * 1024
+
+
 async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, at most ``limit`` bytes.
+
+    Raises:
+        BadRequest: 413 when the body (declared or actual) is over ``limit``, after reading and
+            discarding it up to :data:`DISCARD_MAX_BYTES` so that the client gets to read the
+            answer; 400 when Content-Length is not a number.
+    """
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
-            if int(declared) > limit:
-                raise BadRequest(413, f"body of {int(declared)} bytes exceeds the limit of {limit} bytes")
+            size_declared = int(declared)
         except ValueError as exc:
             raise BadRequest(400, "Content-Length is not a number") from exc
+        if size_declared > limit:
+            if size_declared <= DISCARD_MAX_BYTES:
+                async for _chunk in request.stream():
+                    pass
+            raise BadRequest(413, f"body of {size_declared} bytes exceeds the limit of {limit} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise BadRequest(413, f"body exceeds the limit of {limit} bytes")
+            chunks = []
+            if size > DISCARD_MAX_BYTES:
+                break
+            continue
         chunks.append(chunk)
+    if size > limit:
+        raise BadRequest(413, f"body exceeds the limit of {limit} bytes")
     return b"".join(chunks)
 
 
@@ -191,7 +214,8 @@ def create_app(
             messages = extract_messages(document)
         except BadRequest as exc:
             logger.warning("webhook rejected a request with %d: %s", exc.status, exc)
-            return JSONResponse({"error": str(exc)}, status_code=exc.status)
+            headers = {"connection": "close"} if exc.status == 413 else None
+            return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=headers)
         try:
             landing = await run_in_threadpool(land, messages)
         except StorageError as exc:
@@ -201,7 +225,10 @@ def create_app(
             logger.error("webhook batch of %d not landed: %s", len(messages), exc)
             return JSONResponse({"error": f"landing failed, retry later: {exc}"}, status_code=503)
         event_id = await run_in_threadpool(_notify_quietly, notify, landing) if notify else None
-        return JSONResponse({"status": "landed", **landing.counts(), "event_id": event_id}, status_code=200)
+        return JSONResponse(
+            {"status": "landed", **landing.counts(), "event_id": event_id, "worker_pid": os.getpid()},
+            status_code=200,
+        )
 
     async def health(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "bronze": "s3" if settings.uses_s3 else "local"})
@@ -247,5 +274,15 @@ def _notify_quietly(notify: Notifier, landing: BatchLanding) -> str | None:
 
 
 def app_factory() -> Starlette:
-    """For ``uvicorn --factory deployments.webhook_app:app_factory`` (settings from the environment)."""
+    """For ``uvicorn --factory deployments.webhook_app:app_factory`` (settings from the environment).
+
+    The app keeps no state between requests (each batch is landed under keys derived from its
+    messages), so any number of uvicorn workers or hosts behind a load balancer can serve one
+    stream: a batch delivered twice, to two workers, lands the same objects once.
+    """
     return create_app()
+
+
+def app_factory_without_events() -> Starlette:
+    """Like :func:`app_factory`, landing without the Prefect event (``cardflow webhook --no-events``)."""
+    return create_app(emit_events=False)

@@ -18,6 +18,13 @@ their bytes and no new object appears for data already landed. Part keys derive 
 ids a part holds (in event_id order), so the same missing rows always get the same key. Deriving
 ``ingested_at`` from the data instead would make it lie about when we landed the row, which the
 freshness checks rely on. See docs/backfill.md.
+
+Scale-out: with ``slices > 1`` the planned range is cut at whole hours into independent,
+idempotent units (:mod:`cardflow.sources.eventstore.slices`) that run as Prefect tasks on the
+flow's task runner, at most ``workers`` at a time (threads by default; give the flow a
+``DaskTaskRunner`` with ``events_backfill_to_s3.with_options(task_runner=...)`` to spread them over
+machines). A failed unit is retried alone (task retries); the watermark moves only over the
+contiguous run of finished units. See docs/scaling.md.
 """
 
 from __future__ import annotations
@@ -27,12 +34,23 @@ from typing import Any
 
 from prefect import flow
 from prefect.artifacts import create_table_artifact
+from prefect.futures import PrefectFuture, as_completed
 
 from cardflow.backends.chooser import resolve_backends
+from cardflow.bronze.store import BronzeStore
 from cardflow.contract import parse_timestamp
 from cardflow.settings import Settings, get_settings
+from cardflow.sources.eventstore.landing import ChunksLanded
+from cardflow.sources.eventstore.plan import BackfillPlan
+from cardflow.sources.eventstore.slices import BackfillUnit, merge_landed, split_plan
 from tasks.alerts import alert_on_failure
-from tasks.backfill import finish_backfill_task, land_chunks_task, plan_backfill_task
+from tasks.backfill import (
+    commit_units_task,
+    finish_backfill_task,
+    land_chunks_task,
+    land_unit_task,
+    plan_backfill_task,
+)
 from tasks.limits import holds_backfill_slot
 from tasks.run_names import backfill_run_name
 
@@ -53,6 +71,8 @@ def events_backfill_to_s3(
     end: str | datetime | None = None,
     full_refresh: bool = False,
     chunk_size: int | None = None,
+    slices: int = 1,
+    workers: int = 2,
     settings: Settings | None = None,
 ) -> dict[str, Any]:
     """Backfill the event store into Bronze and write the run manifest.
@@ -63,6 +83,9 @@ def events_backfill_to_s3(
         end: only rows with ``inserted_at < end``.
         full_refresh: re-read everything from the beginning (writes only what Bronze lacks).
         chunk_size: rows per committed chunk (default ``CARDFLOW_BACKFILL_CHUNK_SIZE``).
+        slices: cut the range at whole hours into this many units run as parallel tasks (1: one
+            unit that commits chunk by chunk).
+        workers: units running at once when ``slices > 1``.
         settings: cardflow settings; defaults to :func:`get_settings`.
 
     Returns:
@@ -83,7 +106,10 @@ def events_backfill_to_s3(
         full_refresh=full_refresh,
         chunk_size=chunk_size,
     )
-    landed = land_chunks_task(plan, settings, store)
+    if slices > 1:
+        landed = _land_units(plan, split_plan(plan, slices), max(1, workers), settings, store)
+    else:
+        landed = land_chunks_task(plan, settings, store)
     result = finish_backfill_task(plan, landed, settings, store)
     before, after = result.watermark_before or {}, result.watermark_after or {}
     create_table_artifact(
@@ -108,3 +134,36 @@ def events_backfill_to_s3(
         ),
     )
     return result.as_dict()
+
+
+def _land_units(
+    plan: BackfillPlan, units: list[BackfillUnit], workers: int, settings: Settings, store: BronzeStore
+) -> ChunksLanded:
+    """Run the units as tasks, ``workers`` at a time; commit the watermark as they finish.
+
+    A unit that still fails after its retries stops new submissions; the running ones finish and
+    are committed as far as the run of finished units reaches, then the failure is raised.
+    """
+    waiting = list(units)
+    running: dict[PrefectFuture[ChunksLanded], BackfillUnit] = {}
+    finished: dict[int, ChunksLanded] = {}
+    committed = 0
+    error: BaseException | None = None
+    while waiting or running:
+        while waiting and len(running) < workers and error is None:
+            unit = waiting.pop(0)
+            running[land_unit_task.submit(plan, unit, settings, store)] = unit
+        if not running:
+            break
+        future = next(iter(as_completed(list(running))))
+        unit = running.pop(future)
+        try:
+            finished[unit.index] = future.result()
+        except Exception as exc:
+            error = error or exc
+            continue
+        waiting_to_commit = {i: landed for i, landed in finished.items() if i >= committed}
+        committed = commit_units_task(plan, units, waiting_to_commit, committed, store)
+    if error is not None:
+        raise error
+    return merge_landed([finished[u.index] for u in units])

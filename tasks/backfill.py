@@ -4,6 +4,7 @@ call directly (:func:`cardflow.sources.eventstore.backfill.run_backfill`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from prefect import task
@@ -14,6 +15,7 @@ from cardflow.settings import Settings
 from cardflow.sources.eventstore.finish import BackfillResult, finish_backfill
 from cardflow.sources.eventstore.landing import ChunksLanded, land_chunks
 from cardflow.sources.eventstore.plan import BackfillPlan, plan_backfill
+from cardflow.sources.eventstore.slices import BackfillUnit, commit_finished_units, land_unit
 
 
 @task(name="plan-backfill", cache_policy=NONE)
@@ -44,3 +46,24 @@ def finish_backfill_task(
 ) -> BackfillResult:
     """Prefect task around :func:`finish_backfill`."""
     return finish_backfill(plan, landed, settings, store)
+
+
+@task(name="land-backfill-unit", cache_policy=NONE, retries=2, retry_delay_seconds=2)
+def land_unit_task(
+    plan: BackfillPlan, unit: BackfillUnit, settings: Settings, store: BronzeStore
+) -> ChunksLanded:
+    """Prefect task around :func:`land_unit`: one time slice of a fanned-out run. Retried alone on
+    failure (the unit is idempotent: a retry writes only what the failed attempt did not)."""
+    return land_unit(plan, unit, settings, store)
+
+
+@task(name="commit-backfill-units", cache_policy=NONE)
+def commit_units_task(
+    plan: BackfillPlan,
+    units: list[BackfillUnit],
+    finished: Mapping[int, ChunksLanded],
+    committed: int,
+    store: BronzeStore,
+) -> int:
+    """Prefect task around :func:`commit_finished_units` (the watermark over finished units)."""
+    return commit_finished_units(plan, units, finished, committed, store)

@@ -78,8 +78,13 @@ class LocalBronzeStore:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).expanduser().resolve()
+        self._made: set[Path] = set()  # folders known to exist (a mkdir per write costs a syscall and an exception)
 
     def _path(self, key: str) -> Path:
+        parts = key.split("/")
+        if key and not key.startswith("/") and "\\" not in key and all(p not in ("", ".", "..") for p in parts):
+            # a plain relative key (all keys cardflow builds): no filesystem round trips per write
+            return self.root.joinpath(*parts)
         path = (self.root / key).resolve()
         if self.root not in path.parents and path != self.root:
             raise StorageError(key, "key escapes the store root")
@@ -87,8 +92,14 @@ class LocalBronzeStore:
 
     def write_bytes(self, key: str, data: bytes) -> str:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+        if path.parent not in self._made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(path.parent)
+        try:
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+        except FileNotFoundError:  # the folder was removed behind our back
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
@@ -108,6 +119,8 @@ class LocalBronzeStore:
 
     def list_keys(self, prefix: str = "", *, start_after: str | None = None) -> list[str]:
         base = self.root / prefix if prefix else self.root
+        if prefix.endswith("/") and not base.is_dir():
+            return []  # a folder that does not exist holds nothing (do not walk its parent)
         # list from the deepest existing folder of the prefix, then filter by string prefix
         start = base if base.is_dir() else base.parent
         if not start.exists():

@@ -285,7 +285,12 @@ class DuckDBLoader:
                     f"row_count_mismatch: the file has {rows} records, its manifest says {s.file.rows}",
                 )
             history.append((s.file.key, s.sha256, rows, loaded_at))
-        conn.executemany(f"INSERT INTO {self.raw}.load_history VALUES (?, ?, ?, ?)", history)
+        # one statement for the batch (DuckDB runs executemany as one statement per row)
+        conn.execute(
+            f"INSERT INTO {self.raw}.load_history "
+            "SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::BIGINT[]), ?",
+            [[h[0] for h in history], [h[1] for h in history], [h[2] for h in history], loaded_at],
+        )
         self._commit()
         logger.info(
             "load: %d files, %d rows committed to %s.events",

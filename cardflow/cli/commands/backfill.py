@@ -18,6 +18,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--chunk-size", type=int, default=None, help="rows per committed chunk")
     p.add_argument(
+        "--slices", type=int, default=1, help="cut the range at whole hours into this many parallel units"
+    )
+    p.add_argument("--workers", type=int, default=2, help="units running at once (with --slices > 1)")
+    p.add_argument(
         "--no-prefect",
         action="store_true",
         help="run the same steps without Prefect (no API needed; no artifact)",
@@ -30,15 +34,17 @@ def run(args: argparse.Namespace) -> int:
     if args.no_prefect:
         from cardflow.backends.chooser import resolve_backends
         from cardflow.sources.eventstore.backfill import run_backfill
+        from cardflow.sources.eventstore.slices import run_sliced_backfill
 
-        result = run_backfill(
-            settings,
-            resolve_backends(settings, needs={"bronze"}).store(),
-            start=args.start,
-            end=args.end,
-            full_refresh=args.full_refresh,
-            chunk_size=args.chunk_size,
-        ).as_dict()
+        store = resolve_backends(settings, needs={"bronze"}).store()
+        window = {"start": args.start, "end": args.end, "full_refresh": args.full_refresh}
+        if args.slices > 1:
+            outcome = run_sliced_backfill(
+                settings, store, slices=args.slices, workers=args.workers, chunk_size=args.chunk_size, **window
+            )
+        else:
+            outcome = run_backfill(settings, store, chunk_size=args.chunk_size, **window)
+        result = outcome.as_dict()
     else:
         from flows.backfill import events_backfill_to_s3
 
@@ -47,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
             end=args.end,
             full_refresh=args.full_refresh,
             chunk_size=args.chunk_size,
+            slices=args.slices,
+            workers=args.workers,
             settings=settings,
         )
     print(json.dumps(result, indent=2, default=str))

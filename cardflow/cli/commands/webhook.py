@@ -20,6 +20,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="uvicorn worker processes sharing the port (the app is stateless: scale out freely)",
+    )
+    p.add_argument(
         "--no-events",
         action="store_true",
         help="land without emitting cardflow.mq.batch.landed (no Prefect API needed)",
@@ -35,6 +41,20 @@ def run(args: argparse.Namespace) -> int:
 
     from deployments.webhook_app import create_app
 
+    if args.workers > 1:
+        # each worker process builds its own app from the environment (an import string is needed)
+        factory = "app_factory_without_events" if args.no_events else "app_factory"
+        create_app(get_settings(), emit_events=False)  # a bad configuration fails here, once
+        uvicorn.run(
+            f"deployments.webhook_app:{factory}",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level="info",
+            access_log=False,
+        )
+        return 0
     app = create_app(get_settings(), emit_events=not args.no_events)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
     return 0
