@@ -32,6 +32,17 @@ EVENT_TYPES: Final[tuple[str, ...]] = tuple(SOURCE_OF)
 SOURCES: Final[tuple[str, ...]] = tuple(SOURCE_OF.values())
 ORDER_STATUSES: Final[tuple[str, ...]] = ("CREATED", "PAID", "SHIPPED", "CANCELLED")
 
+#: ``source`` values that name the transport an event came by, not the service that emitted it
+#: (the original system's producers send ``"source": "rabbitmq"``). They are resolved from
+#: ``event_type`` (:data:`SOURCE_OF`) by :func:`normalize_record`.
+TRANSPORT_SOURCES: Final = frozenset({"rabbitmq", "amazonmq", "amazon_mq", "amazon-mq", "mq", "aws:rmq"})
+
+#: Namespace of the name-based (version 5) UUIDs given to events whose producer id is not a UUID
+#: (``evt_123``): ``event_id = uuid5(PRODUCER_ID_NAMESPACE, f"{source}/{producer_id}")`` with the
+#: resolved domain source, so a redelivery -- by RabbitMQ or Amazon MQ -- gets the same event_id.
+#: Never change it: every such event_id already in Bronze and Silver derives from it.
+PRODUCER_ID_NAMESPACE: Final = uuid.UUID("6f1c7d5e-2b0a-5c1e-9a64-3c0d2f8e4b71")
+
 #: Envelope fields in their canonical order (Bronze records add ``ingested_at``).
 ENVELOPE_FIELDS: Final[tuple[str, ...]] = ("event_id", "source", "event_type", "payload", "inserted_at")
 BRONZE_FIELDS: Final[tuple[str, ...]] = (*ENVELOPE_FIELDS, "ingested_at")
@@ -192,10 +203,16 @@ class Envelope:
     event_type: str
     payload: dict[str, Any]
     inserted_at: datetime
+    #: the producer's own id when it was not a UUID (``evt_123``); event_id then derives from it
+    producer_event_id: str | None = None
 
     def to_bronze(self, ingested_at: datetime) -> dict[str, Any]:
-        """The canonical Bronze record (guide §1): envelope plus ``ingested_at``, in field order."""
-        return {
+        """The canonical Bronze record (guide §1): envelope plus ``ingested_at``, in field order.
+
+        An event whose producer id was not a UUID also keeps that id as ``producer_event_id``
+        (Bronze only: the load reads the envelope columns and ignores it).
+        """
+        record = {
             "event_id": self.event_id,
             "source": self.source,
             "event_type": self.event_type,
@@ -203,6 +220,9 @@ class Envelope:
             "inserted_at": format_timestamp(self.inserted_at),
             "ingested_at": format_timestamp(ingested_at),
         }
+        if self.producer_event_id is not None:
+            record["producer_event_id"] = self.producer_event_id
+        return record
 
 
 def validate_envelope(record: Mapping[str, Any]) -> Envelope:
@@ -211,8 +231,9 @@ def validate_envelope(record: Mapping[str, Any]) -> Envelope:
     The payload may arrive as a JSON string (as from a text column) or an object.
 
     Raises:
-        ContractViolation: reasons ``null_event_id``, ``bad_event_id``, ``unknown_event_type``,
-            ``source_mismatch``, ``bad_timestamp``, ``payload_not_json`` and the payload reasons.
+        ContractViolation: reasons ``null_event_id``, ``bad_event_id``, ``missing_event_type``,
+            ``unknown_event_type``, ``source_mismatch``, ``bad_timestamp``, ``payload_not_json``
+            and the payload reasons.
     """
     raw_id = record.get("event_id")
     if raw_id is None or raw_id == "":
@@ -222,6 +243,8 @@ def validate_envelope(record: Mapping[str, Any]) -> Envelope:
     except ValueError as exc:
         raise ContractViolation("bad_event_id", f"event_id {str(raw_id)[:40]!r} is not a UUID") from exc
     event_type = record.get("event_type")
+    if event_type is None or event_type == "":
+        raise ContractViolation("missing_event_type", "event_type is required", event_id)
     if event_type not in SOURCE_OF:
         raise ContractViolation(
             "unknown_event_type", f"event_type {event_type!r} is not one of {EVENT_TYPES}", event_id
@@ -242,7 +265,67 @@ def validate_envelope(record: Mapping[str, Any]) -> Envelope:
         inserted_at = parse_timestamp(record.get("inserted_at"), field="inserted_at")
     except ContractViolation as exc:
         raise ContractViolation(exc.reason, exc.detail, event_id) from exc
-    return Envelope(event_id, source, event_type, payload, inserted_at)
+    producer_id = record.get("producer_event_id")
+    return Envelope(event_id, source, event_type, payload, inserted_at, str(producer_id) if producer_id else None)
+
+
+# --- producer shapes ---------------------------------------------------------------------------
+#: Top-level keys of a flat producer body that are envelope metadata, not payload.
+FLAT_METADATA_FIELDS: Final[tuple[str, ...]] = ("event_id", "id", "source", "event_type", "inserted_at")
+
+
+def stable_event_id(source: str, producer_id: str) -> str:
+    """The event_id of an event whose producer id is not a UUID (see :data:`PRODUCER_ID_NAMESPACE`)."""
+    return str(uuid.uuid5(PRODUCER_ID_NAMESPACE, f"{source}/{producer_id}"))
+
+
+def flat_to_envelope(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Split the original system's flat producer body into an envelope record.
+
+    The event's own fields sit at the top level beside ``event_id`` (or ``id``), ``event_type``,
+    ``source`` and ``inserted_at``: the metadata becomes the envelope, everything else the payload.
+    A body with a ``payload`` object is already an envelope and is returned as it is.
+    """
+    if "payload" in body:
+        return dict(body)
+    record: dict[str, Any] = {}
+    payload = dict(body)
+    for name in FLAT_METADATA_FIELDS:
+        if name in payload:
+            value = payload.pop(name)
+            target = "event_id" if name == "id" else name
+            if record.get(target) in (None, ""):
+                record[target] = value
+    record["payload"] = payload
+    return record
+
+
+def normalize_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Map a producer's envelope record onto the contract's (before :func:`validate_envelope`).
+
+    * a ``source`` naming a transport (:data:`TRANSPORT_SOURCES`), or none at all when the
+      event_type is known, becomes the event type's source;
+    * an ``event_id`` that is not a UUID (``evt_123``) becomes :func:`stable_event_id` of the
+      resolved source and that id, and the original is kept as ``producer_event_id``.
+
+    Records that already follow the contract come back unchanged. Never raises: what cannot be
+    mapped is left for :func:`validate_envelope` to reject with its reason.
+    """
+    out = dict(record)
+    event_type = out.get("event_type")
+    domain_source = SOURCE_OF.get(event_type) if isinstance(event_type, str) else None
+    source = out.get("source")
+    if domain_source and (source in (None, "") or (isinstance(source, str) and source.lower() in TRANSPORT_SOURCES)):
+        out["source"] = domain_source
+    raw_id = out.get("event_id")
+    if raw_id not in (None, "") and isinstance(raw_id, str | int) and not isinstance(raw_id, bool):
+        try:
+            uuid.UUID(str(raw_id))
+        except ValueError:
+            if domain_source and out.get("source") == domain_source:
+                out["producer_event_id"] = str(raw_id)
+                out["event_id"] = stable_event_id(domain_source, str(raw_id))
+    return out
 
 
 def dumps_record(record: Mapping[str, Any]) -> str:
