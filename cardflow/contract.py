@@ -238,11 +238,13 @@ def validate_envelope(record: Mapping[str, Any]) -> Envelope:
     raw_id = record.get("event_id")
     if raw_id is None or raw_id == "":
         raise ContractViolation("null_event_id", "event_id is required")
+    event_type = record.get("event_type")
     try:
         event_id = str(uuid.UUID(str(raw_id)))
     except ValueError as exc:
-        raise ContractViolation("bad_event_id", f"event_id {str(raw_id)[:40]!r} is not a UUID") from exc
-    event_type = record.get("event_type")
+        if event_type in SOURCE_OF:
+            raise ContractViolation("bad_event_id", f"event_id {str(raw_id)[:40]!r} is not a UUID") from exc
+        event_id = str(raw_id)[:80]  # a producer id: the event_type is what is wrong (reported below)
     if event_type is None or event_type == "":
         raise ContractViolation("missing_event_type", "event_type is required", event_id)
     if event_type not in SOURCE_OF:
