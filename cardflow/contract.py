@@ -324,7 +324,7 @@ def normalize_record(record: Mapping[str, Any]) -> dict[str, Any]:
         try:
             uuid.UUID(str(raw_id))
         except ValueError:
-            if domain_source and out.get("source") == domain_source:
+            if domain_source:
                 out["producer_event_id"] = str(raw_id)
                 out["event_id"] = stable_event_id(domain_source, str(raw_id))
     return out
