@@ -80,6 +80,33 @@ PAYLOAD_FIELDS: Final[dict[str, dict[str, FieldKind]]] = {
 
 
 # --- decimals ----------------------------------------------------------------------------------
+#: The one decimal rule. Scales the contract accepts, and so the scales Silver and Gold must hold
+#: exactly: every decimal column is NUMBER(WAREHOUSE_DECIMAL_PRECISION, WAREHOUSE_DECIMAL_SCALE)
+#: (dbt's ``vars.payload_fields`` and ``vars.decimal_scale`` are generated from these; a unit test
+#: fails when they drift).
+DECIMAL_SCALES: Final[tuple[int, ...]] = tuple(range(0, 19))
+WAREHOUSE_DECIMAL_PRECISION: Final = 38
+WAREHOUSE_DECIMAL_SCALE: Final = max(DECIMAL_SCALES)
+#: ``units`` travel as protobuf int64; Silver decodes them as decimal(19, 0) * 10^-scale, exact.
+UNITS_MIN: Final = -(2**63)
+UNITS_MAX: Final = 2**63 - 1
+#: integer payload fields (quantities, print runs) are int64 in every warehouse column
+INT_MIN: Final = -(2**63)
+INT_MAX: Final = 2**63 - 1
+#: the largest magnitude a warehouse decimal column holds (exclusive): 10^(38 - 18)
+AMOUNT_LIMIT: Final = Decimal(10) ** (WAREHOUSE_DECIMAL_PRECISION - WAREHOUSE_DECIMAL_SCALE)
+
+
+def dbt_field_kind(kind: FieldKind) -> str:
+    """How dbt's ``vars.payload_fields`` names a field kind (decimals carry the Silver scale)."""
+    return f"decimal:{WAREHOUSE_DECIMAL_SCALE}" if kind == "decimal" else kind
+
+
+def dbt_payload_fields() -> dict[str, dict[str, str]]:
+    """The ``vars.payload_fields`` dbt_project.yml must hold, exactly (see the unit test)."""
+    return {t: {name: dbt_field_kind(kind) for name, kind in fields.items()} for t, fields in PAYLOAD_FIELDS.items()}
+
+
 def decode_decimal(value: Any, *, field: str = "decimal") -> Decimal:
     """Decode ``{"units": int, "scale": int}`` to an exact :class:`Decimal`.
 
@@ -91,8 +118,14 @@ def decode_decimal(value: Any, *, field: str = "decimal") -> Decimal:
     units, scale = value["units"], value["scale"]
     if not _is_int(units) or not _is_int(scale):
         raise ContractViolation("bad_decimal", f"{field}.units and {field}.scale must be integers")
-    if not 0 <= scale <= 18:
-        raise ContractViolation("bad_decimal", f"{field}.scale must lie in [0, 18], got {scale}")
+    if scale not in DECIMAL_SCALES:
+        raise ContractViolation(
+            "bad_decimal", f"{field}.scale must lie in [0, {WAREHOUSE_DECIMAL_SCALE}], got {scale}"
+        )
+    if not UNITS_MIN <= units <= UNITS_MAX:
+        raise ContractViolation(
+            "decimal_out_of_range", f"{field}.units must fit a 64-bit integer (the protobuf type), got {units}"
+        )
     # built from its digits: exact at any size (``scaleb`` would round to the context precision)
     sign, digits, _ = Decimal(units).as_tuple()
     return Decimal((sign, digits, -scale))
@@ -154,6 +187,8 @@ def validate_payload(event_type: str, payload: Any) -> dict[str, Any]:
             raise ContractViolation("bad_type", f"{name} must be a non-empty string")
         if kind == "int" and not _is_int(value):
             raise ContractViolation("bad_type", f"{name} must be an integer")
+        if kind == "int" and not INT_MIN <= value <= INT_MAX:
+            raise ContractViolation("int_out_of_range", f"{name} must fit a 64-bit integer, got {value}")
         if kind == "decimal":
             decode_decimal(value, field=name)
         if kind == "timestamp":
@@ -167,7 +202,32 @@ def validate_payload(event_type: str, payload: Any) -> dict[str, Any]:
                 raise ContractViolation("bad_type", f"{name} must be a YYYY-MM-DD date string")
         if kind == "status" and value not in ORDER_STATUSES:
             raise ContractViolation("bad_status", f"status {value!r} is not one of {ORDER_STATUSES}")
+    _check_amounts(event_type, payload)
     return dict(payload)
+
+
+#: Gold amounts computed from a payload: (integer field, decimal field) -> the product Gold stores
+GOLD_PRODUCTS: Final[dict[str, tuple[str, str]]] = {
+    "OrderCreated": ("quantity", "price"),  # fct_orders.order_total
+    "ManufacturingBatch": ("quantity_produced", "defect_rate_estimate"),  # estimated_defects
+}
+
+
+def _check_amounts(event_type: str, payload: Mapping[str, Any]) -> None:
+    """Refuse an event whose decimal, or the Gold amount computed from it, no warehouse column holds.
+
+    Decimal columns are NUMBER(38, 18): magnitudes below 10^20. Refused here, at the contract (so
+    the event is quarantined in Bronze with the reason), never later in a dbt model.
+    """
+    for name, kind in PAYLOAD_FIELDS[event_type].items():
+        if kind == "decimal" and abs(decode_decimal(payload[name], field=name)) >= AMOUNT_LIMIT:
+            raise ContractViolation("decimal_out_of_range", f"|{name}| must be below {AMOUNT_LIMIT:.0E}")
+    if event_type in GOLD_PRODUCTS:
+        count, amount = GOLD_PRODUCTS[event_type]
+        if abs(payload[count] * decode_decimal(payload[amount], field=amount)) >= AMOUNT_LIMIT:
+            raise ContractViolation(
+                "decimal_out_of_range", f"|{count} * {amount}| must be below {AMOUNT_LIMIT:.0E} (NUMBER(38, 18))"
+            )
 
 
 def check_business_rules(event_type: str, payload: Mapping[str, Any]) -> list[str]:
