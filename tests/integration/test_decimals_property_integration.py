@@ -1,0 +1,57 @@
+"""Property: for random contract-valid decimals (scale 0..18, 64-bit units, amounts a NUMBER(38, 18)
+holds), Gold's unit_price and order_total equal an independent Python ``Decimal`` computation, on
+DuckDB and on the fakesnow Snowflake target.
+
+Each example is one dbt run over a list of orders, so the example counts are small; the lists are
+long enough that each run covers many scales at once.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from cardflow.contract import AMOUNT_LIMIT, DECIMAL_SCALES, UNITS_MAX, UNITS_MIN
+from tests.decimal_gold import Order, assert_exact, gold_duckdb, gold_fakesnow
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+
+def _fits(order: Order) -> bool:
+    units, scale, quantity = order
+    return abs(quantity * Decimal(units).scaleb(-scale)) < AMOUNT_LIMIT
+
+
+orders_strategy = st.lists(
+    st.tuples(
+        st.integers(UNITS_MIN, UNITS_MAX),
+        st.sampled_from(DECIMAL_SCALES),
+        st.integers(0, 10**6),
+    ).filter(_fits),
+    min_size=1,
+    max_size=30,
+)
+SETTINGS = settings(
+    max_examples=3, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@SETTINGS
+@given(orders=orders_strategy)
+def test_gold_amounts_equal_python_decimals_on_duckdb(orders: list[Order]) -> None:
+    with tempfile.TemporaryDirectory(prefix="cardflow-dec-") as workdir:
+        assert_exact(gold_duckdb(orders, Path(workdir)), orders)
+
+
+@SETTINGS
+@given(orders=orders_strategy)
+def test_gold_amounts_equal_python_decimals_on_fakesnow(fakesnow_port: int, orders: list[Order]) -> None:
+    with tempfile.TemporaryDirectory(prefix="cardflow-dec-sf-") as workdir:
+        assert_exact(gold_fakesnow(orders, Path(workdir), fakesnow_port), orders)
