@@ -24,20 +24,17 @@ from hypothesis import strategies as st  # noqa: E402
 pytestmark = pytest.mark.integration
 
 
-def _fits(order: Order) -> bool:
-    units, scale, quantity = order
-    return abs(quantity * Decimal(units).scaleb(-scale)) < AMOUNT_LIMIT
+@st.composite
+def _order(draw: st.DrawFn) -> Order:
+    """(units, scale, quantity) with |quantity * price| below the 10^20 a NUMBER(38, 18) holds."""
+    units = draw(st.integers(UNITS_MIN, UNITS_MAX))
+    scale = draw(st.sampled_from(DECIMAL_SCALES))
+    price = abs(Decimal(units).scaleb(-scale))
+    most = min(10**6, int((AMOUNT_LIMIT - 1) / price) if price else 10**6)
+    return units, scale, draw(st.integers(0, most))
 
 
-orders_strategy = st.lists(
-    st.tuples(
-        st.integers(UNITS_MIN, UNITS_MAX),
-        st.sampled_from(DECIMAL_SCALES),
-        st.integers(0, 10**6),
-    ).filter(_fits),
-    min_size=1,
-    max_size=30,
-)
+orders_strategy = st.lists(_order(), min_size=1, max_size=30)
 SETTINGS = settings(
     max_examples=3, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
