@@ -21,13 +21,15 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 
 from cardflow.backends.chooser import resolve_backends
-from cardflow.quality.gate import gate_layer
+from cardflow.quality.gate import gate_layer, gate_parameters
+from cardflow.quality.holdback import Hold, hold_offenders
 from cardflow.quality.raw_checks import RawChecksReport, run_raw_checks
 from cardflow.quality.reconcile import ReconciliationReport, reconcile_raw
 from cardflow.quality.results import GateResult
+from cardflow.quality.suites import suites_for
 from cardflow.settings import Settings
 from cardflow.transform.wap import LayerName, build_layer, layer_schemas, publish_layer
-from tasks.alerts import notify
+from tasks.alerts import notify, notify_held
 from tasks.dbt import dbt_invoker
 
 
@@ -120,8 +122,30 @@ def gate_layer_task(layer: LayerName, settings: Settings) -> GateResult:
         markdown=result.to_markdown(),
         description=f"Great Expectations gate {layer}: {'passed' if result.success else 'FAILED'}",
     )
+    if not result.success:
+        holds = hold_back_task(layer, result, settings)
+        notify_held(result.gate, holds, settings)
     enforce_gate(result, settings)
     return result
+
+
+def hold_back_task(layer: LayerName, result: GateResult, settings: Settings) -> list[Hold]:
+    """Hold back the events behind the failed gate (docs/runbook.md: the next run publishes the rest)."""
+    backends = resolve_backends(settings, needs={"warehouse"})
+    silver = layer_schemas(settings, "silver").published
+    with backends.open_session() as warehouse:
+        parameters = gate_parameters(
+            warehouse, layer, settings, silver_schema=silver, gold_audit_schema=layer_schemas(settings, "gold").audit
+        )
+        return hold_offenders(
+            warehouse,
+            result,
+            suites_for(layer),
+            parameters,
+            raw_schema=settings.snowflake_raw_schema,
+            audit_schema=layer_schemas(settings, layer).audit,
+            silver_schema=silver,
+        )
 
 
 @task(name="publish-layer")

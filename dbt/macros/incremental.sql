@@ -69,6 +69,7 @@ candidates as (
 latest_copy as (
 
     select * from candidates
+    where {{ cardflow.not_held() }}
     {{ cardflow.keep_latest('event_id', cardflow.raw_event_order()) }}
 
 )
