@@ -81,7 +81,7 @@ def offending_condition(
     None for expectations about the whole table (row counts, column sets, max/min): they name no rows.
     """
     kwargs = {k: _resolve(v, parameters) for k, v in (outcome.config.get("kwargs") or {}).items()}
-    kind = outcome.name
+    kind = str(outcome.config.get("type", ""))
     if kind == "expect_column_values_to_not_be_null":
         return f"t.{kwargs['column']} is null"
     if kind == "expect_column_values_to_be_between":
@@ -154,10 +154,7 @@ def offender_queries(
             condition = offending_condition(outcome, relation, parameters)
             if condition is None:
                 continue
-            column = (outcome.config.get("kwargs") or {}).get("column") or ",".join(
-                (outcome.config.get("kwargs") or {}).get("column_list") or []
-            ) or "rows"
-            reason = f"gate_{result.gate}:{model.model}:{outcome.name}({column})"
+            reason = f"gate_{result.gate}:{model.model}:{outcome.name}"
             rows = f"select * from {source} as t where {condition}"
             if model.model in GOLD_KEYS:
                 key, silver_model = GOLD_KEYS[model.model]
