@@ -58,3 +58,33 @@ def test_failed_gate_holds_the_offending_events_once(tmp_path: Path) -> None:
     assert release_holds(session, "RAW", ["e3", "nope"]) == 1
     assert [h.event_id for h in list_holds(session, "RAW")] == ["e2"]
     con.close()
+
+
+def test_cli_lists_held_and_bronze_quarantined_events_with_reasons(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime
+
+    from cardflow.backends.chooser import resolve_backends
+    from cardflow.bronze.writer import quarantine_entry, write_quarantine
+    from cardflow.cli import main
+    from cardflow.quality.holdback import ensure_holds_table
+    from cardflow.settings import load_settings
+
+    monkeypatch.setenv("CARDFLOW_DATA_DIR", str(tmp_path / "data"))
+    settings = load_settings()
+    settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(settings.duckdb_path)) as con:
+        con.execute("CREATE SCHEMA RAW")
+        table = ensure_holds_table(WarehouseSession("duckdb", con), "RAW")
+        con.execute(f"INSERT INTO {table} VALUES ('e-held', 'gate_silver:stg_x:why', 'silver', now())")
+    at = datetime(2026, 11, 20, tzinfo=UTC)
+    entry = quarantine_entry(
+        "null_event_id", "event_id is required", {"event_id": None}, origin="realtime", seen_at=at
+    )
+    store = resolve_backends(settings, needs={"bronze"}).store()
+    write_quarantine(store, settings.s3_prefix, "realtime", [entry | {"identity": "sha256:abc"}], identity="x", at=at)
+    assert main(["quarantine", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "held\te-held\tgate_silver:stg_x:why" in out
+    assert "bronze\tsha256:abc\tnull_event_id\tevent_id is required" in out
