@@ -44,7 +44,8 @@ supply as (
         sku,
         count(*) as batches_count,
         sum(quantity_produced) as units_produced,
-        sum(estimated_good_units) as estimated_good_units
+        -- the explicit cast keeps the sum exact on fakesnow too (it sums uncast arguments as DOUBLE)
+        sum(cast(estimated_good_units as {{ cardflow.exact_decimal_type(var('decimal_scale')) }})) as estimated_good_units
     from batches
     group by sku
 
