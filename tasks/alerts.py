@@ -188,24 +188,23 @@ def notify(kind: AlertKind, summary: str, settings: Settings, *, timeout: float 
     return post_alert(alert, settings, timeout=timeout)
 
 
-def notify_held(gate: str, holds: list[Any], settings: Settings) -> AlertOutcome | None:
-    """Alert that a failed gate held events back, and what to do (does nothing if none were held).
+def held_summary(gate: str, holds: list[Any]) -> str:
+    """What a failed gate held back and what to do, for its one alert ("" if nothing was held).
 
     ``holds`` are :class:`cardflow.quality.holdback.Hold` values (event_id, reason).
     """
     if not holds:
-        return None
+        return ""
     reasons: dict[str, int] = {}
     for hold in holds:
         reasons[hold.reason] = reasons.get(hold.reason, 0) + 1
-    summary = (
-        f"{gate} gate: {len(holds)} event(s) held back in RAW.EVENTS_HELD "
-        f"({'; '.join(f'{r}: {n}' for r, n in sorted(reasons.items()))}). The next run publishes "
+    return (
+        f"{len(holds)} event(s) held back in RAW.EVENTS_HELD "
+        f"({'; '.join(f'{r}: {n}' for r, n in sorted(reasons.items()))}); the next run publishes "
         "everything else. Review with `cardflow quarantine list`; send a corrected event (new event_id, "
-        "later inserted_at) or `cardflow quarantine release <event_id>` (then run the transform with "
-        "--full-refresh) if the gate was wrong."
+        "later inserted_at), or `cardflow quarantine release <event_id>` and a full-refresh transform if "
+        f"the {gate} gate was wrong."
     )
-    return notify("quality_failure", summary, settings)
 
 
 def _emit_event(alert: Alert, settings: Settings) -> None:

@@ -29,7 +29,7 @@ from cardflow.quality.results import GateResult
 from cardflow.quality.suites import suites_for
 from cardflow.settings import Settings
 from cardflow.transform.wap import LayerName, build_layer, layer_schemas, publish_layer
-from tasks.alerts import notify, notify_held
+from tasks.alerts import held_summary, notify
 from tasks.dbt import dbt_invoker
 
 
@@ -47,8 +47,8 @@ def enforce_raw_checks(report: RawChecksReport, settings: Settings) -> None:
     report.raise_on_errors()
 
 
-def enforce_gate(result: GateResult, settings: Settings) -> None:
-    """Alert and raise when the gate failed; does nothing if it passed.
+def enforce_gate(result: GateResult, settings: Settings, holds: list[Hold] | None = None) -> None:
+    """Alert (once, with what was held back) and raise when the gate failed; does nothing if it passed.
 
     Raises:
         QualityGateFailed: gate = the layer, failures = one line per failed expectation.
@@ -56,9 +56,10 @@ def enforce_gate(result: GateResult, settings: Settings) -> None:
     if result.success:
         return
     failures = result.failures()
+    held = held_summary(result.gate, holds or [])
     notify(
         "quality_failure",
-        f"{result.gate} gate failed ({len(failures)}): " + "; ".join(failures[:5]),
+        f"{result.gate} gate failed ({len(failures)}): " + "; ".join(failures[:5]) + (f". {held}" if held else ""),
         settings,
     )
     result.raise_if_failed()
@@ -122,10 +123,8 @@ def gate_layer_task(layer: LayerName, settings: Settings) -> GateResult:
         markdown=result.to_markdown(),
         description=f"Great Expectations gate {layer}: {'passed' if result.success else 'FAILED'}",
     )
-    if not result.success:
-        holds = hold_back_task(layer, result, settings)
-        notify_held(result.gate, holds, settings)
-    enforce_gate(result, settings)
+    holds = hold_back_task(layer, result, settings) if not result.success else []
+    enforce_gate(result, settings, holds)
     return result
 
 
