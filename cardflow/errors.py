@@ -65,6 +65,24 @@ class EventStoreError(CardflowError):
     """The Postgres event store cannot be reached or has an unexpected shape."""
 
 
+class EventsRejected(EventStoreError):
+    """Some envelopes of an event-store insert were refused; all the others were inserted.
+
+    ``rejected`` holds ``(position, event_id or None, problem)`` per refused envelope, the problem
+    naming the field (``event_id: 'evt_1' is not a UUID``).
+    """
+
+    def __init__(self, inserted: int, rejected: list[tuple[int, str | None, str]]) -> None:
+        self.inserted = inserted
+        self.rejected = rejected
+        shown = "; ".join(f"#{i} ({eid or 'no event_id'}): {problem}" for i, eid, problem in rejected[:5])
+        more = f" and {len(rejected) - 5} more" if len(rejected) > 5 else ""
+        super().__init__(
+            f"{len(rejected)} envelope(s) rejected, {inserted} inserted: {shown}{more}. "
+            "Fix the named fields and insert the rejected events again (inserting is idempotent)."
+        )
+
+
 class StorageError(CardflowError):
     """A Bronze object could not be read or written."""
 

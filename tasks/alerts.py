@@ -205,6 +205,25 @@ def alert_reconciliation_gaps(summary: str, gap_count: int, settings: Settings) 
     )
 
 
+def held_summary(gate: str, holds: list[Any]) -> str:
+    """What a failed gate held back and what to do, for its one alert ("" if nothing was held).
+
+    ``holds`` are :class:`cardflow.quality.holdback.Hold` values (event_id, reason).
+    """
+    if not holds:
+        return ""
+    reasons: dict[str, int] = {}
+    for hold in holds:
+        reasons[hold.reason] = reasons.get(hold.reason, 0) + 1
+    return (
+        f"{len(holds)} event(s) held back in RAW.EVENTS_HELD "
+        f"({'; '.join(f'{r}: {n}' for r, n in sorted(reasons.items()))}); the next run publishes "
+        "everything else. Review with `cardflow quarantine list`; send a corrected event (new event_id, "
+        "later inserted_at), or `cardflow quarantine release <event_id>` and a full-refresh transform if "
+        f"the {gate} gate was wrong."
+    )
+
+
 def _emit_event(alert: Alert, settings: Settings) -> None:
     """Emit ``cardflow.<kind>`` so server/Cloud automations can react (deployments/automations/).
 

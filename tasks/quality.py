@@ -21,14 +21,16 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 
 from cardflow.backends.chooser import resolve_backends
-from cardflow.quality.gate import gate_layer
+from cardflow.quality.gate import gate_layer, gate_parameters
+from cardflow.quality.holdback import Hold, hold_offenders
 from cardflow.quality.raw_checks import RawChecksReport, run_raw_checks
 from cardflow.quality.reconcile import ReconciliationReport, reconcile_raw
 from cardflow.quality.results import GateResult
+from cardflow.quality.suites import suites_for
 from cardflow.settings import Settings
 from cardflow.transform.freshness import newest_event_at
 from cardflow.transform.wap import LayerName, build_layer, current_audit_schemas, publish_layers
-from tasks.alerts import alert_reconciliation_gaps, notify
+from tasks.alerts import alert_reconciliation_gaps, held_summary, notify
 from tasks.dbt import dbt_invoker
 
 
@@ -46,8 +48,8 @@ def enforce_raw_checks(report: RawChecksReport, settings: Settings) -> None:
     report.raise_on_errors()
 
 
-def enforce_gate(result: GateResult, settings: Settings) -> None:
-    """Alert and raise when the gate failed; does nothing if it passed.
+def enforce_gate(result: GateResult, settings: Settings, holds: list[Hold] | None = None) -> None:
+    """Alert (once, with what was held back) and raise when the gate failed; does nothing if it passed.
 
     Raises:
         QualityGateFailed: gate = the layer, failures = one line per failed expectation.
@@ -55,9 +57,10 @@ def enforce_gate(result: GateResult, settings: Settings) -> None:
     if result.success:
         return
     failures = result.failures()
+    held = held_summary(result.gate, holds or [])
     notify(
         "quality_failure",
-        f"{result.gate} gate failed ({len(failures)}): " + "; ".join(failures[:5]),
+        f"{result.gate} gate failed ({len(failures)}): " + "; ".join(failures[:5]) + (f". {held}" if held else ""),
         settings,
     )
     result.raise_if_failed()
@@ -125,8 +128,34 @@ def gate_layer_task(layer: LayerName, settings: Settings) -> GateResult:
         markdown=result.to_markdown(),
         description=f"Great Expectations gate {layer}: {'passed' if result.success else 'FAILED'}",
     )
-    enforce_gate(result, settings)
+    holds = hold_back_task(layer, result, settings, audits) if not result.success else []
+    enforce_gate(result, settings, holds)
     return result
+
+
+def hold_back_task(
+    layer: LayerName, result: GateResult, settings: Settings, audits: dict[str, str]
+) -> list[Hold]:
+    """Hold back the events behind the failed gate (docs/runbook.md: the next run publishes the rest).
+
+    ``audits`` are the schemas the gate validated: Gold rows are traced back through the audited
+    Silver they were built from, and the held events are removed from that audited Silver (the
+    published layer never saw them: nothing is published after a failed gate).
+    """
+    backends = resolve_backends(settings, needs={"warehouse"})
+    with backends.open_session() as warehouse:
+        parameters = gate_parameters(
+            warehouse, layer, settings, silver_schema=audits["silver"], gold_audit_schema=audits["gold"]
+        )
+        return hold_offenders(
+            warehouse,
+            result,
+            suites_for(layer),
+            parameters,
+            raw_schema=settings.snowflake_raw_schema,
+            audit_schema=audits[layer],
+            silver_schema=audits["silver"],
+        )
 
 
 @task(name="publish-layers")

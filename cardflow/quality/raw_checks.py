@@ -95,7 +95,11 @@ def check_freshness(newest: datetime | None, now: datetime, settings: Settings) 
     warn_h, error_h = settings.raw_events_freshness_warn_hours, settings.raw_events_freshness_error_hours
     if newest is None:
         return CheckOutcome(
-            "freshness", "error", "RAW.EVENTS is empty: nothing was loaded (run the load flow)"
+            "freshness",
+            "error",
+            "RAW.EVENTS is empty: no event was loaded. Either nothing has landed yet (run the load "
+            "flow after a backfill or real-time batch) or every event that landed was quarantined at "
+            "the contract (`cardflow quarantine list` shows them with their reasons)",
         )
     age_h = (now - newest).total_seconds() / 3600
     observed = {

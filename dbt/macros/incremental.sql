@@ -27,9 +27,20 @@
     ) = 1
 {%- endmacro %}
 
-{# the RAW tie-break order of copies of one event: latest inserted, then latest ingested/loaded, then file position #}
+{#
+  The one rule for copies of one event_id (also cardflow.sources.mq.landing.copy_rank): latest
+  inserted_at, then latest ingested_at, then the larger MD5 of the payload text. Content decides,
+  never load timing, so conflicting copies (same event_id, different content) resolve the same way
+  on every run and path; they are counted in int_event_conflicts. Load position only breaks ties
+  between identical copies, where the choice does not matter.
+#}
 {% macro raw_event_order() -%}
-    {{ return(['inserted_at', 'ingested_at', 'loaded_at', 'file_name', 'file_row_number']) }}
+    {{ return(['inserted_at', 'ingested_at', cardflow.payload_hash('payload'), 'loaded_at', 'file_name', 'file_row_number']) }}
+{%- endmacro %}
+
+{# MD5 (hex) of a payload's text: the content tie-break of raw_event_order #}
+{% macro payload_hash(payload) -%}
+    md5({{ cardflow.json_to_text(payload) }})
 {%- endmacro %}
 
 {#
@@ -69,6 +80,7 @@ candidates as (
 latest_copy as (
 
     select * from candidates
+    where {{ cardflow.not_held() }}
     {{ cardflow.keep_latest('event_id', cardflow.raw_event_order()) }}
 
 )

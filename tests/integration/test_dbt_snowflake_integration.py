@@ -106,7 +106,7 @@ def test_snowflake_build_equals_duckdb(fakesnow_port: int, tmp_path: Path) -> No
     )
     assert not summary.failed, [n.describe() for n in summary.failed]
     assert not any("fakesnow-password" in value for value in os.environ.values())  # profile only
-    assert sum(1 for n in summary.nodes if n.resource_type == "model" and n.status == "success") == 9
+    assert sum(1 for n in summary.nodes if n.resource_type == "model" and n.status == "success") == 10
 
     duck_path = tmp_path / "duck.duckdb"
     insert_raw_duckdb(duck_path, rows)

@@ -25,7 +25,7 @@ from cardflow.backends.chooser import resolve_backends
 from cardflow.bronze.layout import is_part_key
 from cardflow.cli import main as cli_main
 from cardflow.dev.generator import EventGenerator, GeneratorConfig
-from cardflow.errors import EventStoreError
+from cardflow.errors import EventsRejected, EventStoreError
 from cardflow.settings import Settings
 from cardflow.sources.eventstore import extract
 from cardflow.sources.eventstore import store as eventstore
@@ -231,3 +231,31 @@ def test_generate_creates_the_schema_it_writes_into(pg_settings: Settings, monke
     assert eventstore.count_events(pg_settings) == 40
     with eventstore.connect(pg_settings, read_only=True) as conn:
         assert eventstore.inspect_schema(conn, pg_settings).complete
+
+
+def test_insert_events_refuses_one_bad_envelope_and_inserts_the_rest(pg_settings: Settings) -> None:
+    """A malformed envelope is rejected on its own with a reason naming the field; the valid ones go
+    in (and a retry of the same call adds nothing)."""
+    good = list(EventGenerator(GeneratorConfig(events=20, seed=3, anomalies=False)))
+    bad = [
+        {k: v for k, v in good[0].items() if k != "event_id"},
+        dict(good[1], event_id="evt_123"),
+        dict(good[2], event_id=str(uuid.uuid4()), inserted_at="yesterday"),
+        dict(good[3], event_id=str(uuid.uuid4()), event_type=None),
+    ]
+    events = [*good[4:10], *bad, *good[10:]]
+    eventstore.bootstrap_event_store(pg_settings)
+    with eventstore.connect(pg_settings) as conn:
+        with pytest.raises(EventsRejected) as info:
+            eventstore.insert_events(conn, events, pg_settings)
+        assert info.value.inserted == 16
+        problems = [problem for _, _, problem in info.value.rejected]
+        assert problems[0] == "event_id: missing"
+        assert problems[1] == "event_id: 'evt_123' is not a UUID"
+        assert problems[2].startswith("inserted_at:")
+        assert problems[3] == "event_type: missing"
+        assert [i for i, _, _ in info.value.rejected] == [6, 7, 8, 9]
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT count(*) FROM {pg_settings.events_table}")
+            assert cur.fetchone()[0] == 16
+        assert eventstore.insert_events(conn, [*good[4:10], *good[10:]], pg_settings) == 0

@@ -12,6 +12,7 @@ PrefectDbtRunner path is the dbt part's to test, and it costs minutes per run he
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -221,3 +222,60 @@ def test_adhoc_checks_run_on_duckdb(scenario: Scenario) -> None:
         results = [con.execute(s).fetchall() for s in statements]
     assert results[0][0][3] in ("warn", "error")  # baseline's newest event is a day old
     assert results[6] == [] and results[7] == []  # clean baseline: no order_total mismatch, no unknown SKU
+
+
+def _holds(settings: Settings) -> list[tuple[str, str]]:
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        return [tuple(r) for r in con.execute("SELECT event_id, reason FROM RAW.EVENTS_HELD ORDER BY 1").fetchall()]
+
+
+def _corrected(event: dict[str, Any]) -> dict[str, Any]:
+    """docs/runbook.md's correction: the same order under a new event_id, a later inserted_at, fixed."""
+    payload = dict(event["payload"], quantity=abs(event["payload"]["quantity"]) or 1)
+    return {**event, "event_id": str(uuid.uuid4()), "payload": payload,
+            "inserted_at": event["inserted_at"] + timedelta(seconds=1)}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kind", "gate", "reason"),
+    [
+        ("negative_quantity", "silver", "gate_silver:stg_order_created:expect_column_values_to_be_between(quantity)"),
+        ("unknown_sku", "gold", "gate_gold:fct_orders:expect_column_values_to_be_in_set(sku)"),
+    ],
+)
+def test_failed_gate_holds_bad_events_and_the_next_run_publishes_the_rest(
+    scenario: Scenario, tmp_path: Path, kind: str, gate: str, reason: str
+) -> None:
+    """Policy (docs/runbook.md): the failing run holds the offending events with the gate's reason;
+    the next run publishes every other event; the runbook's correction then reaches Gold."""
+    bad = [e for e in scenario.anomalies[kind] if e["event_type"] == "OrderCreated"]
+    settings = _run_on_copy(scenario, tmp_path, scenario.last_day + bad)
+    with pytest.raises(QualityGateFailed) as err:
+        dbt_transform_and_test(settings=settings)
+    assert err.value.gate == gate
+    assert _gold(settings) == scenario.gold
+    holds = _holds(settings)
+    assert {e["event_id"] for e in bad} <= {h[0] for h in holds}
+    assert {h[1] for h in holds if h[0] in {e["event_id"] for e in bad}} == {reason}
+    assert len(holds) == len(bad)  # nothing valid held
+
+    result = dbt_transform_and_test(settings=settings)  # the next run publishes the rest
+    assert set(result.layers) == {"silver", "gold"}
+    bad_orders = {e["payload"]["order_id"] for e in bad}
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        published = {r[0] for r in con.execute("SELECT order_id FROM GOLD.fct_orders").fetchall()}
+        silver_ids = {r[0] for r in con.execute("SELECT event_id FROM SILVER.stg_order_created").fetchall()}
+    want = {
+        e["payload"]["order_id"]
+        for e in scenario.last_day
+        if e["event_type"] == "OrderCreated" and isinstance(e["payload"], dict)
+    }
+    assert want - bad_orders <= published
+    assert not silver_ids & {e["event_id"] for e in bad}
+
+    if kind == "negative_quantity":  # the runbook's correction recipe works
+        insert_raw_duckdb(settings.duckdb_path, raw_rows([_corrected(e) for e in bad], file_prefix="fix"))
+        dbt_transform_and_test(settings=settings)
+        with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+            fixed = dict(con.execute("SELECT order_id, quantity FROM GOLD.fct_orders").fetchall())
+        assert all(fixed[e["payload"]["order_id"]] == abs(e["payload"]["quantity"]) for e in bad)

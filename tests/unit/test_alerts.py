@@ -240,3 +240,14 @@ def test_failed_post_is_reported_not_raised(webhook, caplog: pytest.LogCaptureFi
         )
     assert not outcome.sent and "500" in outcome.detail
     assert "secret-token" not in caplog.text
+
+
+def test_held_summary_says_what_was_held_and_what_to_do() -> None:
+    from cardflow.quality.holdback import Hold
+    from tasks.alerts import held_summary
+
+    holds = [Hold(e, "gate_silver:stg_order_created:q", "silver") for e in ("e1", "e2")]
+    text = held_summary("silver", holds)
+    assert "2 event(s) held back" in text and "gate_silver:stg_order_created:q: 2" in text
+    assert "cardflow quarantine list" in text and "next run publishes" in text
+    assert held_summary("silver", []) == ""

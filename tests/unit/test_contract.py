@@ -45,13 +45,21 @@ def envelope(**overrides):
         ({"units": 1999, "scale": 2}, Decimal("19.99")),
         ({"units": 1, "scale": 18}, Decimal("1E-18")),
         ({"units": -250, "scale": 1}, Decimal("-25.0")),
-        ({"units": 123456789012345678901234567890, "scale": 10}, Decimal("12345678901234567890.1234567890")),
+        ({"units": 9223372036854775807, "scale": 10}, Decimal("922337203.6854775807")),
+        ({"units": -9223372036854775808, "scale": 18}, Decimal("-9.223372036854775808")),
         ({"units": 7, "scale": 0}, Decimal(7)),
     ],
 )
 def test_decode_decimal_is_exact(encoded, expected) -> None:
     assert decode_decimal(encoded) == expected
     assert decode_decimal(encode_decimal(expected)) == expected
+
+
+def test_units_beyond_64_bits_are_refused_at_the_contract() -> None:
+    """No warehouse decimal column holds them exactly (Silver decodes units as decimal(19, 0))."""
+    with pytest.raises(ContractViolation) as info:
+        decode_decimal({"units": 2**63, "scale": 10})
+    assert info.value.reason == "decimal_out_of_range"
 
 
 def test_decimal_sum_has_no_float_error() -> None:

@@ -124,7 +124,9 @@ def test_profile_counts_follow_the_contract() -> None:
         (order(order_ts="0000-10-05T20:11:03.123456+00:00"), "year 0000"),
         (order(order_ts=" 026-10-05T20:11:03.123456+00:00"), "space instead of a digit"),
         (order(price={"units": 1, "scale": 2, "x": 1}), "extra decimal key"),
-        (order(customer_id="Jr."), "dot in a string"),
+        (order(customer_id="Jr: x"), "colon in a string"),
+        (order(quantity=10**19), "int beyond 18 digits (judged by the contract)"),
+        (order(quantity=10**6, price={"units": 10**17, "scale": 0}), "order total beyond NUMBER(38, 18)"),
         (order(status="LOST"), "status not in the contract"),
         (order(sku=""), "empty string"),
         (order(sku=7), "number instead of a string"),
@@ -177,7 +179,7 @@ def test_slow_lines_are_judged_by_the_contract() -> None:
     a, b, c, d = ids(4)
     lines = [
         sql_line(order(), event_id=a),
-        sql_line(order(customer_id="St. Louis"), event_id=b),  # valid, but a dot: slow path
+        sql_line(order(customer_id="St: Louis"), event_id=b),  # valid, but a colon: slow path
         sql_line(["not", "an", "object"], event_id=c),
         sql_line(order(status="LOST"), event_id=d),
     ]
@@ -185,7 +187,7 @@ def test_slow_lines_are_judged_by_the_contract() -> None:
     assert part.rows == 2 and part.slow_lines == 3
     assert part.body is not None
     assert part.body.decode().splitlines() == sorted(
-        [expected_line(order(), a), expected_line(order(customer_id="St. Louis"), b)]
+        [expected_line(order(), a), expected_line(order(customer_id="St: Louis"), b)]
     )
     reasons = {e["record"]["event_id"]: e["reason"] for e in part.quarantine}
     assert reasons == {c: "payload_not_object", d: "bad_status"}
@@ -199,3 +201,24 @@ def test_rows_already_in_bronze_are_dropped() -> None:
     assert part.part_id == part_id([b])
     nothing = prepare_group(group(lines), ingested_at=INGESTED, existing={a, b})
     assert nothing.body is None and nothing.rows == 0
+
+
+def test_one_rows_surplus_never_cancels_anothers_deficit() -> None:
+    """The issue's counterexample: a row missing customer_id plus a row with an extra key
+    ``x"customer_id`` kept the whole-group substring counts right; per line, both are refused."""
+    profile = text_profile("OrderCreated")
+    assert profile is not None
+    missing = {k: v for k, v in order().items() if k != "customer_id"}
+    extra = order(**{'x"customer_id': "C"})
+    body = (sql_line(missing, event_id=ids(2)[0]) + sql_line(extra, event_id=ids(2)[1])).encode()
+    assert not text_checks_pass(body, 2, profile)
+    prepared = prepare_group(group([sql_line(missing, event_id=ids(2)[0]), sql_line(extra, event_id=ids(2)[1])]),
+                             ingested_at=INGESTED)  # fmt: skip
+    assert [e["reason"] for e in prepared.quarantine] == ["missing_field"]
+    assert prepared.rows == 1
+
+
+def test_dots_in_strings_take_the_fast_path() -> None:
+    profile = text_profile("OrderCreated")
+    assert profile is not None
+    assert text_checks_pass(sql_line(order(customer_id="Jr."), event_id=ids(1)[0]).encode(), 1, profile)

@@ -80,6 +80,20 @@ def test_duplicates_in_a_batch_land_once_and_conflicts_are_quarantined(tmp_path:
     assert result.reasons == {"conflicting_duplicate": 1}
 
 
+def test_conflicting_copies_in_a_batch_resolve_by_content_not_arrival(tmp_path: Path) -> None:
+    """Whichever copy arrives first, the same one lands (latest inserted_at, then payload hash)."""
+    batch = _messages(5)
+    envelope = json.loads(batch[3].body)
+    envelope["payload"] = {**envelope["payload"], "sku": "CHANGED"}
+    conflicting = RawMessage(json.dumps(envelope).encode(), "application/json", headers=batch[3].headers)
+    landed = []
+    for order, messages in enumerate(([*batch, conflicting], [conflicting, *batch])):
+        result = land_messages(messages, LocalBronzeStore(tmp_path / str(order)), "bronze")
+        assert result.reasons == {"conflicting_duplicate": 1}
+        landed.append(sorted((tmp_path / str(order) / o["key"]).read_bytes() for o in result.objects))
+    assert landed[0] == landed[1]
+
+
 def test_bad_messages_are_quarantined_with_reason_and_good_ones_land(tmp_path: Path) -> None:
     store = LocalBronzeStore(tmp_path)
     good = _messages(10)

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
-from cardflow.contract import PAYLOAD_FIELDS
+from cardflow.contract import DECIMAL_SCALES, PAYLOAD_FIELDS, WAREHOUSE_DECIMAL_SCALE, dbt_payload_fields
 from cardflow.errors import TransformError
 from cardflow.settings import load_settings
 from cardflow.transform import dbt as dbt_tasks
@@ -174,10 +174,14 @@ def test_summary_separates_failures_from_warnings() -> None:
 
 
 def test_dbt_payload_fields_mirror_the_event_contract() -> None:
-    """dbt_project.yml vars.payload_fields decodes exactly the contract's fields, same kinds."""
+    """dbt_project.yml vars.payload_fields decodes exactly the contract's fields, same kinds, and every
+    decimal at the contract's one warehouse scale (compared exactly: ``decimal:18``, not ``decimal``);
+    vars.decimal_scale (the Gold amounts) is that same scale."""
     project = yaml.safe_load((dbt_tasks.DBT_PROJECT_DIR / "dbt_project.yml").read_text())
     fields = project["vars"]["payload_fields"]
+    assert fields == dbt_payload_fields()
     assert {t: {n: k.split(":")[0] for n, k in f.items()} for t, f in fields.items()} == PAYLOAD_FIELDS
+    assert project["vars"]["decimal_scale"] == WAREHOUSE_DECIMAL_SCALE == max(DECIMAL_SCALES)
 
 
 def test_node_tasks_setting_picks_prefect_dbts_runner(tmp_path) -> None:

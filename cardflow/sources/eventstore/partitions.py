@@ -1,73 +1,79 @@
 """Turning one hourly partition group of a chunk into the Bronze part to write.
 
 The chunk query (``sql/backfill_chunk.sql``) hands over a partition's rows as one string of lines,
-with jsonb's own payload text. The common case stays in C: whole-string checks prove every row
-satisfies the contract and is canonical, jsonb's spaced separators are compacted with two
-replaces, and the lines are sorted by event id (a part holds a set of events in event_id order;
-its id is the hash of those ids, so the same rows get the same key whatever order the database
-returned them in). Each line is byte for byte ``dumps_record(Envelope.to_bronze(ingested_at))``.
-When a check is not satisfied, or the hour already holds Bronze objects, the group is walked line
-by line, and only the lines in doubt are parsed and judged by the contract
-(:mod:`cardflow.bronze.quarantine`): a check that fails is never an error, only the slower path.
+with jsonb's own payload text. The common case is proven valid *row by row* by one regular
+expression per event type, generated from the contract (:func:`text_profile`), then jsonb's
+spaced separators are compacted with two replaces and the lines are sorted by event id (a part
+holds a set of events in event_id order; its id is the hash of those ids, so the same rows get the
+same key whatever order the database returned them in). Each line is byte for byte
+``dumps_record(Envelope.to_bronze(ingested_at))``. When a line does not match, or the hour already
+holds Bronze objects, the group is walked line by line and only the lines in doubt are parsed and
+judged by the contract (:mod:`cardflow.bronze.quarantine`): a failed match is never an error, only
+the slower path.
 
-Why the whole-string checks are sound. jsonb prints ``": "`` after every key and ``", "`` between
-members and escapes every quote inside strings; the envelope around the payload is compact. So
-with ``n`` rows of one event type whose contract has ``k`` keys (decimals count their two) and
-``c`` member separators, exactly ``n*k`` occurrences of ``": "`` and ``n*c`` of ``", "`` mean no
-extra key anywhere and no such sequence inside a string: then ``"sku": "`` can only be the key sku
-followed by a string, the replaces touch only separators, and counting ``"key": <start of value>``
-patterns types every field of every row (each row holds each key at most once). Exactly two dots
-per row plus one per timestamp field means no number has a fraction (json.loads would give a
-float) and every timestamp has just its fraction dot; ``{`` exactly twice per row plus once per
-decimal, and no ``[``, leaves no nesting a field could hide in. With digits mapped to zero, ints read
-``0``/``-0``, decimals ``{"scale": 0, "units": 0``, timestamps and dates the one canonical shape;
-the distinct timestamp and date values are then parsed exactly as the contract parses them.
+Why the per-line match is sound. jsonb prints an object's keys sorted by length, then bytewise,
+with ``": "`` after each key and ``", "`` between members; the envelope around the payload is
+compact. The expression spells out the whole line: the envelope, then exactly the contract's keys
+in jsonb order (so no key is missing, repeated or extra, and nothing nests), each followed by a
+value of its kind: a non-empty string with no ``"``, ``\\``, ``,`` or ``:`` inside (so compacting
+the separators cannot touch it), an integer of at most 18 digits, a decimal ``{"scale": 0..18,
+"units": <at most 18 digits>}``, a status of the contract, a canonical timestamp or date. The
+values a pattern cannot judge are then checked exactly: timestamps and dates are parsed as the
+contract parses them, and the Gold amounts (``quantity * price``) must stay within what the
+warehouse holds (``cardflow.contract.AMOUNT_LIMIT``). Counting substrings over a whole group (the
+former check) let one row's surplus cancel another's deficit; a match per line cannot.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
 from cardflow.bronze.quarantine import judge_line
-from cardflow.contract import ORDER_STATUSES, PAYLOAD_FIELDS, SOURCE_OF
+from cardflow.contract import AMOUNT_LIMIT, GOLD_PRODUCTS, ORDER_STATUSES, PAYLOAD_FIELDS, SOURCE_OF
 from cardflow.sources.eventstore.extract import PartitionGroup
 
 PART_ID_LENGTH = 20
-DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
 #: dots in a canonical envelope outside the payload: inserted_at and ingested_at
 ENVELOPE_DOTS = 2
-TIMESTAMP_SHAPE = b"0000-00-00T00:00:00.000000+00:00"
-DATE_SHAPE = b"0000-00-00"
 
 
-Patterns = tuple[bytes, ...]
+#: a string value the compaction cannot alter: no quote, backslash, comma or colon inside
+_STR = rb'"[^"\\,:\x00-\x1f]+"'
+_INT = rb"-?[0-9]{1,18}"
+_TIMESTAMP = rb'"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}\+00:00)"'
+_DATE = rb'"([0-9]{4}-[0-9]{2}-[0-9]{2})"'
+_UUID = rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_ENVELOPE_TS = rb'"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}\+00:00"'
 
 
 @dataclass(frozen=True)
 class TextProfile:
-    """What the text of canonical rows of one event type must show (see module docstring).
+    """The per-line expression of canonical rows of one event type (see module docstring).
 
-    ``counts``: (patterns, occurrences expected per row) counted in the text as is;
-    ``zeroed_counts``: the same, counted after every digit is mapped to 0; ``calendar``: fields
-    whose distinct values are parsed as the contract parses them.
+    ``pattern`` matches one whole line; its groups: one per timestamp/date field (parsed exactly
+    afterwards, by ``calendar``), and for types with a Gold amount the integer and the decimal's
+    scale and units (``amount``: group numbers). ``keys``/``separators``/``dots`` describe the
+    canonical text (kept for diagnostics and tests).
     """
 
     keys: int
     separators: int
     dots: int
-    braces: int
-    counts: tuple[tuple[Patterns, int], ...]
-    zeroed_counts: tuple[tuple[Patterns, int], ...]
-    calendar: tuple[tuple[bytes, int, Callable[[str], object]], ...]
+    pattern: re.Pattern[bytes]
+    calendar: tuple[tuple[int, Callable[[str], object]], ...]
+    amount: tuple[int, int, int] | None
 
 
-def _key(name: str) -> bytes:
-    return b'"%s": ' % name.encode()
+def _jsonb_order(names: list[str]) -> list[str]:
+    """jsonb's key order: shorter keys first, then bytewise."""
+    return sorted(names, key=lambda n: (len(n.encode()), n.encode()))
 
 
 @cache
@@ -76,70 +82,83 @@ def text_profile(event_type: str) -> TextProfile | None:
     fields = PAYLOAD_FIELDS.get(event_type)
     if fields is None:
         return None
-    counts: list[tuple[Patterns, int]] = [((b'"payload":{"',), 1)]
-    zeroed: list[tuple[Patterns, int]] = []
-    calendar: list[tuple[bytes, int, Callable[[str], object]]] = []
-    for name, kind in fields.items():
-        key = _key(name)
+    parts: list[bytes] = []
+    calendar: list[tuple[int, Callable[[str], object]]] = []
+    group_of: dict[str, int] = {}
+    groups = 0
+    for name in _jsonb_order(list(fields)):
+        kind = fields[name]
+        key = re.escape(b'"%s": ' % name.encode())
         if kind == "str":
-            counts += [((key + b'"',), 1), ((key + b'""',), 0)]
+            value = _STR
         elif kind == "int":
-            zeroed.append(((key + b"0", key + b"-0"), 1))
-        elif kind == "decimal":  # one-digit scale; units an integer (the dot count rules out fractions)
-            zeroed.append(((key + b'{"scale": 0, "units": 0', key + b'{"scale": 0, "units": -0'), 1))
+            groups += 1
+            group_of[name] = groups
+            value = b"(" + _INT + b")"
+        elif kind == "decimal":
+            groups += 2
+            group_of[name] = groups - 1
+            value = rb'\{"scale": ([0-9]|1[0-8]), "units": (' + _INT + rb")\}"
         elif kind == "status":
-            counts.append((tuple(key + b'"%s"' % s.encode() for s in ORDER_STATUSES), 1))
+            value = b'"(?:' + b"|".join(re.escape(s.encode()) for s in ORDER_STATUSES) + b')"'
         elif kind == "timestamp":
-            zeroed.append(((key + b'"' + TIMESTAMP_SHAPE + b'"',), 1))
-            calendar.append((key + b'"', len(TIMESTAMP_SHAPE), datetime.fromisoformat))
+            groups += 1
+            calendar.append((groups, datetime.fromisoformat))
+            value = _TIMESTAMP
         elif kind == "date":
-            zeroed.append(((key + b'"' + DATE_SHAPE + b'"',), 1))
-            calendar.append((key + b'"', len(DATE_SHAPE), date.fromisoformat))
+            groups += 1
+            calendar.append((groups, date.fromisoformat))
+            value = _DATE
         else:
             raise ValueError(f"no text check for field kind {kind!r} ({event_type}.{name})")
+        parts.append(key + value)
+    source = SOURCE_OF[event_type].encode()
+    line = (
+        rb'\{"event_id":"' + _UUID + rb'","source":"' + re.escape(source) + rb'","event_type":"'
+        + re.escape(event_type.encode()) + rb'","payload":\{' + b", ".join(parts)
+        + rb'\},"inserted_at":' + _ENVELOPE_TS + rb',"ingested_at":' + _ENVELOPE_TS + rb"\}"
+    )
+    amount = None
+    if event_type in GOLD_PRODUCTS:
+        count, decimal = GOLD_PRODUCTS[event_type]
+        amount = (group_of[count], group_of[decimal], group_of[decimal] + 1)
     decimals = sum(1 for kind in fields.values() if kind == "decimal")
     timestamps = sum(1 for kind in fields.values() if kind == "timestamp")
     return TextProfile(
         keys=len(fields) + 2 * decimals,
         separators=len(fields) - 1 + decimals,
         dots=ENVELOPE_DOTS + timestamps,
-        braces=2 + decimals,
-        counts=tuple(counts),
-        zeroed_counts=tuple(zeroed),
+        pattern=re.compile(line),
         calendar=tuple(calendar),
+        amount=amount,
     )
 
 
-def _count(body: bytes, patterns: Patterns) -> int:
-    return sum(body.count(p) for p in patterns)
+def _line_ok(match: re.Match[bytes] | None, profile: TextProfile) -> bool:
+    if match is None:
+        return False
+    try:
+        for group, parse in profile.calendar:
+            parse(match.group(group).decode("ascii"))
+    except ValueError:
+        return False
+    if profile.amount is not None:
+        count, scale, units = (int(match.group(g)) for g in profile.amount)
+        if abs(count * Decimal(units).scaleb(-scale)) >= AMOUNT_LIMIT:
+            return False
+    return True
 
 
 def text_checks_pass(body: bytes, rows: int, profile: TextProfile) -> bool:
-    """True when ``rows`` accepted lines in ``body`` certainly satisfy the contract and are
+    """True when each of the ``rows`` lines in ``body`` certainly satisfies the contract and is
     canonical after :func:`compact` (False only means: judge line by line)."""
-    if body.startswith(b"?") or b"\n?" in body:
+    lines = body.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    if len(lines) != rows:
         return False
-    if body.count(b'": ') != rows * profile.keys or body.count(b", ") != rows * profile.separators:
-        return False
-    if body.count(b".") != rows * profile.dots:
-        return False
-    # no nested objects or arrays beyond the envelope, the payload and its decimals
-    if body.count(b"{") != rows * profile.braces or b"[" in body:
-        return False
-    if any(_count(body, patterns) != rows * n for patterns, n in profile.counts):
-        return False
-    if profile.zeroed_counts:
-        zeroed = body.translate(DIGITS_TO_ZERO)
-        if any(_count(zeroed, patterns) != rows * n for patterns, n in profile.zeroed_counts):
-            return False
-    for prefix, width, parse in profile.calendar:
-        distinct = {fragment[:width] for fragment in body.split(prefix)[1:]}
-        try:
-            for value in distinct:
-                parse(value.decode("ascii"))
-        except ValueError:
-            return False
-    return True
+    fullmatch = profile.pattern.fullmatch
+    return all(_line_ok(fullmatch(line), profile) for line in lines)
 
 
 def compact(body: bytes) -> bytes:

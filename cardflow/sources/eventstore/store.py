@@ -17,17 +17,18 @@ import csv
 import io
 import json
 import logging
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
-from cardflow.errors import EventStoreError
+from cardflow.contract import parse_timestamp
+from cardflow.errors import ContractViolation, EventsRejected, EventStoreError
 from cardflow.settings import Settings, get_settings
 from cardflow.sqlfiles import read_sql, split_statements
 
@@ -292,11 +293,20 @@ def insert_events(
     Each chunk is copied into a temporary table and merged with ``ON CONFLICT (event_id) DO
     NOTHING``, so inserting the same events again adds nothing. Memory is bounded by the chunk.
 
+    Each envelope is checked on its own first (:func:`envelope_problem`): a malformed one is set
+    aside with a reason naming the field, the others are inserted, and the call then raises
+    :class:`EventsRejected` listing the refused ones. Payload *content* is not judged here (the
+    store keeps what upstream sent; the backfill quarantines contract violations).
+
     Returns:
         The number of rows actually inserted (duplicates of stored event_ids are not counted).
+
+    Raises:
+        EventsRejected: after inserting the valid envelopes, when some were malformed.
     """
     table = sql.Identifier(settings.events_table)
     inserted = 0
+    rejected: list[tuple[int, str | None, str]] = []
     with conn.cursor() as cur:
         cur.execute(
             sql.SQL(
@@ -311,17 +321,13 @@ def insert_events(
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         pending = 0
-        for event in events:
-            inserted_at = event["inserted_at"]
-            writer.writerow(
-                (
-                    event["event_id"],
-                    event["source"],
-                    event["event_type"],
-                    json.dumps(event["payload"], ensure_ascii=False, separators=(",", ":")),
-                    inserted_at.isoformat() if isinstance(inserted_at, datetime) else inserted_at,
-                )
-            )
+        for position, event in enumerate(events):
+            row = envelope_row(event)
+            if isinstance(row, str):
+                raw_id = event.get("event_id") if isinstance(event, Mapping) else None
+                rejected.append((position, str(raw_id) if raw_id else None, row))
+                continue
+            writer.writerow(row)
             pending += 1
             if pending >= chunk_size:
                 inserted += _flush(cur, buffer, merge)
@@ -332,7 +338,43 @@ def insert_events(
         if pending:
             inserted += _flush(cur, buffer, merge)
         conn.commit()
+    if rejected:
+        logger.warning("event store insert: %d inserted, %d envelope(s) rejected", inserted, len(rejected))
+        raise EventsRejected(inserted, rejected)
     return inserted
+
+
+def envelope_row(event: Any) -> tuple[str, str, str, str, str] | str:
+    """The CSV row of one envelope for the store table, or the problem with it (naming the field).
+
+    Checks what the table needs (a UUID event_id, non-empty source and event_type, a JSON payload,
+    a timestamp), so one bad envelope is refused alone instead of failing the whole COPY.
+    """
+    if not isinstance(event, Mapping):
+        return f"envelope must be a mapping, got {type(event).__name__}"
+    raw_id = event.get("event_id")
+    if raw_id is None or raw_id == "":
+        return "event_id: missing"
+    try:
+        event_id = str(uuid.UUID(str(raw_id)))
+    except ValueError:
+        return f"event_id: {str(raw_id)[:40]!r} is not a UUID"
+    for name in ("source", "event_type"):
+        value = event.get(name)
+        if not isinstance(value, str) or not value:
+            return f"{name}: missing" if value in (None, "") else f"{name}: must be text"
+    if "payload" not in event or event["payload"] is None:
+        return "payload: missing"
+    try:
+        payload = json.dumps(event["payload"], ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        return f"payload: not JSON ({exc})"
+    inserted_at = event.get("inserted_at")
+    try:
+        ts = parse_timestamp(inserted_at, field="inserted_at")
+    except ContractViolation as exc:
+        return "inserted_at: missing" if inserted_at is None else f"inserted_at: {exc.detail}"
+    return event_id, event["source"], event["event_type"], payload, ts.isoformat()
 
 
 def _flush(cur: Any, buffer: io.StringIO, merge: sql.Composed) -> int:

@@ -23,6 +23,7 @@ effect stays exactly once. The integration tests check both properties.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections import Counter, defaultdict
@@ -36,7 +37,7 @@ from cardflow.bronze.layout import bronze_key, part_id
 from cardflow.bronze.manifest import build_manifest, read_manifest_document, write_manifest
 from cardflow.bronze.store import BronzeStore
 from cardflow.bronze.writer import WrittenObject, quarantine_entry, write_quarantine, write_records
-from cardflow.contract import format_timestamp
+from cardflow.contract import dumps_record, format_timestamp
 from cardflow.errors import ManifestError
 from cardflow.sources.mq.messages import Canonical, RawMessage, canonicalize
 
@@ -135,6 +136,12 @@ def batch_ingested_at(results: Sequence[Canonical]) -> tuple[datetime, str]:
     return datetime.now(UTC), "wall_clock"
 
 
+def copy_rank(record: dict[str, Any]) -> tuple[str, str]:
+    """Order of conflicting copies of one event_id, largest wins: inserted_at (canonical UTC text,
+    so it sorts as time), then the MD5 of the payload's Bronze text (what Silver's dedupe hashes)."""
+    return record["inserted_at"], hashlib.md5(dumps_record(record["payload"]).encode("utf-8")).hexdigest()
+
+
 def land_messages(messages: Sequence[RawMessage], store: BronzeStore, prefix: str) -> BatchLanding:
     """Canonicalize, validate and durably write one batch; return counts per outcome.
 
@@ -151,6 +158,7 @@ def land_messages(messages: Sequence[RawMessage], store: BronzeStore, prefix: st
     batch_id = part_id(sorted({r.identity for r in results}))
 
     first: dict[str, dict[str, Any]] = {}
+    messages_of: dict[str, RawMessage] = {}
     rejects: list[Canonical] = []
     duplicates = 0
     for result in results:
@@ -161,14 +169,23 @@ def land_messages(messages: Sequence[RawMessage], store: BronzeStore, prefix: st
         seen = first.get(record["event_id"])
         if seen is None:
             first[record["event_id"]] = record
+            messages_of[record["event_id"]] = result.message
         elif seen == record:
             duplicates += 1
         else:
+            # the one rule of Silver's dedupe (dbt macro raw_event_order): latest inserted_at, then
+            # the larger content hash; the other copy is quarantined, so the choice never depends
+            # on arrival order
+            loser_message = result.message
+            if copy_rank(record) > copy_rank(seen):
+                first[record["event_id"]], loser_message = record, messages_of[record["event_id"]]
+                messages_of[record["event_id"]] = result.message
             rejects.append(
                 Canonical(
-                    result.message,
+                    loser_message,
                     reason="conflicting_duplicate",
-                    detail=f"event_id {record['event_id']} arrived twice in one batch with different content",
+                    detail=f"event_id {record['event_id']} arrived twice in one batch with different content; "
+                    "kept the copy with the latest inserted_at, then the larger payload hash",
                 )
             )
     groups: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)

@@ -8,8 +8,14 @@ event is:
 * The envelope fields (``event_id``, ``source``, ``event_type``, ``inserted_at``) come from the
   AMQP headers or from the body; when both carry a field they must agree.
 * ``application/json`` (or no content type): the body is the whole envelope (``{"event_id", ...,
-  "payload": {...}}``) or, when it has no ``payload`` key, the payload itself with the envelope in
-  the headers.
+  "payload": {...}}``) or, when it has no ``payload`` key, the original system's *flat* body: the
+  event's own fields at the top level, beside whichever of ``event_id`` (else ``id``),
+  ``event_type``, ``source`` and ``inserted_at`` the producer put there; the rest of the envelope
+  travels in the headers (:func:`cardflow.contract.flat_to_envelope`).
+* Producer conventions are then mapped onto the contract (:func:`cardflow.contract.normalize_record`):
+  a transport name as ``source`` (``rabbitmq``, ``amazonmq``) becomes the event type's source, and
+  a producer id that is not a UUID (``evt_123``) becomes a name-based UUID, the original kept in
+  Bronze as ``producer_event_id``.
 * ``application/x-protobuf`` (also ``application/protobuf``, ``application/vnd.google.protobuf``):
   the message type named by the content type's ``messageType`` parameter, the AMQP ``type``
   property or the ``event_type`` header, from ``proto/cardflow_events.proto``. Converted to the same
@@ -36,7 +42,16 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Final
 
-from cardflow.contract import EVENT_TYPES, PAYLOAD_FIELDS, Envelope, format_timestamp, validate_envelope
+from cardflow.contract import (
+    EVENT_TYPES,
+    PAYLOAD_FIELDS,
+    TRANSPORT_SOURCES,
+    Envelope,
+    flat_to_envelope,
+    format_timestamp,
+    normalize_record,
+    validate_envelope,
+)
 from cardflow.errors import ContractViolation
 
 ENVELOPE_HEADERS: Final[tuple[str, ...]] = ("event_id", "source", "event_type", "inserted_at")
@@ -82,7 +97,9 @@ class RawMessage:
 
         ``{"data": "<base64>", "basicProperties": {"contentType", "contentEncoding", "headers",
         "timestamp", "messageId", "type"}, "redelivered": bool}``; header string values may be
-        ``{"bytes": [...]}`` arrays (Amazon MQ). Never raises: unreadable items carry a ``defect``.
+        ``{"bytes": [...]}`` arrays (Amazon MQ). As the original Lambda did, a plain ``body`` (text,
+        or a JSON object) is read when there is no ``data``. Never raises: unreadable items carry a
+        ``defect``.
         """
         if not isinstance(item, Mapping):
             return cls(
@@ -96,10 +113,15 @@ class RawMessage:
         raw_headers = props.get("headers") or {}
         headers = normalize_headers(raw_headers) if isinstance(raw_headers, Mapping) else {}
         data = item.get("data")
+        plain = item.get("body")
         defect = None
         body = b""
-        if not isinstance(data, str):
-            defect = ("bad_message", "message has no base64 'data' string")
+        if data is None and isinstance(plain, str):
+            body = plain.encode("utf-8")
+        elif data is None and isinstance(plain, Mapping):
+            body = json.dumps(plain, ensure_ascii=False).encode("utf-8")
+        elif not isinstance(data, str):
+            defect = ("bad_message", "message has no base64 'data' string (nor a plain 'body')")
         else:
             try:
                 body = base64.b64decode(data, validate=True)
@@ -301,7 +323,7 @@ def canonicalize(message: RawMessage) -> Canonical:
     if message.defect:
         return Canonical(message, reason=message.defect[0], detail=message.defect[1])
     try:
-        record = _envelope_record(message)
+        record = normalize_record(_envelope_record(message))
         return Canonical(message, envelope=validate_envelope(record))
     except ContractViolation as exc:
         return Canonical(message, reason=exc.reason, detail=exc.detail)
@@ -345,10 +367,8 @@ def _json_record(body: bytes) -> dict[str, Any]:
         raise ContractViolation("not_json", f"body is not valid JSON ({exc.msg} at char {exc.pos})") from exc
     if not isinstance(value, dict):
         raise ContractViolation("body_not_object", f"JSON body must be an object, got {type(value).__name__}")
-    if "payload" in value:
-        return value
-    # the body is the payload; the envelope travels in the headers
-    return {"payload": value}
+    # an envelope as it is, or a flat producer body split into envelope and payload
+    return flat_to_envelope(value)
 
 
 def _merge_headers(record: dict[str, Any], headers: Mapping[str, Any]) -> dict[str, Any]:
@@ -357,7 +377,7 @@ def _merge_headers(record: dict[str, Any], headers: Mapping[str, Any]) -> dict[s
         if name not in headers or headers[name] in (None, ""):
             continue
         header = headers[name]
-        if name not in merged or merged[name] in (None, ""):
+        if name not in merged or merged[name] in (None, "") or _is_transport(name, merged[name]):
             merged[name] = header
         elif not _same(name, merged[name], header):
             raise ContractViolation(
@@ -366,7 +386,14 @@ def _merge_headers(record: dict[str, Any], headers: Mapping[str, Any]) -> dict[s
     return merged
 
 
+def _is_transport(name: str, value: Any) -> bool:
+    """A ``source`` that names the transport says nothing: a header's domain source may replace it."""
+    return name == "source" and isinstance(value, str) and value.lower() in TRANSPORT_SOURCES
+
+
 def _same(name: str, body_value: Any, header_value: Any) -> bool:
+    if _is_transport(name, header_value):
+        return True
     if name == "inserted_at":
         a, b = parse_amqp_timestamp(body_value), parse_amqp_timestamp(header_value)
         return a is not None and a == b

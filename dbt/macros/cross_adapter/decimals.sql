@@ -1,11 +1,13 @@
 {#
   Exact decoding of protobuf-style decimals {"units": int, "scale": int} = units * 10^-scale.
 
-  Never through float: units (an integer of at most 18 digits) is multiplied by the exact decimal
-  literal 10^-scale, chosen by CASE, so the product is a decimal(18 + target_scale + 1, target_scale)
-  computed exactly, then cast to decimal(38, target_scale) (a widening, no rounding). A scale outside
-  [0, target_scale] would need rounding, so it decodes to NULL and the event is rejected with a
-  reason (see payload_rejection_reason) rather than silently rounded.
+  Never through float: units (a 64-bit integer, at most 19 digits: the contract's bound) is
+  multiplied by the exact decimal literal 10^-scale, chosen by CASE: decimal(19, 0) *
+  decimal(target_scale + 1, target_scale) is a decimal(38, target_scale) for target_scale 18,
+  computed exactly (at most 19 significant digits), then cast to
+  decimal(38, target_scale) (a widening, no rounding). target_scale is var('decimal_scale') = the
+  contract's largest scale, so every scale the contract accepts decodes exactly; anything else
+  decodes to NULL and the event is rejected with a reason (see payload_rejection_reason).
 #}
 
 {% macro decode_decimal(payload, field, target_scale) -%}
@@ -14,7 +16,7 @@
 
 {% macro duckdb__decode_decimal(payload, field, target_scale) -%}
     cast(
-        try_cast({{ cardflow.json_text(payload, field ~ '.units') }} as decimal(18, 0))
+        try_cast({{ cardflow.json_text(payload, field ~ '.units') }} as decimal(19, 0))
         * {{ cardflow.decimal_scale_factor(cardflow.json_text(payload, field ~ '.scale'), target_scale, 'decimal') }}
         as decimal(38, {{ target_scale }})
     )
@@ -22,7 +24,7 @@
 
 {% macro snowflake__decode_decimal(payload, field, target_scale) -%}
     cast(
-        try_cast({{ cardflow.json_text(payload, field ~ '.units') }} as number(18, 0))
+        try_cast({{ cardflow.json_text(payload, field ~ '.units') }} as number(19, 0))
         * {{ cardflow.decimal_scale_factor(cardflow.json_text(payload, field ~ '.scale'), target_scale, 'number') }}
         as number(38, {{ target_scale }})
     )

@@ -59,8 +59,8 @@ final as (
         production_date,
         quantity_produced,
         defect_rate_estimate,
-        cast(quantity_produced * defect_rate_estimate as {{ cardflow.exact_decimal_type(6) }}) as estimated_defects,
-        cast(quantity_produced - quantity_produced * defect_rate_estimate as {{ cardflow.exact_decimal_type(6) }})
+        cast(quantity_produced * defect_rate_estimate as {{ cardflow.exact_decimal_type(var('decimal_scale')) }}) as estimated_defects,
+        cast(quantity_produced - quantity_produced * defect_rate_estimate as {{ cardflow.exact_decimal_type(var('decimal_scale')) }})
             as estimated_good_units,
         event_inserted_at
 

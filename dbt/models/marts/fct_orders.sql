@@ -68,7 +68,7 @@ final as (
         sku,
         quantity,
         unit_price,
-        cast(quantity * unit_price as {{ cardflow.exact_decimal_type(4) }}) as order_total,
+        cast(quantity * unit_price as {{ cardflow.exact_decimal_type(var('decimal_scale')) }}) as order_total,
         status,
         event_inserted_at
 

@@ -44,7 +44,8 @@ supply as (
         sku,
         count(*) as batches_count,
         sum(quantity_produced) as units_produced,
-        sum(estimated_good_units) as estimated_good_units
+        -- the explicit cast keeps the sum exact on fakesnow too (it sums uncast arguments as DOUBLE)
+        sum(cast(estimated_good_units as {{ cardflow.exact_decimal_type(var('decimal_scale')) }})) as estimated_good_units
     from batches
     group by sku
 
@@ -68,7 +69,7 @@ final as (
         cards.print_run,
         coalesce(supply.batches_count, 0) as batches_count,
         coalesce(supply.units_produced, 0) as units_produced,
-        cast(coalesce(supply.estimated_good_units, 0) as {{ cardflow.exact_decimal_type(6) }}) as estimated_good_units,
+        cast(coalesce(supply.estimated_good_units, 0) as {{ cardflow.exact_decimal_type(var('decimal_scale')) }}) as estimated_good_units,
         coalesce(demand.orders_count, 0) as orders_count,
         coalesce(demand.units_sold, 0) as units_sold,
         coalesce(demand.units_cancelled, 0) as units_cancelled,
