@@ -79,7 +79,7 @@ def medallion_pipeline(
             with concurrency(WAREHOUSE_LIMIT, occupy=1, timeout_seconds=WAREHOUSE_SLOT_TIMEOUT_SECONDS):
                 return fn(settings=given, **kwargs)
 
-        logger.info("stage %s starting", name)
+        logger.info("stage %s starting", name, extra={"cardflow_stage": name})  # a line on the CLI
         return _as_dict(call_with_retries(attempt, retries=retries, base_delay_seconds=retry_delay_seconds, label=name))
 
     result = {

@@ -264,6 +264,7 @@ class DuckDBLoader:
             len(staged),
             sum(h[2] for h in history),
             self.raw,
+            extra={"cardflow_rows_added": sum(h[2] for h in history)},  # the CLI's progress display
         )
         return {
             name: FileLoad(name, "loaded", rows_parsed=rows, rows_loaded=rows) for name, _, rows, _ in history

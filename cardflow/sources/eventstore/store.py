@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import logging
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -48,7 +49,13 @@ _embedded: dict[str, Any] = {}
 
 
 def _embedded_server(settings: Settings) -> Any:
-    """Start (once per process) the embedded PostgreSQL under the data directory."""
+    """Start (once per process) the embedded PostgreSQL under the data directory.
+
+    pgserver is asked to leave the postmaster running when this process exits (``cleanup_mode=None``):
+    its own reference counting stops it only when every process that ever opened it has exited
+    cleanly, and a crashed one pins it forever. Whoever starts the process that uses the embedded
+    store (the CLI, the test fixtures) stops it explicitly with :func:`stop_embedded`.
+    """
     import pgserver
 
     key = str(settings.pgdata_dir)
@@ -57,6 +64,40 @@ def _embedded_server(settings: Settings) -> Any:
         logger.info("starting embedded PostgreSQL in %s", settings.pgdata_dir)
         _embedded[key] = pgserver.get_server(settings.pgdata_dir, cleanup_mode=None)
     return _embedded[key]
+
+
+def stop_embedded() -> list[str]:
+    """Stop every embedded PostgreSQL this process started or attached to (fast shutdown).
+
+    Connections still open are closed by the server; the data directory stays, so the next start
+    finds the same events. Does nothing if no embedded server was used.
+
+    Returns:
+        The data directories whose server was stopped.
+    """
+    import psutil
+    from pgserver import pg_ctl
+
+    stopped = []
+    for key, server in list(_embedded.items()):
+        del _embedded[key]
+        server.global_process_id_list.get_and_remove(os.getpid())
+        info = server._postmaster_info  # set by pgserver once the server answered
+        if info is None or not info.is_running():
+            continue
+        try:
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user, timeout=30)
+        except Exception as exc:  # already stopped, or pg_ctl hung: make sure the postmaster goes
+            logger.warning("embedded PostgreSQL in %s did not stop cleanly (%s); terminating it", key, exc)
+            try:
+                info.process.terminate()
+                info.process.wait(5)
+            except psutil.Error:
+                pass
+        type(server)._instances.pop(server.pgdata, None)
+        logger.info("stopped embedded PostgreSQL in %s", key)
+        stopped.append(key)
+    return stopped
 
 
 def server_params(settings: Settings, database: str | None = None) -> dict[str, Any]:
@@ -326,6 +367,8 @@ def insert_events(
             if pending >= chunk_size:
                 inserted += _flush(cur, buffer, merge)
                 conn.commit()
+                # "cardflow_rows" feeds the CLI's progress display (cardflow.cli.progress)
+                logger.info("event store: %d events inserted so far", inserted, extra={"cardflow_rows": inserted})
                 buffer.seek(0)
                 buffer.truncate()
                 pending = 0
