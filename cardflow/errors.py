@@ -81,6 +81,18 @@ class LoadError(CardflowError):
         super().__init__(f"{file_name}: {problem}")
 
 
+class BootstrapError(CardflowError):
+    """A DDL statement of ``cardflow bootstrap`` failed; ``statement`` is the one that failed."""
+
+    def __init__(self, target: str, statement: str, reason: str, remedy: str) -> None:
+        self.target = target
+        self.statement = statement
+        self.reason = reason
+        head = " ".join(statement.split())
+        head = head if len(head) <= 120 else head[:117] + "..."
+        super().__init__(f"bootstrap of {target} failed at `{head}`: {reason}. {remedy}")
+
+
 class TransformError(CardflowError):
     """dbt failed: a model errored or an error-severity test failed."""
 

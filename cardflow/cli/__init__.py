@@ -43,6 +43,15 @@ def main(argv: list[str] | None = None) -> int:
     """
     from cardflow.cli import runtime
 
+    try:
+        return _main(argv)
+    finally:
+        runtime.unconfigure_logging()
+
+
+def _main(argv: list[str] | None) -> int:
+    from cardflow.cli import runtime
+
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", EPHEMERAL_STARTUP_TIMEOUT_SECONDS)
     runtime.set_prefect_env_defaults()
     parser = build_parser()
@@ -60,12 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     console = "verbose" if args.verbose else "live" if command in LIVE_LOG_COMMANDS else "quiet"
     runtime.configure_logging(log_path, console=console)
     logger = logging.getLogger("cardflow.cli")
-    logger.info("cardflow %s %s (log file %s)", __version__, " ".join(argv if argv is not None else sys.argv[1:]), log_path)
+    logger.info(
+        "cardflow %s %s (log file %s)", __version__, " ".join(argv if argv is not None else sys.argv[1:]), log_path
+    )
     hint = "run again with --verbose for the traceback" if not args.verbose else "the traceback is above"
     uses_prefect = getattr(args, "prefect", False) and not getattr(args, "no_prefect", False)
     with runtime.command_session():
         try:
-            if not (uses_prefect or getattr(args, "stages", False)):
+            if not (getattr(args, "prefect", False) or getattr(args, "stages", False)):
                 return int(args.func(args) or 0)
             from rich.console import Console
 
@@ -80,7 +91,10 @@ def main(argv: list[str] | None = None) -> int:
                 return int(args.func(args) or 0)
         except KeyboardInterrupt:
             logger.info("interrupted")
-            print(f"cardflow {command}: interrupted; every process it started is being stopped (log: {log_path})", file=sys.stderr)
+            print(
+                f"cardflow {command}: interrupted; every process it started is being stopped (log: {log_path})",
+                file=sys.stderr,
+            )
             return 130
         except CardflowError as exc:
             logger.error("cardflow %s failed", command, exc_info=True)
@@ -89,8 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # a bug or an unexpected library error: still one line, traceback in the log
             logger.error("cardflow %s failed unexpectedly", command, exc_info=True)
             print(
-                f"cardflow {command}: failed with {type(exc).__name__}: {_one_line(exc)}; {hint} "
-                f"(log: {log_path})",
+                f"cardflow {command}: failed with {type(exc).__name__}: {_one_line(exc)}; {hint} (log: {log_path})",
                 file=sys.stderr,
             )
             return 1

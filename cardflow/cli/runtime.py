@@ -57,9 +57,7 @@ class _CardflowWarnings(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return (
-            record.name.startswith("cardflow")
-            and record.name != "cardflow.cli"
-            and record.levelno >= logging.WARNING
+            record.name.startswith("cardflow") and record.name != "cardflow.cli" and record.levelno >= logging.WARNING
         )
 
 
@@ -73,7 +71,9 @@ class _OneLine(logging.Formatter):
 ConsoleMode = Literal["quiet", "live", "verbose"]
 
 
-def configure_logging(log_path: Path, *, console: ConsoleMode = "quiet", stream: TextIO | None = None) -> logging.Handler:
+def configure_logging(
+    log_path: Path, *, console: ConsoleMode = "quiet", stream: TextIO | None = None
+) -> logging.Handler:
     """Send every log record to ``log_path``; the console gets what ``console`` says.
 
     Prefect is imported here so its own logging set-up (which runs on import) has happened; its
@@ -84,6 +84,7 @@ def configure_logging(log_path: Path, *, console: ConsoleMode = "quiet", stream:
         The file handler.
     """
     verbose = console == "verbose"
+    unconfigure_logging()  # a second command in the same process (tests) starts from scratch
     file_handler = logging.FileHandler(log_path, encoding="utf-8")
     file_handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root = logging.getLogger()
@@ -108,14 +109,27 @@ def configure_logging(log_path: Path, *, console: ConsoleMode = "quiet", stream:
         if not isinstance(logger, logging.Logger):
             continue
         for handler in list(logger.handlers):
-            is_console = isinstance(handler, PrefectConsoleHandler) or (
-                type(handler).__name__ == "_SafeStreamHandler"
-            )
+            is_console = isinstance(handler, PrefectConsoleHandler) or (type(handler).__name__ == "_SafeStreamHandler")
             if is_console and not verbose:
                 logger.removeHandler(handler)
         if logger is not root and not logger.propagate and file_handler not in logger.handlers:
             logger.addHandler(file_handler)
+    _installed.extend([file_handler, console_handler])
     return file_handler
+
+
+_installed: list[logging.Handler] = []
+
+
+def unconfigure_logging() -> None:
+    """Remove (and close) the handlers :func:`configure_logging` installed; does nothing if none."""
+    loggers = [logging.getLogger(), *(logging.getLogger(n) for n in list(logging.root.manager.loggerDict))]
+    for handler in _installed:
+        for logger in loggers:
+            if isinstance(logger, logging.Logger) and handler in logger.handlers:
+                logger.removeHandler(handler)
+        handler.close()
+    _installed.clear()
 
 
 @contextmanager
@@ -158,15 +172,25 @@ def start_temporary_prefect_server(log_path: Path) -> Any | None:
     return server
 
 
-def stop_children() -> None:
-    """Stop what this process started: the temporary Prefect server and any embedded PostgreSQL.
-
-    Does nothing for what was not started (both look-ups are cheap and import nothing new when unused).
-    """
+def _running_prefect_servers() -> list[Any]:
     server_module = sys.modules.get("prefect.server.api.server")
-    if server_module is not None and server_module.SubprocessASGIServer._instances:
+    if server_module is None:
+        return []
+    return [s for s in server_module.SubprocessASGIServer._instances.values() if s.running]
+
+
+def stop_children(keep: list[Any] | None = None) -> None:
+    """Stop what this command started: the temporary Prefect server and any embedded PostgreSQL.
+
+    Args:
+        keep: Prefect servers that were running before the command (a test harness's) and stay.
+
+    Does nothing for what was not started (both look-ups import nothing new when unused).
+    """
+    started = [s for s in _running_prefect_servers() if not any(s is k for k in keep or [])]
+    if started:
         _drain_prefect_workers()
-        for server in list(server_module.SubprocessASGIServer._instances.values()):
+        for server in started:
             server.stop()
     store_module = sys.modules.get("cardflow.sources.eventstore.store")
     if store_module is not None:
@@ -194,10 +218,11 @@ def _terminate(signum: int, frame: Any) -> None:
 def command_session() -> Iterator[None]:
     """Run a command so that SIGTERM unwinds like Ctrl-C and children are stopped in every case."""
     previous = signal.signal(signal.SIGTERM, _terminate)
+    running_before = _running_prefect_servers()
     try:
         yield
     finally:
         try:
-            stop_children()
+            stop_children(keep=running_before)
         finally:
             signal.signal(signal.SIGTERM, previous)

@@ -28,7 +28,7 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
-from cardflow.errors import EventStoreError
+from cardflow.errors import BootstrapError, EventStoreError
 from cardflow.settings import Settings, get_settings
 from cardflow.sqlfiles import read_sql, split_statements
 
@@ -295,6 +295,7 @@ def bootstrap_event_store(settings: Settings | None = None) -> EventStoreBootstr
     applied: list[str] = []
     with connect(settings) as conn:
         if not inspect_schema(conn, settings).complete:
+            statement = ""
             try:
                 with conn.cursor() as cur:
                     for statement in ddl_statements(settings):
@@ -303,9 +304,12 @@ def bootstrap_event_store(settings: Settings | None = None) -> EventStoreBootstr
                 conn.commit()
             except psycopg2.Error as exc:
                 conn.rollback()
-                raise EventStoreError(
-                    f"cannot create the event store schema ({describe(settings)}) as "
-                    f"{conn.info.user!r}: {exc}; have a DBA apply {DDL_FILE} or grant CREATE on the schema"
+                raise BootstrapError(
+                    f"the event store ({describe(settings)}) as {conn.info.user!r}",
+                    statement,
+                    " ".join(str(exc).split()),
+                    f"Have a DBA apply {DDL_FILE} or grant CREATE on the schema, then re-run "
+                    "`cardflow bootstrap --event-store`",
                 ) from exc
             logger.info("event store schema applied: %d statements (%s)", len(applied), describe(settings))
     return EventStoreBootstrap(where=describe(settings), database_created=created, statements=applied)
