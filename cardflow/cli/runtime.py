@@ -30,12 +30,9 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 NOISY_LOGGERS = ("httpx", "httpcore", "pgserver", "great_expectations", "botocore", "urllib3", "asyncio")
 
 #: the Prefect environment the CLI sets unless the user chose otherwise (before Prefect is imported):
-#: cardflow's library loggers are captured in flow-run logs (the UI shows backfill chunks, load
-#: batches and gate verdicts), and a cardflow log line outside any run is not an API warning.
-PREFECT_ENV_DEFAULTS = {
-    "PREFECT_LOGGING_EXTRA_LOGGERS": "cardflow",
-    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
-}
+#: a cardflow log line outside any run is not an API warning (tasks.run_logs captures the
+#: ``cardflow`` logger in flow-run logs)
+PREFECT_ENV_DEFAULTS = {"PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore"}
 
 
 def set_prefect_env_defaults() -> None:
