@@ -32,6 +32,7 @@ from cardflow.backends.chooser import resolve_backends
 from cardflow.contract import parse_timestamp
 from cardflow.settings import Settings, get_settings
 from tasks.alerts import alert_on_failure
+from tasks.assets import record_bronze_landing
 from tasks.backfill import finish_backfill_task, land_chunks_task, plan_backfill_task
 from tasks.run_names import backfill_run_name
 
@@ -83,6 +84,12 @@ def events_backfill_to_s3(
     )
     landed = land_chunks_task(plan, settings, store)
     result = finish_backfill_task(plan, landed, settings, store)
+    record_bronze_landing(
+        settings,
+        store.uri(settings.s3_prefix),
+        {k: getattr(result, k) for k in ("rows_read", "rows_written", "objects_written", "quarantined")},
+        realtime=False,
+    )
     before, after = result.watermark_before or {}, result.watermark_after or {}
     create_table_artifact(
         key="events-backfill-to-s3",

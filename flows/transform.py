@@ -17,11 +17,14 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
+from prefect.assets import Asset
 
 from cardflow.backends.chooser import resolve_backends
 from cardflow.errors import QualityGateFailed, ReportError
 from cardflow.settings import Settings, get_settings
+from cardflow.transform.wap import layer_schemas
 from tasks.alerts import alert_on_failure
+from tasks.assets import record_layer
 from tasks.quality import (
     build_layer_task,
     gate_layer_task,
@@ -75,11 +78,21 @@ class TransformResult:
         return "\n".join(lines) + "\n"
 
 
-def _build_gate_publish(layer: str, settings: Settings, full_refresh: bool) -> dict[str, Any]:
-    """Write-audit-publish one layer: build into its audit schema, gate, publish."""
+def _build_gate_publish(
+    layer: str, settings: Settings, full_refresh: bool, upstream: list[Asset] | None = None
+) -> dict[str, Any]:
+    """Write-audit-publish one layer: build into its audit schema, gate, publish, record its assets."""
     build = build_layer_task(layer, settings, full_refresh)
     gate = gate_layer_task(layer, settings)
     published = publish_layer_task(layer, settings)
+    assets = record_layer(
+        settings,
+        layer,
+        layer_schemas(settings, layer).published,
+        published,
+        {m.model: m.rows for m in gate.models if m.rows >= 0},
+        upstream,
+    )
     return {
         "dbt_counts": build["dbt"]["counts"],
         "dbt_warnings": build["dbt"]["warnings"],
@@ -87,6 +100,7 @@ def _build_gate_publish(layer: str, settings: Settings, full_refresh: bool) -> d
         "rows": sum(max(m.rows, 0) for m in gate.models),
         "gate_seconds": round(gate.seconds, 2),
         "published": sorted(published),
+        "assets": [a.key for a in assets],
     }
 
 
@@ -125,7 +139,9 @@ def dbt_transform_and_test(
         gaps = len(reconcile_raw_task(settings).gaps) if reconcile else None
         layers: dict[str, dict[str, Any]] = {}
         for layer in ("silver", "gold"):
-            layers[layer] = _build_gate_publish(layer, settings, full_refresh)
+            # Silver is read from RAW.EVENTS; Gold from the Silver just published
+            upstream = [Asset(key=k) for k in layers["silver"]["assets"]] if layer == "gold" else None
+            layers[layer] = _build_gate_publish(layer, settings, full_refresh, upstream)
             log.info(
                 "%s built, gated (%d expectations) and published: %s",
                 layer,

@@ -29,6 +29,7 @@ from cardflow.settings import Settings
 from cardflow.transform.wap import LayerName, build_layer, layer_schemas, publish_layer
 from tasks.alerts import notify
 from tasks.dbt import dbt_invoker
+from tasks.report import link_data_docs
 
 
 # --- alerting glue -------------------------------------------------------------------------------
@@ -120,6 +121,7 @@ def gate_layer_task(layer: LayerName, settings: Settings) -> GateResult:
         markdown=result.to_markdown(),
         description=f"Great Expectations gate {layer}: {'passed' if result.success else 'FAILED'}",
     )
+    link_data_docs(layer, result.docs_index)
     enforce_gate(result, settings)
     return result
 

@@ -38,9 +38,9 @@ def _survivors(tmp_path: Path, children: set[int]) -> list[str]:
     for proc in psutil.process_iter(["pid", "cmdline"]):
         try:
             cmdline = " ".join(proc.info["cmdline"] or [])
-            if proc.info["pid"] in children or str(tmp_path) in cmdline:
-                if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
-                    alive.append(f"{proc.info['pid']}: {cmdline[:120]}")
+            ours = proc.info["pid"] in children or str(tmp_path) in cmdline
+            if ours and proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                alive.append(f"{proc.info['pid']}: {cmdline[:120]}")
         except psutil.Error:
             continue
     return alive

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg2
@@ -75,29 +76,40 @@ def stop_embedded() -> list[str]:
     Returns:
         The data directories whose server was stopped.
     """
-    import psutil
-    from pgserver import pg_ctl
-
     stopped = []
     for key, server in list(_embedded.items()):
         del _embedded[key]
         server.global_process_id_list.get_and_remove(os.getpid())
-        info = server._postmaster_info  # set by pgserver once the server answered
-        if info is None or not info.is_running():
-            continue
-        try:
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user, timeout=30)
-        except Exception as exc:  # already stopped, or pg_ctl hung: make sure the postmaster goes
-            logger.warning("embedded PostgreSQL in %s did not stop cleanly (%s); terminating it", key, exc)
-            try:
-                info.process.terminate()
-                info.process.wait(5)
-            except psutil.Error:
-                pass
         type(server)._instances.pop(server.pgdata, None)
-        logger.info("stopped embedded PostgreSQL in %s", key)
-        stopped.append(key)
+        if stop_embedded_at(server.pgdata):
+            stopped.append(key)
     return stopped
+
+
+def stop_embedded_at(pgdata: Path) -> bool:
+    """Stop the embedded PostgreSQL running on ``pgdata``, whoever started it (a worker's flow run,
+    a crashed process). Does nothing (returns False) if none runs there."""
+    import psutil
+    from pgserver import pg_ctl
+    from pgserver.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+    if info is None or not info.is_running():
+        return False
+    owner = psutil.Process(info.pid).username()
+    try:
+        # pg_ctl runs as the server's owner (pgserver runs it as 'pgserver' when we are root);
+        # from / so that a private working directory cannot make it fail
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=owner, timeout=60, cwd="/")
+    except Exception as exc:  # pg_ctl failed or hung: make sure the postmaster goes
+        logger.warning("embedded PostgreSQL in %s did not stop cleanly (%s); terminating it", pgdata, exc)
+        try:
+            info.process.terminate()
+            info.process.wait(10)
+        except psutil.Error:
+            pass
+    logger.info("stopped embedded PostgreSQL in %s", pgdata)
+    return True
 
 
 def server_params(settings: Settings, database: str | None = None) -> dict[str, Any]:
