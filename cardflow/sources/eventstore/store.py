@@ -102,12 +102,13 @@ def stop_embedded_at(pgdata: Path) -> bool:
         # from / so that a private working directory cannot make it fail
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=owner, timeout=60, cwd="/")
     except Exception as exc:  # pg_ctl failed or hung: make sure the postmaster goes
-        logger.warning("embedded PostgreSQL in %s did not stop cleanly (%s); terminating it", pgdata, exc)
+        logger.info("pg_ctl stop of %s failed (%s); terminating the postmaster", pgdata, exc)
         try:
             info.process.terminate()
             info.process.wait(10)
-        except psutil.Error:
-            pass
+        except psutil.Error as gone:
+            logger.warning("embedded PostgreSQL in %s could not be stopped: %s", pgdata, gone)
+            return False
     logger.info("stopped embedded PostgreSQL in %s", pgdata)
     return True
 
