@@ -252,7 +252,7 @@ def _subflow_run(server: PrefectServer, flow_name: str) -> dict[str, Any]:
 
 def _asset_edges(server: PrefectServer) -> dict[str, set[str]]:
     """asset key -> its upstream asset keys, from the materialization events (what the UI draws)."""
-    body = {"filter": {"event": {"prefix": ["prefect.asset.materialization.succeeded"]}}, "limit": 200}
+    body = {"filter": {"event": {"prefix": ["prefect.asset.materialization.succeeded"]}}, "limit": 50}
     page = server.api("POST", "/events/filter", body)
     events = list(page["events"])
     while page.get("next_page"):
