@@ -121,6 +121,18 @@ class UnsafeSqlText(CardflowError):
         super().__init__(f"{value!r}: {problem}; rename the object or the setting so it has none")
 
 
+class BootstrapError(CardflowError):
+    """A DDL statement of ``cardflow bootstrap`` failed; ``statement`` is the one that failed."""
+
+    def __init__(self, target: str, statement: str, reason: str, remedy: str) -> None:
+        self.target = target
+        self.statement = statement
+        self.reason = reason
+        head = " ".join(statement.split())
+        head = head if len(head) <= 120 else head[:117] + "..."
+        super().__init__(f"bootstrap of {target} failed at `{head}`: {reason}. {remedy}")
+
+
 class TransformError(CardflowError):
     """dbt failed: a model errored or an error-severity test failed."""
 

@@ -44,6 +44,7 @@ from cardflow.sources.eventstore.landing import ChunksLanded
 from cardflow.sources.eventstore.plan import BackfillPlan
 from cardflow.sources.eventstore.slices import BackfillUnit, merge_landed, split_plan
 from tasks.alerts import alert_on_failure
+from tasks.assets import record_bronze_landing
 from tasks.backfill import (
     commit_units_task,
     finish_backfill_task,
@@ -111,6 +112,12 @@ def events_backfill_to_s3(
     else:
         landed = land_chunks_task(plan, settings, store)
     result = finish_backfill_task(plan, landed, settings, store)
+    record_bronze_landing(
+        settings,
+        store.uri(settings.s3_prefix),
+        {k: getattr(result, k) for k in ("rows_read", "rows_written", "objects_written", "quarantined")},
+        realtime=False,
+    )
     before, after = result.watermark_before or {}, result.watermark_after or {}
     create_table_artifact(
         key="events-backfill-to-s3",

@@ -19,6 +19,7 @@ from cardflow.backends.chooser import resolve_backends
 from cardflow.settings import Settings, get_settings
 from cardflow.warehouse.load import artifact_rows, raise_if_failed
 from tasks.alerts import alert_on_failure
+from tasks.assets import record_raw_load
 from tasks.limits import holds_warehouse_slot
 from tasks.load import load_files_task, select_files_task
 from tasks.run_names import load_run_name
@@ -55,6 +56,11 @@ def s3_to_snowflake_load_raw(
         selection = select_files_task(store, backends.settings, manifest_keys, warehouse)
         summary = load_files_task(warehouse, store, selection)
     counts = summary.as_dict()
+    record_raw_load(
+        backends.settings,
+        store.uri(backends.settings.s3_prefix),
+        {k: counts[k] for k in ("files_loaded", "rows_loaded", "raw_rows")},
+    )
     create_table_artifact(
         key="raw-load",
         table=artifact_rows(summary),

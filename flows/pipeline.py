@@ -76,7 +76,7 @@ def medallion_pipeline(
             with warehouse_slot(f"medallion_pipeline stage {name}"):
                 return fn(settings=given, **kwargs)
 
-        logger.info("stage %s starting", name)
+        logger.info("stage %s starting", name, extra={"cardflow_stage": name})  # a line on the CLI
         return _as_dict(call_with_retries(attempt, retries=retries, base_delay_seconds=retry_delay_seconds, label=name))
 
     backfill = stage("backfill", events_backfill_to_s3, warehouse=False)

@@ -21,6 +21,7 @@ from prefect.artifacts import create_markdown_artifact
 from cardflow.backends.chooser import resolve_backends
 from cardflow.settings import Settings, get_settings
 from tasks.alerts import alert_on_failure
+from tasks.assets import record_bronze_landing
 from tasks.realtime import landing_markdown, read_batch_landing_task
 from tasks.run_names import realtime_run_name
 
@@ -53,6 +54,13 @@ def mq_realtime_landing(
     settings = settings or get_settings()
     store = resolve_backends(settings, needs={"bronze"}).store()  # fails here on a bad configuration
     landing = read_batch_landing_task(store, manifest_key, batch_id)
+    counts = landing.counts()
+    record_bronze_landing(
+        settings,
+        store.uri(settings.s3_prefix),
+        {"rows_written": counts["landed"], "objects_written": counts["objects"], "quarantined": counts["quarantined"]},
+        realtime=True,
+    )
     create_markdown_artifact(
         key="mq-realtime-landing",
         markdown=landing_markdown(landing),

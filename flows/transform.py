@@ -20,11 +20,14 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
+from prefect.assets import Asset
 
 from cardflow.backends.chooser import resolve_backends
 from cardflow.errors import QualityGateFailed, ReportError
 from cardflow.settings import Settings, get_settings
+from cardflow.transform.wap import layer_schemas
 from tasks.alerts import alert_on_failure
+from tasks.assets import record_layer
 from tasks.limits import holds_warehouse_slot
 from tasks.quality import (
     build_layer_task,
@@ -90,6 +93,7 @@ def _build_and_gate(layer: str, settings: Settings, full_refresh: bool) -> dict[
         "rows": sum(max(m.rows, 0) for m in gate.models),
         "gate_seconds": round(gate.seconds, 2),
         "published": [],
+        "rows_by_model": {m.model: m.rows for m in gate.models if m.rows >= 0},
     }
 
 
@@ -132,8 +136,19 @@ def dbt_transform_and_test(
             layers[layer] = _build_and_gate(layer, settings, full_refresh)
             log.info("%s built and gated (%d expectations)", layer, layers[layer]["expectations"])
         published = publish_layers_task(list(layers), settings)
+        upstream: list[Asset] | None = None  # Silver is read from RAW.EVENTS, Gold from the Silver it published with
         for layer, models in published.items():
             layers[layer]["published"] = sorted(models)
+            assets = record_layer(
+                settings,
+                layer,
+                layer_schemas(settings, layer).published,  # type: ignore[arg-type]
+                models,
+                layers[layer].pop("rows_by_model"),
+                upstream,
+            )
+            layers[layer]["assets"] = [a.key for a in assets]
+            upstream = assets
         log.info("published %s", ", ".join(f"{k}: {len(v)} models" for k, v in published.items()))
     except QualityGateFailed as exc:
         gate = {"gate": exc.gate, "status": "failed", "detail": "; ".join(exc.failures)}

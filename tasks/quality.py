@@ -32,6 +32,7 @@ from cardflow.transform.freshness import newest_event_at
 from cardflow.transform.wap import LayerName, build_layer, current_audit_schemas, publish_layers
 from tasks.alerts import alert_reconciliation_gaps, held_summary, notify
 from tasks.dbt import dbt_invoker
+from tasks.report import link_data_docs
 
 
 # --- alerting glue -------------------------------------------------------------------------------
@@ -128,6 +129,7 @@ def gate_layer_task(layer: LayerName, settings: Settings) -> GateResult:
         markdown=result.to_markdown(),
         description=f"Great Expectations gate {layer}: {'passed' if result.success else 'FAILED'}",
     )
+    link_data_docs(layer, result.docs_index)
     holds = hold_back_task(layer, result, settings, audits) if not result.success else []
     enforce_gate(result, settings, holds)
     return result

@@ -43,6 +43,24 @@ def publish_report(output: str | None = None, settings: Settings | None = None) 
     return uri
 
 
+def link_data_docs(gate: str, docs_index: str | None) -> str | None:
+    """Link a gate's Great Expectations Data Docs page from the current run (``data-docs-<gate>``).
+
+    The one place that decides the link's form (a ``file://`` URI of the static site here). Does
+    nothing (returns None) when the gate wrote no docs; must run inside a flow or task run.
+    """
+    if not docs_index:
+        return None
+    uri = Path(docs_index).as_uri()
+    create_link_artifact(
+        key=f"data-docs-{gate}",
+        link=uri,
+        link_text=f"Data Docs: {gate} gate",
+        description=f"Great Expectations Data Docs of the {gate} gate (every expectation, observed values)",
+    )
+    return uri
+
+
 @task(name="record_quality_status", retries=0)
 def record_quality(status: str, detail: str, gates: list[dict], settings: Settings | None = None) -> str:
     """Record this run's gate verdict where the report reads it (``<data dir>/quality/latest.json``)."""

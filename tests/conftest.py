@@ -52,11 +52,15 @@ def prefect_harness() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """No test reads the developer's .env or shares the process-wide settings cache."""
+    """No test reads the developer's .env or shares the process-wide settings cache; an embedded
+    PostgreSQL a test started (under its tmp_path) is stopped when the test ends."""
+    from cardflow.sources.eventstore.store import stop_embedded
+
     monkeypatch.chdir(tmp_path)
     reset_settings_cache()
     yield
     reset_settings_cache()
+    stop_embedded()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import logging
 import os
 import pkgutil
 import sys
+from pathlib import Path
 
 import cardflow.cli.commands
 from cardflow import __version__
@@ -30,21 +31,98 @@ def build_parser() -> argparse.ArgumentParser:
 EPHEMERAL_STARTUP_TIMEOUT_SECONDS = "180"
 
 
+#: commands that serve until stopped: their log records are what the user watches, so the console
+#: shows them live (INFO) as well as writing the log file
+LIVE_LOG_COMMANDS = frozenset({"serve", "webhook", "consume"})
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Parse, run one command, and end with one line: its output, or what failed and what to do.
+
+    Never prints a traceback unless ``--verbose`` is given (the log file always has it).
+    """
+    from cardflow.cli import runtime
+
+    try:
+        return _main(argv)
+    finally:
+        runtime.unconfigure_logging()
+
+
+def _main(argv: list[str] | None) -> int:
+    from cardflow.cli import runtime
+
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", EPHEMERAL_STARTUP_TIMEOUT_SECONDS)
+    runtime.set_prefect_env_defaults()
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    command = args.command
     try:
-        return int(args.func(args) or 0)
-    except CardflowError as exc:
-        print(f"cardflow {args.command}: {exc}", file=sys.stderr)
+        log_path = runtime.log_file_path(_data_dir(), command)
+    except OSError as exc:
+        print(f"cardflow {command}: cannot create the log directory: {exc}. Check CARDFLOW_DATA_DIR.", file=sys.stderr)
         return 1
+    args.log_path = log_path
+    console = "verbose" if args.verbose else "live" if command in LIVE_LOG_COMMANDS else "quiet"
+    runtime.configure_logging(log_path, console=console)
+    logger = logging.getLogger("cardflow.cli")
+    logger.info(
+        "cardflow %s %s (log file %s)", __version__, " ".join(argv if argv is not None else sys.argv[1:]), log_path
+    )
+    hint = "run again with --verbose for the traceback" if not args.verbose else "the traceback is above"
+    uses_prefect = getattr(args, "prefect", False) and not getattr(args, "no_prefect", False)
+    with runtime.command_session():
+        try:
+            if not (getattr(args, "prefect", False) or getattr(args, "stages", False)):
+                return int(args.func(args) or 0)
+            from rich.console import Console
+
+            from cardflow.cli.progress import StageProgress
+
+            with StageProgress(Console(highlight=False)) as progress:
+                args.progress = progress
+                if uses_prefect and not runtime.prefect_api_configured():
+                    progress.stage("start Prefect's temporary API")
+                    runtime.start_temporary_prefect_server(log_path)
+                    progress.finish()
+                return int(args.func(args) or 0)
+        except KeyboardInterrupt:
+            logger.info("interrupted")
+            print(
+                f"cardflow {command}: interrupted; every process it started is being stopped (log: {log_path})",
+                file=sys.stderr,
+            )
+            return 130
+        except CardflowError as exc:
+            logger.error("cardflow %s failed", command, exc_info=True)
+            print(f"cardflow {command}: {_one_line(exc)} (log: {log_path})", file=sys.stderr)
+            return 1
+        except Exception as exc:  # a bug or an unexpected library error: still one line, traceback in the log
+            logger.error("cardflow %s failed unexpectedly", command, exc_info=True)
+            print(
+                f"cardflow {command}: failed with {type(exc).__name__}: {_one_line(exc)}; {hint} (log: {log_path})",
+                file=sys.stderr,
+            )
+            return 1
+
+
+def _data_dir() -> Path:
+    """Where the log directory goes: the configured data dir, or .cardflow when settings are invalid
+    (the command then fails with the settings error, and that error is logged too)."""
+    from cardflow.settings import get_settings
+
+    try:
+        return get_settings().data_dir
+    except Exception:
+        return Path(".cardflow")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 600 else text[:597] + "..."
 
 
 if __name__ == "__main__":

@@ -8,15 +8,14 @@ layer, top SKUs by revenue, defect rate by sport, and where everything is.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.table import Table
 
+from cardflow.cli.progress import StageProgress
 from cardflow.dev.generator import EventGenerator, GeneratorConfig, current_hour
 from cardflow.settings import Settings, get_settings
 from cardflow.sources.eventstore import store as eventstore
@@ -37,20 +36,14 @@ class DemoSummary:
     defect_rate_by_sport: list[tuple[Any, ...]] = field(default_factory=list)
     steps: dict[str, float] = field(default_factory=dict)
     report_path: str | None = None
+    log_path: str | None = None
 
 
-@contextmanager
-def _step(console: Console, summary: DemoSummary, name: str) -> Iterator[None]:
-    start = time.perf_counter()
-    with console.status(f"[bold]{name}[/bold] ...", spinner="dots"):
-        yield
-    summary.steps[name] = time.perf_counter() - start
-    console.print(f"[green]✓[/green] {name} ({summary.steps[name]:.1f} s)")
-
-
-def _timed(console: Console, summary: DemoSummary, name: str, fn: Callable[[], T]) -> T:
-    with _step(console, summary, name):
-        return fn()
+def _timed(progress: StageProgress, name: str, fn: Callable[[], T]) -> T:
+    progress.stage(name)
+    result = fn()
+    progress.finish()
+    return result
 
 
 def generate_into_store(settings: Settings, config: GeneratorConfig) -> int:
@@ -120,6 +113,8 @@ def print_summary(console: Console, settings: Settings, summary: DemoSummary) ->
     console.print(f"  warehouse   : {settings.duckdb_path}")
     if summary.report_path:
         console.print(f"  report      : {summary.report_path}")
+    if summary.log_path:
+        console.print(f"  log file    : {summary.log_path}")
     console.print("\n[bold]Query it[/bold]")
     console.print(
         f"  python -c \"import duckdb; print(duckdb.connect('{settings.duckdb_path}', read_only=True)"
@@ -129,34 +124,47 @@ def print_summary(console: Console, settings: Settings, summary: DemoSummary) ->
 
 
 def run_demo(
-    events: int = 200_000, seed: int = 42, settings: Settings | None = None, console: Console | None = None
+    events: int = 200_000,
+    seed: int = 42,
+    settings: Settings | None = None,
+    console: Console | None = None,
+    progress: StageProgress | None = None,
+    log_path: str | None = None,
 ) -> DemoSummary:
-    """Run the demo end to end and return its summary."""
+    """Run the demo end to end and return its summary.
+
+    Prints one line per stage (the pipeline's backfill, load and transform stages are announced
+    by its log records, see :mod:`cardflow.cli.progress`), then the summary tables.
+    """
+    if progress is None:
+        console = console or Console(highlight=False)
+        with StageProgress(console) as own:
+            return run_demo(events, seed, settings, console, own, log_path)
     from flows.pipeline import medallion_pipeline
 
     settings = settings or get_settings()
-    console = console or Console()
-    summary = DemoSummary()
+    console = progress.console
+    summary = DemoSummary(log_path=log_path)
     console.rule("[bold]cardflow demo[/bold]")
-    console.print(f"event store: {eventstore.describe(settings)}")
+    _timed(progress, "start the event store", lambda: eventstore.describe(settings))
     summary.generated = _timed(
-        console,
-        summary,
+        progress,
         f"generate {events:,} events (seed {seed})",
         lambda: generate_into_store(settings, GeneratorConfig(events=events, seed=seed, end=current_hour())),
     )
     if not summary.generated:
         console.print("  event store already holds the demo events: generation skipped (re-run)")
-    _timed(
-        console, summary, "medallion_pipeline (backfill -> load -> dbt)", lambda: medallion_pipeline(settings=settings)
-    )
+    progress.stage("medallion_pipeline: start the run")
+    medallion_pipeline(settings=settings)
+    progress.finish()
     collect_summary(settings, summary)
     from cardflow.backends.chooser import resolve_backends
     from cardflow.reporting.report import write_report
 
     backends = resolve_backends(settings, needs={"warehouse"})
     summary.report_path = str(
-        _timed(console, summary, "HTML report of Gold", lambda: write_report(backends.settings, backends.target))
+        _timed(progress, "HTML report of Gold", lambda: write_report(backends.settings, backends.target))
     )
+    summary.steps = dict(progress.steps)
     print_summary(console, settings, summary)
     return summary

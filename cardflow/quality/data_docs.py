@@ -1,4 +1,4 @@
-"""Data Docs: a gate's merged results stored in a GX file context and rendered as a static site.
+"""Data Docs: a gate's merged results, rendered by its Checkpoint's UpdateDataDocsAction as a static site.
 
 The site lives under ``<CARDFLOW_DATA_DIR>/gx``. The file context holds no credentials: it only ever
 sees suites and results (the Snowflake datasource lives in an ephemeral context).
@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from cardflow.quality.results import GateResult, shorten
 from cardflow.quality.suites import SuiteSpec
@@ -16,13 +17,55 @@ from cardflow.quality.suites import SuiteSpec
 logger = logging.getLogger(__name__)
 
 
-def write_data_docs(result: GateResult, specs: list[SuiteSpec], gx_dir: Path) -> str | None:
-    """Store the gate's merged results in a GX file context at ``gx_dir`` and build Data Docs.
+def layer_checkpoint(context: Any, gate: str, specs: list[SuiteSpec]) -> Any:
+    """The gate's Checkpoint in the GX project: one Suite and one ValidationDefinition per model, and
+    an UpdateDataDocsAction. Created or updated through GX's public API (idempotent).
 
-    Returns the path of the site's index.html. The file context holds no credentials: it only ever
-    sees suites and results (the Snowflake datasource lives in an ephemeral context).
+    The data side is a pandas dataframe asset per model, the shape the DuckDB engine validates in;
+    on Snowflake the SQL datasource lives in an ephemeral context (credentials never reach this
+    file project), so the definitions here describe the validation and drive the docs.
     """
     import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    source = context.data_sources.add_or_update_pandas(f"cardflow_{gate}")
+    definitions = []
+    for spec in specs:
+        suite = context.suites.add_or_update(spec.build())
+        try:
+            asset = source.get_asset(spec.name)
+        except LookupError:
+            asset = source.add_dataframe_asset(spec.name)
+        try:
+            batch = asset.get_batch_definition("audit table")
+        except (KeyError, LookupError):
+            batch = asset.add_batch_definition_whole_dataframe("audit table")
+        definitions.append(
+            context.validation_definitions.add_or_update(
+                gx.ValidationDefinition(name=f"{gate}.{spec.name}", data=batch, suite=suite)
+            )
+        )
+    return context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=f"cardflow_{gate}_gate",
+            validation_definitions=definitions,
+            actions=[UpdateDataDocsAction(name="update_data_docs")],
+        )
+    )
+
+
+def write_data_docs(result: GateResult, specs: list[SuiteSpec], gx_dir: Path) -> str | None:
+    """Record the gate's merged results as its Checkpoint's result and let the Checkpoint's
+    UpdateDataDocsAction build Data Docs in the GX file project at ``gx_dir``.
+
+    The engines validate (in bounded pieces on DuckDB, in the warehouse on Snowflake) and merge the
+    pieces per model; the merged result per model is what the docs show.
+
+    Returns:
+        The path of the site's index.html (None if GX reports no site).
+    """
+    import great_expectations as gx
+    from great_expectations.checkpoint.checkpoint import CheckpointResult
     from great_expectations.core import ExpectationSuiteValidationResult
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -34,12 +77,12 @@ def write_data_docs(result: GateResult, specs: list[SuiteSpec], gx_dir: Path) ->
     gx_dir.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="file", project_root_dir=str(gx_dir))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    run_id = RunIdentifier(run_name=f"{result.gate}-gate", run_time=datetime.now(UTC))
     by_name = {s.name: s for s in specs}
+    checkpoint = layer_checkpoint(context, result.gate, [by_name[m.model] for m in result.models])
+    run_id = RunIdentifier(run_name=f"{result.gate}-gate", run_time=datetime.now(UTC))
+    run_results = {}
     for model in result.models:
         spec = by_name[model.model]
-        suite = spec.build()
-        context.suites.add_or_update(suite)
         results = [o.to_gx() for o in model.outcomes]
         successful = sum(1 for r in results if r.success)
         suite_result = ExpectationSuiteValidationResult(
@@ -56,6 +99,7 @@ def write_data_docs(result: GateResult, specs: list[SuiteSpec], gx_dir: Path) ->
             meta={
                 "run_id": run_id.to_json_dict(),
                 "validation_time": run_id.run_time.isoformat(),
+                "checkpoint_name": checkpoint.name,
                 "active_batch_definition": {
                     "datasource_name": result.engine,
                     "data_asset_name": model.relation,
@@ -75,7 +119,12 @@ def write_data_docs(result: GateResult, specs: list[SuiteSpec], gx_dir: Path) ->
             suite_validation_result_identifier=identifier,
             expectation_suite_identifier=ExpectationSuiteIdentifier(name=spec.name),
         )
-    context.build_data_docs()
+        run_results[identifier] = suite_result
+    if not run_results:
+        return None
+    outcome = CheckpointResult(run_id=run_id, run_results=run_results, checkpoint_config=checkpoint)
+    for action in checkpoint.actions:
+        action.run(checkpoint_result=outcome)
     sites = context.get_docs_sites_urls()
     index = sites[0]["site_url"] if sites else None
     return index.removeprefix("file://") if index else None

@@ -25,7 +25,7 @@ from typing import Any
 import duckdb
 
 from cardflow.bronze.store import BronzeStore, LocalBronzeStore
-from cardflow.errors import LoadError, StorageError
+from cardflow.errors import BootstrapError, LoadError, StorageError
 from cardflow.settings import Settings
 from cardflow.sqlfiles import read_sql
 from cardflow.warehouse.base import BronzeFile, DdlResult, FileLoad, ddl_statements, quote_literal, render_sql
@@ -103,13 +103,25 @@ class DuckDBLoader:
     # --- DDL -------------------------------------------------------------------------------------
     def bootstrap(self) -> DdlResult:
         """Create schemas RAW/SILVER/GOLD, RAW.events and RAW.load_history. Does nothing if they exist."""
-        executed = []
-        for statement in ddl_statements("duckdb_ddl.sql", {"raw": self.raw}):
-            self.conn.execute(statement)
-            executed.append(statement)
-        for schema in (self.settings.snowflake_silver_schema, self.settings.snowflake_gold_schema):
-            statement = f"CREATE SCHEMA IF NOT EXISTS {schema}"
-            self.conn.execute(statement)
+        executed: list[str] = []
+        statements = [
+            *ddl_statements("duckdb_ddl.sql", {"raw": self.raw}),
+            *(
+                f"CREATE SCHEMA IF NOT EXISTS {schema}"
+                for schema in (self.settings.snowflake_silver_schema, self.settings.snowflake_gold_schema)
+            ),
+        ]
+        for statement in statements:
+            try:
+                self.conn.execute(statement)
+            except duckdb.Error as exc:
+                raise BootstrapError(
+                    f"the DuckDB warehouse {self.settings.duckdb_path}",
+                    statement,
+                    " ".join(str(exc).split()),
+                    "Another process may hold the file, or RAW.events has another shape than "
+                    "sql/duckdb_ddl.sql; fix that, then re-run `cardflow bootstrap --warehouse`",
+                ) from exc
             executed.append(statement)
         self._bootstrapped = True
         return DdlResult(executed=executed, skipped=[])
@@ -297,6 +309,7 @@ class DuckDBLoader:
             len(staged),
             sum(h[2] for h in history),
             self.raw,
+            extra={"cardflow_rows_added": sum(h[2] for h in history)},  # the CLI's progress display
         )
         return {
             name: FileLoad(name, "loaded", rows_parsed=rows, rows_loaded=rows) for name, _, rows, _ in history

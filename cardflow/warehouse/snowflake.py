@@ -29,7 +29,7 @@ from pydantic import SecretStr
 
 from cardflow.bronze.layout import join
 from cardflow.bronze.store import BronzeStore
-from cardflow.errors import ConfigurationError, LoadError, UnsafeSqlText
+from cardflow.errors import BootstrapError, ConfigurationError, LoadError, UnsafeSqlText
 from cardflow.settings import Settings
 from cardflow.sqlfiles import read_sql, split_statements
 from cardflow.warehouse.base import (
@@ -274,7 +274,17 @@ class SnowflakeLoader:
                 logger.info("bootstrap: skipped %s: %s", kind, skip[kind])
                 skipped.append((statement, skip[kind]))
                 continue
-            self._execute(statement)
+            try:
+                self._execute(statement)
+            except Exception as exc:  # the connector's ProgrammingError/DatabaseError
+                raise BootstrapError(
+                    f"the Snowflake warehouse ({self.params.database})",
+                    statement,
+                    " ".join(str(exc).split()),
+                    f"Fix the privilege or object it names ({len(executed)} statements before it were "
+                    "applied; all are idempotent), then re-run `cardflow bootstrap --warehouse`; "
+                    "`--print-sql` shows every statement",
+                ) from exc
             executed.append(statement)
         logger.info("bootstrap: %d statements applied, %d skipped", len(executed), len(skipped))
         return DdlResult(executed=executed, skipped=skipped)

@@ -177,6 +177,7 @@ def test_deploy_run_trigger_and_alert_on_a_real_server(
         assert gold == {"skus": expected.skus, "orders": expected.orders, "batches": expected.batches}
         artifacts = server.api("POST", "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run["id"]]}}})
         assert any(a["key"] == "medallion-pipeline" for a in artifacts)
+        _assert_watchable(server, settings)
 
         # 4. real time: the webhook lands the batch itself and emits cardflow.mq.batch.landed; the
         #    trigger runs mq_realtime_landing with ids only, and the run reads the batch's manifest
@@ -241,8 +242,62 @@ def test_deploy_run_trigger_and_alert_on_a_real_server(
 
 
 def _stop_embedded_postgres(pgdata: Path) -> None:
-    if not pgdata.exists():
-        return
-    import pgserver
+    eventstore.stop_embedded_at(pgdata)
 
-    pgserver.get_server(pgdata, cleanup_mode="stop").cleanup()
+
+def _subflow_run(server: PrefectServer, flow_name: str) -> dict[str, Any]:
+    (run,) = server.api("POST", "/flow_runs/filter", {"flows": {"name": {"any_": [flow_name]}}})
+    return run
+
+
+def _asset_edges(server: PrefectServer) -> dict[str, set[str]]:
+    """asset key -> its upstream asset keys, from the materialization events (what the UI draws)."""
+    body = {"filter": {"event": {"prefix": ["prefect.asset.materialization.succeeded"]}}, "limit": 50}
+    page = server.api("POST", "/events/filter", body)
+    events = list(page["events"])
+    while page.get("next_page"):
+        page = httpx.get(page["next_page"], timeout=30).json()
+        events += page["events"]
+    edges: dict[str, set[str]] = {}
+    for event in events:
+        upstream = {r["prefect.resource.id"] for r in event["related"] if r["prefect.resource.role"] == "asset"}
+        edges.setdefault(event["resource"]["prefect.resource.id"], set()).update(upstream)
+    return edges
+
+
+def _assert_watchable(server: PrefectServer, settings: Any) -> None:
+    """What a user watching the UI sees after one pipeline run: the asset chain, the backfill's
+    chunk lines in its run logs, and the transform run's link to the Data Docs page."""
+    store_key = f"postgres://embedded/{settings.postgres_db}/{settings.events_table}"
+    bronze_key = (settings.lake_dir / settings.s3_prefix).as_uri()
+    raw_key = f"duckdb://{settings.duckdb_path.stem}/raw/events"
+    deadline = time.monotonic() + 60
+    while True:  # events reach the API asynchronously
+        edges = _asset_edges(server)
+        if f"duckdb://{settings.duckdb_path.stem}/gold/fct_orders" in edges or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert edges[bronze_key] == {store_key}, edges
+    assert edges[raw_key] == {bronze_key}
+    silver = {k for k in edges if "/silver/stg_" in k}
+    assert {k.rsplit("/", 1)[1] for k in silver} >= {
+        "stg_order_created", "stg_card_catalog_entry_inserted", "stg_manufacturing_batch",
+    }  # fmt: skip
+    assert all(edges[k] == {raw_key} for k in silver)
+    for gold in ("dim_card", "fct_orders", "fct_batch_performance"):
+        assert edges[f"duckdb://{settings.duckdb_path.stem}/gold/{gold}"] & silver, gold
+
+    backfill = _subflow_run(server, "events-backfill-to-s3")
+    logs = server.run_logs(backfill["id"])
+    assert "chunk 0 committed" in logs and "rows read" in logs, logs
+
+    transform = _subflow_run(server, "dbt_transform_and_test")
+    # (Prefect stores link artifacts as markdown "[text](link)")
+    artifacts = server.api("POST", "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [transform["id"]]}}})
+    docs = [a for a in artifacts if (a["key"] or "").startswith("data-docs")]
+    assert {a["key"] for a in docs} == {"data-docs-silver", "data-docs-gold"}, [a["key"] for a in artifacts]
+    for artifact in docs:
+        link = artifact["data"].split("](", 1)[1].rstrip(")") if artifact["data"].startswith("[") else artifact["data"]
+        assert link.startswith("file://"), link
+        page = Path(link.removeprefix("file://"))
+        assert page.is_file() and "<html" in page.read_text()[:2000].lower(), page

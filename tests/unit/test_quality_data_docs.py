@@ -40,6 +40,12 @@ def test_data_docs_written(settings: Settings, tmp_path: Path) -> None:
     assert index is not None and Path(index).is_file()
     pages = "".join(p.read_text(errors="ignore") for p in (tmp_path / "gx").rglob("*.html"))
     assert "stg_order_created" in pages and "LOST" in pages
+    import great_expectations as gx
+
+    project = gx.get_context(mode="file", project_root_dir=str(tmp_path / "gx"))
+    checkpoint = project.checkpoints.get("cardflow_silver_gate")
+    assert [a.type for a in checkpoint.actions] == ["update_data_docs"]
+    assert [v.name for v in checkpoint.validation_definitions] == ["silver.stg_order_created"]
 
 
 def test_unwritable_docs_leave_the_verdict_and_log(

@@ -26,11 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="run the same steps without Prefect (no API needed; no artifact)",
     )
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, prefect=True)
 
 
 def run(args: argparse.Namespace) -> int:
     settings = get_settings()
+    args.progress.stage("backfill event store -> Bronze")
     if args.no_prefect:
         from cardflow.backends.chooser import resolve_backends
         from cardflow.sources.eventstore.backfill import run_backfill
@@ -57,5 +58,6 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers,
             settings=settings,
         )
+    args.progress.finish()
     print(json.dumps(result, indent=2, default=str))
     return 0

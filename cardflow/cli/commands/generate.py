@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--queue", default=None, help="rabbitmq: queue name (default RABBITMQ_QUEUE)")
     p.add_argument("--format", choices=("json", "protobuf"), default="json", help="rabbitmq: body format")
     p.add_argument("--confirm-window", type=int, default=2000, help="rabbitmq: unconfirmed in flight")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, stages=True)
 
 
 def config_from_args(args: argparse.Namespace) -> GeneratorConfig:
@@ -62,9 +62,13 @@ def run(args: argparse.Namespace) -> int:
     generator = EventGenerator(config_from_args(args))
     if args.to == "rabbitmq":
         return _to_rabbitmq(args, generator)
+    args.progress.stage("start the event store and create its schema if missing")
     eventstore.bootstrap_event_store(settings)
+    args.progress.stage(f"generate {args.events:,} events into the event store")
     with eventstore.connect(settings) as conn:
         inserted = eventstore.insert_events(conn, generator, settings)
+    args.progress.set_rows(inserted)
+    args.progress.finish()
     report = generator.report.as_dict() | {"inserted": inserted, "destination": eventstore.describe(settings)}
     print(json.dumps(report, indent=2))
     return 0

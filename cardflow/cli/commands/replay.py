@@ -17,14 +17,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--start", type=date.fromisoformat, required=True, help="first dt partition (YYYY-MM-DD)")
     p.add_argument("--end", type=date.fromisoformat, required=True, help="last dt partition, inclusive")
     p.add_argument("--no-rebuild", action="store_true", help="reload RAW only; do not run dbt afterwards")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, prefect=True)
 
 
 def run(args: argparse.Namespace) -> int:
     from flows.replay import bronze_replay
 
+    args.progress.stage("replay Bronze -> RAW" + ("" if args.no_rebuild else " -> Silver -> Gold"))
     result = bronze_replay(
         start=args.start, end=args.end, rebuild=not args.no_rebuild, settings=get_settings()
     )
+    args.progress.finish()
     print(json.dumps(result, indent=2, default=str))
     return 0

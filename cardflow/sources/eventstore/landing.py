@@ -129,6 +129,7 @@ def land_chunks(
                     end.inserted_at,
                     end.event_id,
                     len(result.objects),
+                    extra={"cardflow_rows": result.rows_read},  # the CLI's progress display
                 )
                 if settings.backfill_chunk_pause_seconds:
                     time.sleep(settings.backfill_chunk_pause_seconds)

@@ -17,10 +17,12 @@ import csv
 import io
 import json
 import logging
+import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psycopg2
@@ -28,7 +30,7 @@ import psycopg2.extensions
 from psycopg2 import sql
 
 from cardflow.contract import parse_timestamp
-from cardflow.errors import ContractViolation, EventsRejected, EventStoreError
+from cardflow.errors import BootstrapError, ContractViolation, EventsRejected, EventStoreError
 from cardflow.settings import Settings, get_settings
 from cardflow.sqlfiles import read_sql, split_statements
 
@@ -49,7 +51,13 @@ _embedded: dict[str, Any] = {}
 
 
 def _embedded_server(settings: Settings) -> Any:
-    """Start (once per process) the embedded PostgreSQL under the data directory."""
+    """Start (once per process) the embedded PostgreSQL under the data directory.
+
+    pgserver is asked to leave the postmaster running when this process exits (``cleanup_mode=None``):
+    its own reference counting stops it only when every process that ever opened it has exited
+    cleanly, and a crashed one pins it forever. Whoever starts the process that uses the embedded
+    store (the CLI, the test fixtures) stops it explicitly with :func:`stop_embedded`.
+    """
     import pgserver
 
     key = str(settings.pgdata_dir)
@@ -58,6 +66,52 @@ def _embedded_server(settings: Settings) -> Any:
         logger.info("starting embedded PostgreSQL in %s", settings.pgdata_dir)
         _embedded[key] = pgserver.get_server(settings.pgdata_dir, cleanup_mode=None)
     return _embedded[key]
+
+
+def stop_embedded() -> list[str]:
+    """Stop every embedded PostgreSQL this process started or attached to (fast shutdown).
+
+    Connections still open are closed by the server; the data directory stays, so the next start
+    finds the same events. Does nothing if no embedded server was used.
+
+    Returns:
+        The data directories whose server was stopped.
+    """
+    stopped = []
+    for key, server in list(_embedded.items()):
+        del _embedded[key]
+        server.global_process_id_list.get_and_remove(os.getpid())
+        type(server)._instances.pop(server.pgdata, None)
+        if stop_embedded_at(server.pgdata):
+            stopped.append(key)
+    return stopped
+
+
+def stop_embedded_at(pgdata: Path) -> bool:
+    """Stop the embedded PostgreSQL running on ``pgdata``, whoever started it (a worker's flow run,
+    a crashed process). Does nothing (returns False) if none runs there."""
+    import psutil
+    from pgserver import pg_ctl
+    from pgserver.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+    if info is None or not info.is_running():
+        return False
+    owner = psutil.Process(info.pid).username()
+    try:
+        # pg_ctl runs as the server's owner (pgserver runs it as 'pgserver' when we are root);
+        # from / so that a private working directory cannot make it fail
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=owner, timeout=60, cwd="/")
+    except Exception as exc:  # pg_ctl failed or hung: make sure the postmaster goes
+        logger.info("pg_ctl stop of %s failed (%s); terminating the postmaster", pgdata, exc)
+        try:
+            info.process.terminate()
+            info.process.wait(10)
+        except psutil.Error as gone:
+            logger.warning("embedded PostgreSQL in %s could not be stopped: %s", pgdata, gone)
+            return False
+    logger.info("stopped embedded PostgreSQL in %s", pgdata)
+    return True
 
 
 def server_params(settings: Settings, database: str | None = None) -> dict[str, Any]:
@@ -255,6 +309,7 @@ def bootstrap_event_store(settings: Settings | None = None) -> EventStoreBootstr
     applied: list[str] = []
     with connect(settings) as conn:
         if not inspect_schema(conn, settings).complete:
+            statement = ""
             try:
                 with conn.cursor() as cur:
                     for statement in ddl_statements(settings):
@@ -263,9 +318,12 @@ def bootstrap_event_store(settings: Settings | None = None) -> EventStoreBootstr
                 conn.commit()
             except psycopg2.Error as exc:
                 conn.rollback()
-                raise EventStoreError(
-                    f"cannot create the event store schema ({describe(settings)}) as "
-                    f"{conn.info.user!r}: {exc}; have a DBA apply {DDL_FILE} or grant CREATE on the schema"
+                raise BootstrapError(
+                    f"the event store ({describe(settings)}) as {conn.info.user!r}",
+                    statement,
+                    " ".join(str(exc).split()),
+                    f"Have a DBA apply {DDL_FILE} or grant CREATE on the schema, then re-run "
+                    "`cardflow bootstrap --event-store`",
                 ) from exc
             logger.info("event store schema applied: %d statements (%s)", len(applied), describe(settings))
     return EventStoreBootstrap(where=describe(settings), database_created=created, statements=applied)
@@ -332,6 +390,8 @@ def insert_events(
             if pending >= chunk_size:
                 inserted += _flush(cur, buffer, merge)
                 conn.commit()
+                # "cardflow_rows" feeds the CLI's progress display (cardflow.cli.progress)
+                logger.info("event store: %d events inserted so far", inserted, extra={"cardflow_rows": inserted})
                 buffer.seek(0)
                 buffer.truncate()
                 pending = 0
