@@ -3,6 +3,7 @@
 Two kinds of callers go through :func:`post_alert`:
 
 * :func:`notify` -- quality warnings and failures raised by the gates (``kind`` + a short summary);
+  :func:`notify_quality_warnings` sends all of a run's warnings as one such alert;
 * :func:`alert_on_failure` -- the shared Prefect state hook attached (``on_failure`` and
   ``on_crashed``) to every flow, so any failed or crashed run posts one message.
 
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import SecretStr
 
+from cardflow.quality.warnings import QualityWarning, alert_summary
 from cardflow.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -289,3 +291,14 @@ def alert_on_failure(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> N
     except Exception as exc:  # a hook must never raise; say what went wrong without details
         logger.error("failure alert for run %s not sent: %s", flow_run.id, type(exc).__name__)
 
+
+
+def notify_quality_warnings(warnings: list[QualityWarning], settings: Settings) -> AlertOutcome | None:
+    """Send ONE ``quality_warning`` alert (Slack post + ``cardflow.quality_warning`` event) for all of
+    a run's warnings.
+
+    Does nothing (returns None) if ``warnings`` is empty. Never raises.
+    """
+    if not warnings:
+        return None
+    return notify("quality_warning", alert_summary(warnings), settings)

@@ -33,13 +33,12 @@ from tasks.dbt import dbt_invoker
 
 # --- alerting glue -------------------------------------------------------------------------------
 def enforce_raw_checks(report: RawChecksReport, settings: Settings) -> None:
-    """Warn -> alert; error -> alert and raise.
+    """Error -> alert and raise. Warnings are not alerted here: the transform flow gathers every
+    warning of its run (:mod:`cardflow.quality.warnings`) and alerts once at the end.
 
     Raises:
         QualityGateFailed: gate ``raw_events`` with each error-level check, before anything is built.
     """
-    if report.status == "warn":
-        notify("quality_warning", "RAW.EVENTS: " + "; ".join(report.failures("warn")), settings)
     if report.status == "error":
         notify("quality_failure", "RAW.EVENTS: " + "; ".join(report.failures("error")), settings)
     report.raise_on_errors()
@@ -65,7 +64,7 @@ def enforce_gate(result: GateResult, settings: Settings) -> None:
 # --- Prefect tasks -------------------------------------------------------------------------------
 @task(name="raw-events-checks")
 def raw_events_checks_task(settings: Settings) -> RawChecksReport:
-    """Freshness and volume of RAW.EVENTS; artifact always, alert on warn, raise on error."""
+    """Freshness and volume of RAW.EVENTS; artifact always, alert and raise on error (warnings: the flow)."""
     with resolve_backends(settings, needs={"warehouse"}).open_session() as warehouse:
         report = run_raw_checks(warehouse, settings)
     create_markdown_artifact(
@@ -79,14 +78,13 @@ def raw_events_checks_task(settings: Settings) -> RawChecksReport:
 
 @task(name="reconcile-raw")
 def reconcile_raw_task(settings: Settings) -> ReconciliationReport:
-    """Reconciliation artifact; a gap is a warning (alert), not a failure: RAW is still consistent."""
+    """Reconciliation artifact; a gap is a warning (the flow alerts it with the run's other
+    warnings), not a failure: RAW is still consistent."""
     backends = resolve_backends(settings, needs={"bronze", "warehouse"})
     report = reconcile_raw(settings, backends.store(), backends.open_session)
     create_markdown_artifact(
         key="raw-reconciliation", markdown=report.to_markdown(), description=report.summary()
     )
-    if report.gaps:
-        notify("quality_warning", report.summary(), settings)
     return report
 
 

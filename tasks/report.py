@@ -44,8 +44,15 @@ def publish_report(output: str | None = None, settings: Settings | None = None) 
 
 
 @task(name="record_quality_status", retries=0)
-def record_quality(status: str, detail: str, gates: list[dict], settings: Settings | None = None) -> str:
-    """Record this run's gate verdict where the report reads it (``<data dir>/quality/latest.json``)."""
+def record_quality(
+    status: str,
+    detail: str,
+    gates: list[dict],
+    settings: Settings | None = None,
+    warnings: list[str] | None = None,
+) -> str:
+    """Record this run's gate verdict and warnings where the report reads them
+    (``<data dir>/quality/latest.json``)."""
     from cardflow.reporting.report import record_quality_status
 
-    return str(record_quality_status(settings or get_settings(), status, detail, gates))
+    return str(record_quality_status(settings or get_settings(), status, detail, gates, warnings=warnings))
