@@ -15,12 +15,14 @@ published schemas keep the last good state and the audit schemas keep what faile
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 
 from cardflow.backends.chooser import resolve_backends
+from cardflow.bronze.links import site_key
 from cardflow.quality.gate import gate_layer
 from cardflow.quality.raw_checks import RawChecksReport, run_raw_checks
 from cardflow.quality.reconcile import ReconciliationReport, reconcile_raw
@@ -29,6 +31,7 @@ from cardflow.settings import Settings
 from cardflow.transform.wap import LayerName, build_layer, layer_schemas, publish_layer
 from tasks.alerts import notify
 from tasks.dbt import dbt_invoker
+from tasks.report import artifact_link
 
 
 # --- alerting glue -------------------------------------------------------------------------------
@@ -105,14 +108,19 @@ def build_layer_task(layer: LayerName, settings: Settings, full_refresh: bool = 
 @task(name="quality-gate")
 def gate_layer_task(layer: LayerName, settings: Settings) -> GateResult:
     """Run the layer's gate, publish its markdown artifact, alert and raise if it failed."""
+    backends = resolve_backends(settings, needs={"warehouse"})
     result = gate_layer(
-        resolve_backends(settings, needs={"warehouse"}).open_session,
+        backends.open_session,
         layer,
         settings,
         audit_schema=layer_schemas(settings, layer).audit,
         silver_schema=layer_schemas(settings, "silver").published,
         gold_audit_schema=layer_schemas(settings, "gold").audit,
     )
+    if result.docs_index:  # Data Docs: a link that opens from the UI (bucket URL when S3 is configured)
+        index = Path(result.docs_index)  # GX's site: index.html at the root of the site directory
+        link = artifact_link(backends, index, site_key("data_docs", index.name), site_root=index.parent)
+        result.docs_index = link.url
     create_markdown_artifact(
         key=f"quality-gate-{layer}",
         markdown=result.to_markdown(),
