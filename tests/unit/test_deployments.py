@@ -135,7 +135,10 @@ def test_serve_refuses_beside_worker_pool_deployments(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(serve, "worker_deployments_in_the_way", lambda _: {})
     serve.refuse_if_deployed([])  # nothing deployed: serving is safe
-    held = {"medallion_pipeline/medallion_pipeline": "cardflow-process", "bronze_replay/bronze_replay": "cardflow-process"}
+    held = {
+        "medallion_pipeline/medallion_pipeline": "cardflow-process",
+        "bronze_replay/bronze_replay": "cardflow-process",
+    }
     monkeypatch.setattr(serve, "worker_deployments_in_the_way", lambda _: held)
     with pytest.raises(DeploymentConflict) as caught:
         serve.refuse_if_deployed([])
