@@ -40,5 +40,7 @@ deploy: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/cardflow serve
 
+# .cardflow is the default data dir (lake, warehouse, dbt target and logs); dbt/target and dbt/logs are
+# what dbt run by hand from dbt/ writes
 clean:
 	rm -rf $(VENV) .cardflow dbt/target dbt/logs

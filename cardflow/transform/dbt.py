@@ -58,6 +58,13 @@ def project_dir(settings: Settings) -> Path:
     return (settings.dbt_project_dir or DBT_PROJECT_DIR).expanduser().resolve()
 
 
+def dbt_artifacts_dir(settings: Settings) -> Path:
+    """Where dbt writes its target (manifest, compiled SQL, run results) and its logs:
+    ``<CARDFLOW_DATA_DIR>/dbt/{target,logs}``. Beside the data they describe, kept between runs (dbt's
+    partial parsing reuses the target), and never in the checkout a worker runs from."""
+    return settings.resolved_data_dir / "dbt"
+
+
 def render_profile(settings: Settings, target: WarehouseTarget) -> dict[str, Any]:
     """The ``profiles.yml`` content for ``target``: one output, named after the dbt target.
 
@@ -240,7 +247,13 @@ def invoke_dbt(
     """
     run = invoker or _invoke_plain
     command = " ".join(args)
-    full_args = [*args, "--target", settings.resolved_dbt_target]
+    artifacts = dbt_artifacts_dir(settings)
+    full_args = [
+        *args,
+        "--target-path", str(artifacts / "target"),
+        "--log-path", str(artifacts / "logs"),
+        "--target", settings.resolved_dbt_target,
+    ]  # fmt: skip
     with temporary_profile(settings, target) as profiles, dbt_environment(settings):
         try:
             result = run(full_args, project_dir(settings), profiles)

@@ -119,6 +119,10 @@ def test_dbt_gets_a_private_temporary_profile_and_never_the_password_in_environ(
     assert seen["profile"]["cardflow"]["outputs"]["snowflake"]["password"] == "s3cret-value"
     assert seen["env_has_password"] is False
     assert seen["args"][-2:] == ["--target", "snowflake"]
+    # dbt's target and logs live under the data directory, not in the checkout
+    args = seen["args"]
+    assert args[args.index("--target-path") + 1] == str(tmp_path.resolve() / "dbt" / "target")
+    assert args[args.index("--log-path") + 1] == str(tmp_path.resolve() / "dbt" / "logs")
     assert not Path(seen["dir"]).exists()  # removed after the run
     assert not any("s3cret-value" in v for v in os.environ.values())
 
