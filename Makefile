@@ -36,6 +36,7 @@ deploy: $(STAMP)
 	$(BIN)/cardflow limits
 	$(BIN)/cardflow blocks
 	$(BIN)/prefect --no-prompt deploy --all
+	-$(BIN)/cardflow automations  # the server-side backstop (needs the Slack block from `cardflow blocks`)
 
 serve: $(STAMP)
 	$(BIN)/cardflow serve

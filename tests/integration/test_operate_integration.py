@@ -9,11 +9,14 @@ One test, in phases (a server, a deploy and a worker take a while on a small mac
    schedules, pools and pull steps are exactly as before;
 3. a run of medallion_pipeline still completes on the worker (and posts at most one quality warning);
 4. a second run's flow process is SIGKILLed: the worker marks it Crashed and runs the flow's
-   ``on_crashed`` hook, which posts exactly one alert.
+   ``on_crashed`` hook, which posts exactly one alert (no automation exists yet);
+5. the backstop automations (``cardflow automations``, what ``make deploy`` applies) stay quiet for
+   runs the hooks reported, and fire for a failed run whose hook could not post.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -71,6 +74,16 @@ def _deployed_state(server: PrefectServer) -> dict[str, Any]:
 
 def _alerts(received: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [post["cardflow"] for post in received if post.get("cardflow", {}).get("kind") == kind]
+
+
+def _backstop_firings(server: PrefectServer) -> list[str]:
+    """The ``prefect.automation.action.triggered`` events of the flow-run backstop, as JSON text."""
+    automation = next(
+        a for a in server.api("POST", "/automations/filter", {}) if a["name"] == "cardflow-flow-run-unreported"
+    )
+    body = {"filter": {"resource": {"id": [f"prefect.automation.{automation['id']}"]}}, "limit": 50}
+    events = server.api("POST", "/events/filter", body)["events"]
+    return [json.dumps(e) for e in events if e["event"] == "prefect.automation.action.triggered"]
 
 
 def _wait_running(server: PrefectServer, deployment_id: str, exclude: set[str], timeout: float) -> dict[str, Any]:
@@ -146,6 +159,37 @@ def test_serve_refuses_beside_workers_and_a_killed_run_alerts_once(
         assert alerts[0]["state"] == "Crashed"
         assert crashed["id"] in alerts[0]["run"]
         assert alerts[0]["deployment"] == "medallion_pipeline/medallion_pipeline"
+
+        # 5. the backstop (what `make deploy` applies): quiet for a failure the hook posted, fires for
+        #    a failure whose hook could not post
+        blocks_env = flow_env | {"SLACK_WEBHOOK_URL": slack_url}
+        subprocess.run([sys.executable, "-m", "cardflow", "blocks"], cwd=ROOT, env=blocks_env, check=True, timeout=300)
+        applied = subprocess.run(
+            [sys.executable, "-m", "cardflow", "automations"],
+            cwd=ROOT, env=flow_env, capture_output=True, text=True, timeout=300, check=True,
+        ).stdout  # fmt: skip
+        assert "cardflow-flow-run-unreported" in applied and "cardflow-quality-unposted" in applied
+        backfill = server.deployment("events-backfill-to-s3", "events_backfill_to_s3")
+        runs: dict[str, dict[str, Any]] = {}
+        for label, slack_for_run in (("posted", slack_url), ("unposted", "http://127.0.0.1:9/unreachable")):
+            env = {"POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": "9", "SLACK_WEBHOOK_URL": slack_for_run}
+            server.cli(
+                "deployment", "run", "events-backfill-to-s3/events_backfill_to_s3",
+                "--job-variable", "env=" + json.dumps(env), cwd=tmp_path, env=flow_env,
+            )  # fmt: skip
+            runs[label] = server.wait_for_run(
+                backfill["id"], timeout=300, exclude=frozenset(r["id"] for r in runs.values())
+            )
+            assert runs[label]["state_type"] == "FAILED"
+        posted_at = time.monotonic()
+        assert len(_alerts(received, "flow_failure")) == 2  # the crash and the first backfill failure
+        deadline = time.monotonic() + 420
+        while not _backstop_firings(server) and time.monotonic() < deadline:
+            time.sleep(5)
+        time.sleep(max(0.0, posted_at + 200 - time.monotonic()))  # both 180 s windows are over
+        firings = _backstop_firings(server)
+        assert len(firings) == 1, firings
+        assert runs["unposted"]["id"] in firings[0] and runs["posted"]["id"] not in firings[0]
         assert slack_url not in str(received)
     finally:
         server.stop()
