@@ -77,13 +77,15 @@ def _alerts(received: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 
 
 def _backstop_firings(server: PrefectServer) -> list[str]:
-    """The ``prefect.automation.action.triggered`` events of the flow-run backstop, as JSON text."""
+    """The ``prefect.automation.triggered`` events of the flow-run backstop (their payload names the
+    run in ``triggering_labels``), as JSON text. Its Slack action itself cannot deliver here: the
+    SlackWebhook block only posts to hooks.slack.com URLs, not to the loopback stand-in."""
     automation = next(
         a for a in server.api("POST", "/automations/filter", {}) if a["name"] == "cardflow-flow-run-unreported"
     )
     body = {"filter": {"resource": {"id": [f"prefect.automation.{automation['id']}"]}}, "limit": 50}
     events = server.api("POST", "/events/filter", body)["events"]
-    return [json.dumps(e) for e in events if e["event"] == "prefect.automation.action.triggered"]
+    return [json.dumps(e) for e in events if e["event"] == "prefect.automation.triggered"]
 
 
 def _wait_running(server: PrefectServer, deployment_id: str, exclude: set[str], timeout: float) -> dict[str, Any]:
