@@ -43,9 +43,12 @@ deploy: $(STAMP)
 	$(BIN)/cardflow limits
 	$(BIN)/cardflow blocks
 	$(BIN)/prefect --no-prompt deploy --all
+	-$(BIN)/cardflow automations  # the server-side backstop (needs the Slack block from `cardflow blocks`)
 
 serve: $(STAMP)
 	$(BIN)/cardflow serve
 
+# .cardflow is the default data dir (lake, warehouse, dbt target and logs); dbt/target and dbt/logs are
+# what dbt run by hand from dbt/ writes
 clean:
 	rm -rf $(VENV) .cardflow dbt/target dbt/logs

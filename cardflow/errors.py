@@ -175,3 +175,15 @@ class ManifestError(CardflowError):
     def __init__(self, key: str, problem: str) -> None:
         self.key = key
         super().__init__(f"manifest {key}: {problem}")
+
+
+class DeploymentConflict(CardflowError):
+    """``cardflow serve`` would replace deployments that a worker runs (same flow/deployment names)."""
+
+    def __init__(self, deployments: list[str], remedy: str) -> None:
+        self.deployments = deployments
+        super().__init__(
+            "the Prefect API already holds worker-pool deployments of the names cardflow serve registers: "
+            f"{', '.join(deployments)}. Serving would overwrite them (work pool, pull steps) and stopping "
+            f"serve would pause their schedules, so serve did not start. {remedy}"
+        )

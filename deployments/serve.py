@@ -5,10 +5,19 @@ their time zones and per-schedule parameters, concurrency limit, tags, event tri
 ``cardflow serve`` and ``prefect deploy --all`` cannot drift apart. ``prefect.serve`` registers them
 with the Prefect API in use (a server, Cloud, or -- for a laptop -- whatever PREFECT_API_URL says)
 and runs their flow runs as subprocesses of this one.
+
+``serve`` and ``prefect deploy --all`` are two ways to run the same deployments, never both against
+one Prefect API: serving registers the same ``<flow>/<deployment>`` names, which would overwrite the
+worker-pool deployments (their pool and pull steps, so the worker's runs crash), and a stopped
+``serve`` pauses the schedules of every deployment it registered. :func:`serve_all` therefore
+checks first and refuses (:class:`~cardflow.errors.DeploymentConflict`, naming each deployment and
+what to do) when any of its names is held by a worker-pool deployment. Deployments that an earlier
+``serve`` registered (no work pool) are its own and are served again.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -17,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from cardflow.errors import ConfigurationError
+from cardflow.errors import ConfigurationError, DeploymentConflict
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +77,28 @@ def read_specs(path: Path = PREFECT_YAML) -> list[DeploymentSpec]:
     return specs
 
 
+def describe_spec(spec: DeploymentSpec) -> str:
+    """One line for ``cardflow serve --list``: entrypoint, parameters, each schedule with its own
+    parameters (e.g. the nightly ``{"full_refresh": true}``) and the event triggers."""
+
+    def params(values: dict[str, Any]) -> str:
+        return json.dumps(values, sort_keys=True, default=str)
+
+    schedules = []
+    for entry in spec.schedules:
+        text = f"{entry.get('cron')} {entry.get('timezone') or 'UTC'}"
+        if not entry.get("active", True):
+            text += " (inactive)"
+        if entry.get("parameters"):
+            text += f" with {params(entry['parameters'])}"
+        schedules.append(text)
+    triggers = ", ".join(e for t in spec.triggers for e in t.get("expect", []))
+    return (
+        f"{spec.name}: {spec.entrypoint} | parameters: {params(spec.parameters)} | "
+        f"schedules: {'; '.join(schedules) or '-'} | triggers: {triggers or '-'}"
+    )
+
+
 def _schedules(spec: DeploymentSpec) -> list[Any]:
     from prefect.client.schemas.actions import DeploymentScheduleCreate
     from prefect.client.schemas.schedules import CronSchedule
@@ -115,13 +146,59 @@ def build_deployments(path: Path = PREFECT_YAML) -> list[Any]:
     return deployments
 
 
+def worker_deployments_in_the_way(deployments: list[Any]) -> dict[str, str]:
+    """Deployments on the Prefect API with the same ``<flow>/<name>`` as ``deployments`` that belong
+    to a work pool (``prefect deploy``), as ``{"flow/name": "pool"}``; empty when serving is safe."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    found: dict[str, str] = {}
+    with get_client(sync_client=True) as client:
+        for deployment in deployments:
+            full_name = f"{deployment.flow_name}/{deployment.name}"
+            try:
+                existing = client.read_deployment_by_name(full_name)
+            except ObjectNotFound:
+                continue
+            if existing.work_pool_name:
+                found[full_name] = existing.work_pool_name
+    return found
+
+
+def refuse_if_deployed(deployments: list[Any]) -> None:
+    """Does nothing if no worker-pool deployment holds one of the names ``deployments`` would take.
+
+    Raises:
+        DeploymentConflict: naming each such deployment and its pool, and the three ways out.
+    """
+    conflicts = worker_deployments_in_the_way(deployments)
+    if not conflicts:
+        return
+    pools = sorted(set(conflicts.values()))
+    names = [f"{name} (work pool {pool})" for name, pool in sorted(conflicts.items())]
+    raise DeploymentConflict(
+        names,
+        "Either keep them and run a worker instead (`prefect worker start --pool "
+        f"{pools[0]}`), or delete them first to serve from this process "
+        f"(`prefect deployment delete {sorted(conflicts)[0]}`, and so on for each), or point "
+        "`cardflow serve` at another Prefect server or workspace (PREFECT_API_URL). See "
+        "docs/production.md, 'Worker or serve'.",
+    )
+
+
 def serve_all(path: Path = PREFECT_YAML, *, limit: int | None = None) -> None:
-    """Register every deployment and run its scheduled/triggered runs here until interrupted."""
+    """Register every deployment and run its scheduled/triggered runs here until interrupted.
+
+    Raises:
+        DeploymentConflict: the API already holds worker-pool deployments of the same names (nothing
+            was registered, nothing paused).
+    """
     from prefect import serve
 
     # entrypoints are recorded relative to the working directory; runs start from the checkout
     os.chdir(path.parent)
     deployments = build_deployments(path)
+    refuse_if_deployed(deployments)
     logger.info("serving %d deployments: %s", len(deployments), ", ".join(d.name for d in deployments))
     serve(*deployments, limit=limit)
 

@@ -2,10 +2,13 @@
 
 Reads like its table of contents:
 
-1. freshness and volume of RAW.EVENTS (warn: artifact + alert; error: the flow fails, nothing built)
+1. freshness and volume of RAW.EVENTS (warn: noted; error: alert, the flow fails, nothing built)
 2. build Silver with dbt into its audit schema (only what changed), gate it
 3. build Gold into its audit schema (reading the audited Silver), gate it
 4. publish Silver and Gold together (DuckDB: every view repointed in one transaction)
+5. every warning of the run (RAW checks, warn-severity dbt tests, expectations passing only by their
+   ``mostly``, reconciliation gaps) goes out as ONE alert, and the recorded quality status says
+   "passed with warnings" and lists them
 
 A failed build or gate stops the flow before the publish: analysts keep the last good layers, the
 audit schema keeps what failed, and the gate's artifact names each failed expectation.
@@ -24,9 +27,18 @@ from prefect.assets import Asset
 
 from cardflow.backends.chooser import resolve_backends
 from cardflow.errors import QualityGateFailed, ReportError
+from cardflow.quality.warnings import (
+    FAILED,
+    QualityWarning,
+    dbt_warnings,
+    gate_warnings,
+    raw_check_warnings,
+    reconciliation_warnings,
+    verdict,
+)
 from cardflow.settings import Settings, get_settings
 from cardflow.transform.wap import layer_schemas
-from tasks.alerts import alert_on_failure
+from tasks.alerts import alert_on_failure, notify_quality_warnings
 from tasks.assets import record_layer
 from tasks.limits import holds_warehouse_slot
 from tasks.quality import (
@@ -50,14 +62,22 @@ class TransformResult:
     raw_checks: dict[str, str]
     layers: dict[str, dict[str, Any]] = field(default_factory=dict)
     reconciliation_gaps: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """``passed`` or ``passed with warnings`` (a failed run raises instead of returning)."""
+        return verdict(self.warnings)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "target": self.target,
             "full_refresh": self.full_refresh,
+            "status": self.status,
             "raw_checks": self.raw_checks,
             "layers": self.layers,
             "reconciliation_gaps": self.reconciliation_gaps,
+            "warnings": self.warnings,
         }
 
     def to_markdown(self) -> str:
@@ -79,13 +99,23 @@ class TransformResult:
         warnings = [w for layer in self.layers.values() for w in layer["dbt_warnings"]]
         lines += ["", f"## dbt warnings ({len(warnings)})", ""]
         lines += [f"- {w}" for w in warnings] or ["none"]
+        lines += ["", f"## Quality: {self.status} ({len(self.warnings)} warnings, alerted once)", ""]
+        lines += [f"- {w}" for w in self.warnings] or ["none"]
         return "\n".join(lines) + "\n"
 
 
-def _build_and_gate(layer: str, settings: Settings, full_refresh: bool) -> dict[str, Any]:
-    """Write and audit one layer: build into its audit schema, gate it (raises if it fails)."""
+def _build_and_gate(
+    layer: str, settings: Settings, full_refresh: bool, warnings: list[QualityWarning]
+) -> dict[str, Any]:
+    """Write and audit one layer: build into its audit schema, gate it (raises if it fails).
+
+    Appends the layer's warnings (warn-severity dbt nodes, expectations passing by ``mostly``) to
+    ``warnings`` as soon as each step knows them, so a later failure still records them.
+    """
     build = build_layer_task(layer, settings, full_refresh)
+    warnings += dbt_warnings(layer, build["dbt"]["warnings"])
     gate = gate_layer_task(layer, settings)
+    warnings += gate_warnings(gate)
     return {
         "dbt_counts": build["dbt"]["counts"],
         "dbt_warnings": build["dbt"]["warnings"],
@@ -128,12 +158,18 @@ def dbt_transform_and_test(
     # the warehouse (and Bronze for reconciliation), checked before anything is built
     resolve_backends(settings, needs={"warehouse", "bronze"} if reconcile else {"warehouse"})
     log = get_run_logger()
+    warnings: list[QualityWarning] = []
     try:
         raw = raw_events_checks_task(settings)
-        gaps = len(reconcile_raw_task(settings).gaps) if reconcile else None
+        warnings += raw_check_warnings(raw)
+        gaps = None
+        if reconcile:
+            reconciliation = reconcile_raw_task(settings)
+            warnings += reconciliation_warnings(reconciliation)
+            gaps = len(reconciliation.gaps)
         layers: dict[str, dict[str, Any]] = {}
         for layer in ("silver", "gold"):
-            layers[layer] = _build_and_gate(layer, settings, full_refresh)
+            layers[layer] = _build_and_gate(layer, settings, full_refresh, warnings)
             log.info("%s built and gated (%d expectations)", layer, layers[layer]["expectations"])
         published = publish_layers_task(list(layers), settings)
         upstream: list[Asset] | None = None  # Silver is read from RAW.EVENTS, Gold from the Silver it published with
@@ -152,15 +188,20 @@ def dbt_transform_and_test(
         log.info("published %s", ", ".join(f"{k}: {len(v)} models" for k, v in published.items()))
     except QualityGateFailed as exc:
         gate = {"gate": exc.gate, "status": "failed", "detail": "; ".join(exc.failures)}
-        record_quality("failed", str(exc), [gate], settings=settings)
+        record_quality(FAILED, str(exc), [gate], settings=settings, warnings=[w.line() for w in warnings])
         raise
     result = TransformResult(
-        settings.resolved_dbt_target, full_refresh, {o.check: o.status for o in raw.outcomes}, layers, gaps
+        settings.resolved_dbt_target,
+        full_refresh,
+        {o.check: o.status for o in raw.outcomes},
+        layers,
+        gaps,
+        [w.line() for w in warnings],
     )
-    warned = [k for k, v in result.raw_checks.items() if v == "warn"]
+    notify_quality_warnings(warnings, settings)  # one alert for the whole run, not one per test
     record_quality(
-        "warn" if warned else "passed",
-        f"RAW checks warned: {', '.join(warned)}" if warned else "all gates passed",
+        result.status,
+        f"all gates passed; {len(warnings)} warnings" if warnings else "all gates passed",
         [
             *({"gate": f"raw_events.{k}", "status": v, "detail": ""} for k, v in result.raw_checks.items()),
             *(
@@ -169,6 +210,7 @@ def dbt_transform_and_test(
             ),
         ],
         settings=settings,
+        warnings=result.warnings,
     )
     try:
         publish_report_task(settings=settings)

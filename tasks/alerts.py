@@ -3,6 +3,7 @@
 Two kinds of callers go through :func:`post_alert`:
 
 * :func:`notify` -- quality warnings and failures raised by the gates (``kind`` + a short summary);
+  :func:`notify_quality_warnings` sends all of a run's warnings as one such alert;
 * :func:`alert_on_failure` -- the shared Prefect state hook attached (``on_failure`` and
   ``on_crashed``) to every flow, so any failed or crashed run posts one message.
 
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import SecretStr
 
+from cardflow.quality.warnings import QualityWarning, alert_summary
 from cardflow.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -184,25 +186,9 @@ def notify(kind: AlertKind, summary: str, settings: Settings, *, timeout: float 
     context = current_run_context()
     title = f"cardflow {kind.replace('_', ' ')}" + (f" in {context.flow}" if context.flow else "")
     alert = Alert(kind, title, summary, context)
-    _emit_event(alert, settings)
-    return post_alert(alert, settings, timeout=timeout)
-
-
-def alert_reconciliation_gaps(summary: str, gap_count: int, settings: Settings) -> AlertOutcome | None:
-    """One alert for a reconciliation run that found ``gap_count`` day/type pairs missing in RAW.
-
-    ``summary`` is the report's own (days, types and counts, never events). One message per run,
-    however many pairs are short, so the nightly deployment pages once. Does nothing (returns
-    None) when there is no gap.
-    """
-    if gap_count <= 0:
-        return None
-    return notify(
-        "quality_warning",
-        f"reconciliation: {summary}. Repair with an explicit backfill range "
-        "(`cardflow backfill --start ... --end ...`) and a load; see docs/backfill.md",
-        settings,
-    )
+    outcome = post_alert(alert, settings, timeout=timeout)
+    _emit_event(alert, settings, posted=outcome.sent)
+    return outcome
 
 
 def held_summary(gate: str, holds: list[Any]) -> str:
@@ -224,9 +210,11 @@ def held_summary(gate: str, holds: list[Any]) -> str:
     )
 
 
-def _emit_event(alert: Alert, settings: Settings) -> None:
+def _emit_event(alert: Alert, settings: Settings, *, posted: bool) -> None:
     """Emit ``cardflow.<kind>`` so server/Cloud automations can react (deployments/automations/).
 
+    The resource carries ``cardflow.posted`` ("true"/"false"): the shipped backstop automation
+    notifies only for events this process could not post itself, so nothing is announced twice.
     Best effort: without a Prefect API the event is dropped, never raised.
     """
     try:
@@ -235,7 +223,10 @@ def _emit_event(alert: Alert, settings: Settings) -> None:
         fields = alert.payload(secret_values(settings))["cardflow"]
         emit_event(
             event=f"cardflow.{alert.kind}",
-            resource={"prefect.resource.id": f"cardflow.quality.{alert.context.flow or 'adhoc'}"},
+            resource={
+                "prefect.resource.id": f"cardflow.quality.{alert.context.flow or 'adhoc'}",
+                "cardflow.posted": "true" if posted else "false",
+            },
             payload={k: fields.get(k) for k in ("flow", "deployment", "run", "state", "link", "summary")},
         )
     except Exception as exc:  # events are a convenience for automations, not the alert itself
@@ -316,12 +307,51 @@ def alert_on_failure(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> N
     """
     if flow_run.parent_task_run_id is not None:
         logger.info("subflow %s failed; the parent run reports it", flow_run.name)
+        mark_alerted(flow_run, "reported by its parent run")
         return
     try:
         settings = _settings_of_run()
         context = run_context(flow.name, flow_run, state.name)
         title = f"cardflow flow run {state.name.lower()}: {flow.name}"
-        post_alert(Alert("flow_failure", title, error_summary(state), context), settings)
+        outcome = post_alert(Alert("flow_failure", title, error_summary(state), context), settings)
+        if outcome.sent:
+            mark_alerted(flow_run, "posted to Slack by the flow's hook")
     except Exception as exc:  # a hook must never raise; say what went wrong without details
         logger.error("failure alert for run %s not sent: %s", flow_run.id, type(exc).__name__)
 
+
+ALERTED_EVENT = "cardflow.flow_run.alerted"
+
+
+def mark_alerted(flow_run: FlowRun, how: str) -> None:
+    """Emit ``cardflow.flow_run.alerted`` for ``flow_run``: its failure has been reported.
+
+    The backstop automation (``deployments/automations/cardflow_alerts.yaml``) notifies for a failed
+    or crashed run only when this event does not follow within its window -- i.e. when no hook could
+    run (dead worker machine, unloadable flow code) or the hook could not post. Best effort, never
+    raises; the events worker flushes at process exit, so a hook process that ends right after
+    still delivers it.
+    """
+    try:
+        from prefect.events import emit_event
+
+        emit_event(
+            event=ALERTED_EVENT,
+            resource={"prefect.resource.id": f"prefect.flow-run.{flow_run.id}"},
+            related=[{"prefect.resource.id": "prefect.tag.cardflow", "prefect.resource.role": "tag"}],
+            payload={"how": how},
+        )
+    except Exception as exc:  # the alert itself went out (or was skipped on purpose); this is a receipt
+        logger.debug("alerted event for run %s not emitted: %s", flow_run.id, type(exc).__name__)
+
+
+
+def notify_quality_warnings(warnings: list[QualityWarning], settings: Settings) -> AlertOutcome | None:
+    """Send ONE ``quality_warning`` alert (Slack post + ``cardflow.quality_warning`` event) for all of
+    a run's warnings.
+
+    Does nothing (returns None) if ``warnings`` is empty. Never raises.
+    """
+    if not warnings:
+        return None
+    return notify("quality_warning", alert_summary(warnings), settings)

@@ -30,20 +30,19 @@ from cardflow.quality.suites import suites_for
 from cardflow.settings import Settings
 from cardflow.transform.freshness import newest_event_at
 from cardflow.transform.wap import LayerName, build_layer, current_audit_schemas, publish_layers
-from tasks.alerts import alert_reconciliation_gaps, held_summary, notify
+from tasks.alerts import held_summary, notify
 from tasks.dbt import dbt_invoker
 from tasks.report import link_data_docs
 
 
 # --- alerting glue -------------------------------------------------------------------------------
 def enforce_raw_checks(report: RawChecksReport, settings: Settings) -> None:
-    """Warn -> alert; error -> alert and raise.
+    """Error -> alert and raise. Warnings are not alerted here: the transform flow gathers every
+    warning of its run (:mod:`cardflow.quality.warnings`) and alerts once at the end.
 
     Raises:
         QualityGateFailed: gate ``raw_events`` with each error-level check, before anything is built.
     """
-    if report.status == "warn":
-        notify("quality_warning", "RAW.EVENTS: " + "; ".join(report.failures("warn")), settings)
     if report.status == "error":
         notify("quality_failure", "RAW.EVENTS: " + "; ".join(report.failures("error")), settings)
     report.raise_on_errors()
@@ -70,8 +69,8 @@ def enforce_gate(result: GateResult, settings: Settings, holds: list[Hold] | Non
 # --- Prefect tasks -------------------------------------------------------------------------------
 @task(name="raw-events-checks")
 def raw_events_checks_task(settings: Settings) -> RawChecksReport:
-    """Freshness (``dbt source freshness``) and volume of RAW.EVENTS; artifact always, alert on warn,
-    raise on error."""
+    """Freshness (``dbt source freshness``) and volume of RAW.EVENTS; artifact always, alert and raise
+    on error (warnings go out once per run, from the flow)."""
     backends = resolve_backends(settings, needs={"warehouse"})
     newest = newest_event_at(backends.settings, backends.target)  # before the session: dbt opens the file
     with backends.open_session() as warehouse:
@@ -87,13 +86,13 @@ def raw_events_checks_task(settings: Settings) -> RawChecksReport:
 
 @task(name="reconcile-raw")
 def reconcile_raw_task(settings: Settings) -> ReconciliationReport:
-    """Reconciliation artifact; a gap is a warning (alert), not a failure: RAW is still consistent."""
+    """Reconciliation artifact; a gap is a warning (the flow alerts it with the run's other
+    warnings), not a failure: RAW is still consistent."""
     backends = resolve_backends(settings, needs={"bronze", "warehouse"})
     report = reconcile_raw(settings, backends.store(), backends.open_session)
     create_markdown_artifact(
         key="raw-reconciliation", markdown=report.to_markdown(), description=report.summary()
     )
-    alert_reconciliation_gaps(report.summary(), len(report.gaps), settings)
     return report
 
 
@@ -114,7 +113,8 @@ def build_layer_task(layer: LayerName, settings: Settings, full_refresh: bool = 
 @task(name="quality-gate")
 def gate_layer_task(layer: LayerName, settings: Settings) -> GateResult:
     """Run the layer's gate, publish its markdown artifact, alert and raise if it failed."""
-    open_session = resolve_backends(settings, needs={"warehouse"}).open_session
+    backends = resolve_backends(settings, needs={"warehouse"})
+    open_session = backends.open_session
     audits = current_audit_schemas(settings, open_session)
     result = gate_layer(
         open_session,
@@ -124,12 +124,13 @@ def gate_layer_task(layer: LayerName, settings: Settings) -> GateResult:
         silver_schema=audits["silver"],  # Gold was built from the audited Silver
         gold_audit_schema=audits["gold"],
     )
+    # Data Docs: a link artifact that opens from the UI (bucket URL when S3 is configured)
+    result.docs_index = link_data_docs(layer, result.docs_index, backends) or result.docs_index
     create_markdown_artifact(
         key=f"quality-gate-{layer}",
         markdown=result.to_markdown(),
         description=f"Great Expectations gate {layer}: {'passed' if result.success else 'FAILED'}",
     )
-    link_data_docs(layer, result.docs_index)
     holds = hold_back_task(layer, result, settings, audits) if not result.success else []
     enforce_gate(result, settings, holds)
     return result

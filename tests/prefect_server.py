@@ -146,8 +146,16 @@ class PrefectServer:
             raise RuntimeError(f"prefect {command} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         return result.stdout
 
-    def api(self, method: str, path: str, body: Any | None = None) -> Any:
-        response = httpx.request(method, f"{self.api_url}{path}", json=body, timeout=30)
+    def api(self, method: str, path: str, body: Any | None = None, *, attempts: int = 4) -> Any:
+        """One API call; a read timeout (a server starved by a loaded 2-core machine) is retried."""
+        for attempt in range(1, attempts + 1):
+            try:
+                response = httpx.request(method, f"{self.api_url}{path}", json=body, timeout=30)
+                break
+            except httpx.TimeoutException:
+                if attempt == attempts:
+                    raise
+                time.sleep(2)
         response.raise_for_status()
         return response.json() if response.content else None
 

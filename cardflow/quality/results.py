@@ -209,7 +209,7 @@ class GateResult:
                 if o.sample_rows:
                     lines += ["", _markdown_table(o.sample_rows)]
         if self.docs_index:
-            lines += ["", f"Data Docs: `{self.docs_index}`"]
+            lines += ["", f"Data Docs: [open the site]({self.docs_index})"]  # a URL (S3) or file:// path
         return "\n".join(lines) + "\n"
 
 

@@ -117,6 +117,7 @@ class QualityStatus:
     detail: str
     checked_at: datetime | None = None
     gates: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -196,6 +197,7 @@ def read_quality_status(settings: Settings) -> QualityStatus:
         detail=str(record.get("detail") or record.get("message") or ""),
         checked_at=_utc(record.get("checked_at")),
         gates=list(record.get("gates") or []),
+        warnings=[str(w) for w in record.get("warnings") or []],
     )
 
 
@@ -206,12 +208,13 @@ def quality_record_path(settings: Settings) -> Path:
 
 def record_quality_status(
     settings: Settings, status: str, detail: str = "", gates: list[dict[str, Any]] | None = None,
-    *, checked_at: datetime | None = None,
+    *, checked_at: datetime | None = None, warnings: list[str] | None = None,
 ) -> Path:
     """Record the verdict of a gated transform for the report (overwrites the previous record).
 
-    The transform flow calls this once per run: ``status`` ``passed`` or ``failed`` (or ``warn``),
-    ``gates`` one ``{"gate", "status", "detail"}`` entry per gate. Written atomically, so a report
+    The transform flow calls this once per run: ``status`` ``passed``, ``passed with warnings`` or
+    ``failed``, ``gates`` one ``{"gate", "status", "detail"}`` entry per gate, ``warnings`` one line
+    per warning of the run (:mod:`cardflow.quality.warnings`). Written atomically, so a report
     rendered at the same time reads the old or the new record, never half of one.
     """
     path = quality_record_path(settings)
@@ -221,6 +224,7 @@ def record_quality_status(
         "detail": detail,
         "checked_at": (checked_at or datetime.now(UTC)).isoformat(),
         "gates": gates or [],
+        "warnings": warnings or [],
     }
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")

@@ -59,6 +59,15 @@ def project_dir(settings: Settings) -> Path:
     return (settings.dbt_project_dir or DBT_PROJECT_DIR).expanduser().resolve()
 
 
+def dbt_artifacts_dir(settings: Settings) -> Path:
+    """Where dbt writes its target and its logs: ``<CARDFLOW_DATA_DIR>/dbt/{target,logs}``.
+
+    Beside the data they describe, kept between runs (dbt's partial parsing reuses the target: one
+    folder per set of variables, see :func:`target_path`), and never in the checkout a worker runs
+    from."""
+    return settings.resolved_data_dir / "dbt"
+
+
 def render_profile(settings: Settings, target: WarehouseTarget) -> dict[str, Any]:
     """The ``profiles.yml`` content for ``target``: one output, named after the dbt target.
 
@@ -151,7 +160,7 @@ def target_path(settings: Settings) -> Path:
     """
     env = dbt_env(settings)
     digest = hashlib.sha256(repr(sorted(env.items())).encode()).hexdigest()[:12]
-    return settings.resolved_data_dir / "dbt" / "target" / digest
+    return dbt_artifacts_dir(settings) / "target" / digest
 
 
 # --- results ----------------------------------------------------------------------------------
@@ -255,6 +264,8 @@ def invoke_dbt(
     full_args = [*args, "--target", settings.resolved_dbt_target]
     if "--target-path" not in args:
         full_args += ["--target-path", str(target_path(settings))]
+    if "--log-path" not in args:
+        full_args += ["--log-path", str(dbt_artifacts_dir(settings) / "logs")]
     with temporary_profile(settings, target) as profiles, dbt_environment(settings):
         try:
             result = run(full_args, project_dir(settings), profiles)

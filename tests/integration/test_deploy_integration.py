@@ -228,12 +228,12 @@ def test_deploy_run_trigger_and_alert_on_a_real_server(
 
         # 6. the server-side alternative: automations created against the Slack block
         applied = _cardflow(server, flow_env, "automations")
-        assert "cardflow-flow-run-failed" in applied and "cardflow-quality-warning" in applied
+        assert "cardflow-flow-run-unreported" in applied and "cardflow-quality-unposted" in applied
         _cardflow(server, flow_env, "automations")  # idempotent: replaced, not duplicated
         # (the deployment trigger is an automation too: `mq_realtime_landing__automation_1`)
         automations = [a for a in server.api("POST", "/automations/filter", {}) if a["name"].startswith("cardflow-")]
         names = sorted(a["name"] for a in automations)
-        assert names == ["cardflow-flow-run-failed", "cardflow-quality-warning"]
+        assert names == ["cardflow-flow-run-unreported", "cardflow-quality-unposted"]
         block = server.api("GET", "/block_types/slug/slack-webhook/block_documents/name/cardflow-slack")
         assert all(a["actions"][0]["block_document_id"] == block["id"] for a in automations)
     finally:

@@ -263,3 +263,28 @@ def test_report_renders_every_chart_in_headless_chromium(
     width, height = _png_size(screenshot)
     assert width >= 1400 and height >= 2000
     assert screenshot.stat().st_size > 50_000  # a blank page compresses to a few kB
+
+
+def test_with_s3_the_report_artifact_links_the_object_in_the_bucket(
+    gold: GoldBuild, s3_settings: Settings
+) -> None:
+    """S3 configured: the report is uploaded to the Bronze bucket and the artifact's link is a URL
+    that opens it from anywhere (presigned), not a path on the worker's disk."""
+    import httpx
+    from prefect import flow
+
+    from tasks.report import publish_report
+
+    settings = s3_settings.model_copy(
+        update={"duckdb_path_override": gold.duckdb_path, "warehouse_choice": "duckdb"}
+    )
+
+    @flow
+    def report_flow() -> str:
+        return publish_report(settings=settings)
+
+    url = report_flow()
+    assert url.startswith(f"{settings.s3_endpoint_url}/{settings.s3_bucket}/_site/report/index.html?")
+    response = httpx.get(url, timeout=30)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    assert response.content == (settings.resolved_data_dir / "report" / "index.html").read_bytes()

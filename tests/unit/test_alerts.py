@@ -251,3 +251,36 @@ def test_held_summary_says_what_was_held_and_what_to_do() -> None:
     assert "2 event(s) held back" in text and "gate_silver:stg_order_created:q: 2" in text
     assert "cardflow quarantine list" in text and "next run publishes" in text
     assert held_summary("silver", []) == ""
+
+
+# --- receipts for the backstop automations ---------------------------------------------------------
+def test_runs_whose_failure_was_reported_are_marked_alerted(
+    alert_settings: Settings, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Posted, or left to the parent (subflow): marked; not posted (no webhook): not marked, so the
+    server-side backstop notifies it."""
+    import tasks.alerts as alerts
+
+    marked: list[tuple[str, str]] = []
+    monkeypatch.setattr(alerts, "mark_alerted", lambda run, how: marked.append((run.name, how)))
+    assert failing_flow(settings=alert_settings, return_state=True).is_failed()
+    assert [how for _, how in marked] == ["posted to Slack by the flow's hook"]
+    marked.clear()
+    assert failing_parent(settings=alert_settings, return_state=True).is_failed()
+    assert sorted(how for _, how in marked) == ["posted to Slack by the flow's hook", "reported by its parent run"]
+    marked.clear()
+    assert failing_flow(settings=load_settings(data_dir=tmp_path / "quiet"), return_state=True).is_failed()
+    assert marked == []
+
+
+def test_quality_events_say_whether_the_run_posted_them(
+    tmp_path: Any, slack: tuple[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import prefect.events
+
+    emitted: list[dict[str, Any]] = []
+    monkeypatch.setattr(prefect.events, "emit_event", lambda **kw: emitted.append(kw))
+    notify("quality_warning", "volume +60%", load_settings(data_dir=tmp_path, slack_webhook_url=slack[0]))
+    notify("quality_warning", "volume +60%", load_settings(data_dir=tmp_path))
+    assert [e["resource"]["cardflow.posted"] for e in emitted] == ["true", "false"]
+    assert {e["event"] for e in emitted} == {"cardflow.quality_warning"}

@@ -20,7 +20,8 @@ from prefect.utilities.callables import parameter_schema
 from prefect.utilities.schema_tools.hydration import HydrationContext, hydrate
 
 import flows
-from deployments.serve import PREFECT_YAML, build_deployments, read_specs
+from cardflow.errors import DeploymentConflict
+from deployments.serve import PREFECT_YAML, build_deployments, describe_spec, read_specs
 from tasks.alerts import alert_on_failure
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,3 +127,58 @@ def test_serve_builds_the_same_deployments() -> None:
         assert got == expected
         assert deployment.parameters == specs[name].parameters
     assert len(built["mq_realtime_landing"].triggers) == 1
+
+
+def test_serve_list_shows_per_schedule_parameters() -> None:
+    lines = {s.name: describe_spec(s) for s in read_specs()}
+    assert len(lines) == 6
+    pipeline = lines["medallion_pipeline"]
+    assert '30 3 * * * America/New_York with {"full_refresh": true}' in pipeline
+    assert '"full_refresh": false' in pipeline  # the deployment's own parameters
+    assert "(inactive)" in lines["events_backfill_to_s3"]
+    assert "cardflow.mq.batch.landed" in lines["mq_realtime_landing"]
+
+
+def test_serve_refuses_beside_worker_pool_deployments(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The refusal names every deployment in the way and the ways out; no conflict, no refusal."""
+    import deployments.serve as serve
+
+    monkeypatch.setattr(serve, "worker_deployments_in_the_way", lambda _: {})
+    serve.refuse_if_deployed([])  # nothing deployed: serving is safe
+    held = {
+        "medallion_pipeline/medallion_pipeline": "cardflow-process",
+        "bronze_replay/bronze_replay": "cardflow-process",
+    }
+    monkeypatch.setattr(serve, "worker_deployments_in_the_way", lambda _: held)
+    with pytest.raises(DeploymentConflict) as caught:
+        serve.refuse_if_deployed([])
+    message = str(caught.value)
+    assert "medallion_pipeline/medallion_pipeline (work pool cardflow-process)" in message
+    assert "bronze_replay/bronze_replay (work pool cardflow-process)" in message
+    assert "prefect worker start --pool cardflow-process" in message
+    assert "prefect deployment delete bronze_replay/bronze_replay" in message
+    assert "PREFECT_API_URL" in message
+
+
+def test_serve_sees_only_worker_pool_deployments_as_conflicts() -> None:
+    """Against the test API: a served (pool-less) deployment of the same name is serve's own; the
+    same name deployed to a work pool is in the way."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+
+    from deployments.serve import worker_deployments_in_the_way
+
+    built = [d for d in build_deployments() if d.name == "bronze_replay"]
+    assert worker_deployments_in_the_way(built) == {}  # nothing registered yet
+    built[0].apply()  # what `cardflow serve` registers: no work pool
+    assert worker_deployments_in_the_way(built) == {}
+
+    async def _pool() -> None:
+        async with get_client() as client:
+            await client.create_work_pool(WorkPoolCreate(name="cardflow-unit-pool", type="process"), overwrite=True)
+
+    asyncio.run(_pool())
+    built[0].apply(work_pool_name="cardflow-unit-pool")  # what `prefect deploy` registers
+    assert worker_deployments_in_the_way(built) == {"bronze_replay/bronze_replay": "cardflow-unit-pool"}

@@ -120,6 +120,9 @@ def test_dbt_gets_a_private_temporary_profile_and_never_the_password_in_environ(
     assert seen["env_has_password"] is False
     assert seen["args"][1:3] == ["--target", "snowflake"]
     assert seen["args"][3] == "--target-path" and seen["args"][4] == str(dbt_tasks.target_path(settings))
+    # dbt's logs live under the data directory too, not in the checkout
+    args = seen["args"]
+    assert args[args.index("--log-path") + 1] == str(tmp_path.resolve() / "dbt" / "logs")
     assert not Path(seen["dir"]).exists()  # removed after the run
     assert not any("s3cret-value" in v for v in os.environ.values())
 

@@ -8,7 +8,10 @@ import argparse
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "serve",
-        help="serve all deployments (schedules and the real-time trigger) in one process, without a worker",
+        help=(
+            "serve all deployments (schedules and the real-time trigger) in one process, without a worker; "
+            "refuses when the Prefect API already holds them as worker-pool deployments"
+        ),
     )
     p.add_argument("--limit", type=int, default=None, help="most flow runs at once (default: no limit)")
     p.add_argument("--list", action="store_true", help="print the deployments and their schedules, then exit")
@@ -16,17 +19,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deployments.serve import build_deployments, read_specs, serve_all
+    from deployments.serve import build_deployments, describe_spec, read_specs, serve_all
 
     if args.list:
         build_deployments()  # imports every entrypoint: fails here, not at the first scheduled run
         for spec in read_specs():
-            when = ", ".join(
-                f"{s['cron']} {s.get('timezone', 'UTC')}{'' if s.get('active', True) else ' (inactive)'}"
-                for s in spec.schedules
-            )
-            triggers = ", ".join(e for t in spec.triggers for e in t.get("expect", []))
-            print(f"{spec.name}: {spec.entrypoint} | schedules: {when or '-'} | triggers: {triggers or '-'}")
+            print(describe_spec(spec))
         return 0
-    serve_all(limit=args.limit)
+    serve_all(limit=args.limit)  # refuses (DeploymentConflict) beside worker-pool deployments
     return 0

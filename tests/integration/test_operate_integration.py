@@ -1,0 +1,206 @@
+"""Operating cardflow on a real ``prefect server``: ``cardflow serve`` beside deployed workers, and a
+crashed deployment run that alerts without ``cardflow automations``.
+
+One test, in phases (a server, a deploy and a worker take a while on a small machine):
+
+1. ``prefect deploy --all`` and a process worker; Slack (a local stand-in) only through
+   SLACK_WEBHOOK_URL in the worker's environment, no automations applied;
+2. ``cardflow serve`` started beside it refuses, naming the deployments and what to do; the deployed
+   schedules, pools and pull steps are exactly as before;
+3. a run of medallion_pipeline still completes on the worker (and posts at most one quality warning);
+4. a second run's flow process is SIGKILLed: the worker marks it Crashed and runs the flow's
+   ``on_crashed`` hook, which posts exactly one alert (no automation exists yet);
+5. the backstop automations (``cardflow automations``, what ``make deploy`` applies) stay quiet for
+   runs the hooks reported, and fire for a failed run whose hook could not post.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cardflow.dev.generator import EventGenerator, GeneratorConfig
+from cardflow.settings import load_settings
+from cardflow.sources.eventstore import store as eventstore
+from tests.prefect_server import PrefectServer
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+EVENTS = GeneratorConfig(events=600, seed=11, days=3, end=NOW)
+DEPLOYMENTS = {
+    "events_backfill_to_s3",
+    "s3_to_snowflake_load_raw",
+    "dbt_transform_and_test",
+    "medallion_pipeline",
+    "mq_realtime_landing",
+    "bronze_replay",
+}
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[PrefectServer]:
+    srv = PrefectServer(tmp_path / "prefect-home")
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _deployed_state(server: PrefectServer) -> dict[str, Any]:
+    """What a stray ``serve`` would change: pool, pull steps, paused flag, each schedule's activity."""
+    return {
+        d["name"]: (
+            d["work_pool_name"],
+            d["pull_steps"],
+            d["paused"],
+            sorted((s["schedule"]["cron"], s["active"]) for s in d["schedules"]),
+        )
+        for d in server.api("POST", "/deployments/filter", {})
+    }
+
+
+def _alerts(received: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [post["cardflow"] for post in received if post.get("cardflow", {}).get("kind") == kind]
+
+
+def _backstop_firings(server: PrefectServer) -> list[str]:
+    """The ``prefect.automation.triggered`` events of the flow-run backstop (their payload names the
+    run in ``triggering_labels``), as JSON text. Its Slack action itself cannot deliver here: the
+    SlackWebhook block only posts to hooks.slack.com URLs, not to the loopback stand-in."""
+    automation = next(
+        a for a in server.api("POST", "/automations/filter", {}) if a["name"] == "cardflow-flow-run-unreported"
+    )
+    body = {"filter": {"resource": {"id": [f"prefect.automation.{automation['id']}"]}}, "limit": 50}
+    events = server.api("POST", "/events/filter", body)["events"]
+    return [json.dumps(e) for e in events if e["event"] == "prefect.automation.triggered"]
+
+
+def _wait_running(server: PrefectServer, deployment_id: str, exclude: set[str], timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run in server.flow_runs(deployment_id):
+            if run["id"] not in exclude and run["state_type"] == "RUNNING" and run.get("infrastructure_pid"):
+                return run
+        time.sleep(0.5)
+    raise AssertionError(f"no running run within {timeout} s\n{server.worker_logs()}")
+
+
+def test_serve_refuses_beside_workers_and_a_killed_run_alerts_once(
+    tmp_path: Path, server: PrefectServer, slack: tuple[str, list[dict[str, Any]]]
+) -> None:
+    slack_url, received = slack
+    data_dir = tmp_path / "data"
+    settings = load_settings(data_dir=data_dir)
+    eventstore.bootstrap_event_store(settings)
+    with eventstore.connect(settings) as conn:
+        eventstore.insert_events(conn, EventGenerator(EVENTS), settings)
+    flow_env = server.env | {
+        "PYTHONPATH": str(ROOT),
+        "CARDFLOW_DATA_DIR": str(data_dir),
+        "CARDFLOW_DBT_NODE_TASKS": "false",
+        "SLACK_WEBHOOK_URL": slack_url,
+    }
+    try:
+        # 1. the worker path
+        server.cli("work-pool", "create", "cardflow-process", "--type", "process", "--overwrite", cwd=ROOT)
+        subprocess.run([sys.executable, "-m", "cardflow", "limits"], cwd=ROOT, env=flow_env, check=True, timeout=300)
+        server.cli("deploy", "--all", cwd=ROOT, env=flow_env)
+        deployed = _deployed_state(server)
+        assert set(deployed) == DEPLOYMENTS
+        assert deployed["medallion_pipeline"][3] == [("10 * * * *", True), ("30 3 * * *", True)]
+        server.start_worker("cardflow-process", cwd=tmp_path, env=flow_env)
+
+        # 2. serve beside it refuses with a clear message and changes nothing
+        served = subprocess.run(
+            [sys.executable, "-m", "cardflow", "serve"],
+            cwd=tmp_path, env=flow_env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert served.returncode == 1, served.stdout + served.stderr
+        message = served.stderr
+        assert "worker-pool deployments" in message and "serve did not start" in message
+        assert "prefect worker start --pool cardflow-process" in message
+        assert "prefect deployment delete" in message
+        for name in DEPLOYMENTS:
+            assert f"/{name} (work pool cardflow-process)" in message
+        assert _deployed_state(server) == deployed  # schedules still active, pools and pull steps kept
+
+        # 3. a deployment run still completes on the worker
+        pipeline = server.deployment("medallion_pipeline", "medallion_pipeline")
+        server.cli("deployment", "run", "medallion_pipeline/medallion_pipeline", cwd=tmp_path, env=flow_env)
+        done = server.wait_for_run(pipeline["id"], timeout=600)
+        assert done["state_type"] == "COMPLETED", server.run_logs(done["id"])
+        assert len(_alerts(received, "quality_warning")) <= 1  # never one post per warning
+        assert _alerts(received, "flow_failure") == []
+
+        # 4. SIGKILL of the flow process: Crashed, and exactly one alert without any automation
+        assert not [a for a in server.api("POST", "/automations/filter", {}) if a["name"].startswith("cardflow-")]
+        server.cli("deployment", "run", "medallion_pipeline/medallion_pipeline", cwd=tmp_path, env=flow_env)
+        running = _wait_running(server, pipeline["id"], {done["id"]}, timeout=300)
+        os.kill(int(str(running["infrastructure_pid"]).rsplit(":", 1)[-1]), signal.SIGKILL)
+        crashed = server.wait_for_run(pipeline["id"], timeout=240, exclude=frozenset({done["id"]}))
+        assert crashed["state_type"] == "CRASHED", crashed["state_name"]
+        deadline = time.monotonic() + 120
+        while not _alerts(received, "flow_failure") and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(5)  # a duplicate alert would have arrived by now
+        alerts = _alerts(received, "flow_failure")
+        assert len(alerts) == 1, (received, server.worker_logs())
+        assert alerts[0]["state"] == "Crashed"
+        assert crashed["id"] in alerts[0]["run"]
+        assert alerts[0]["deployment"] == "medallion_pipeline/medallion_pipeline"
+
+        # 5. the backstop (what `make deploy` applies): quiet for a failure the hook posted, fires for
+        #    a failure whose hook could not post
+        blocks_env = flow_env | {"SLACK_WEBHOOK_URL": slack_url}
+        subprocess.run([sys.executable, "-m", "cardflow", "blocks"], cwd=ROOT, env=blocks_env, check=True, timeout=300)
+        applied = subprocess.run(
+            [sys.executable, "-m", "cardflow", "automations"],
+            cwd=ROOT, env=flow_env, capture_output=True, text=True, timeout=300, check=True,
+        ).stdout  # fmt: skip
+        assert "cardflow-flow-run-unreported" in applied and "cardflow-quality-unposted" in applied
+        backfill = server.deployment("events-backfill-to-s3", "events_backfill_to_s3")
+        runs: dict[str, dict[str, Any]] = {}
+        for label, slack_for_run in (("posted", slack_url), ("unposted", "http://127.0.0.1:9/unreachable")):
+            env = {"POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": "9", "SLACK_WEBHOOK_URL": slack_for_run}
+            server.cli(
+                "deployment", "run", "events-backfill-to-s3/events_backfill_to_s3",
+                "--job-variable", "env=" + json.dumps(env), cwd=tmp_path, env=flow_env,
+            )  # fmt: skip
+            runs[label] = server.wait_for_run(
+                backfill["id"], timeout=300, exclude=frozenset(r["id"] for r in runs.values())
+            )
+            assert runs[label]["state_type"] == "FAILED"
+        posted_at = time.monotonic()
+        assert len(_alerts(received, "flow_failure")) == 2  # the crash and the first backfill failure
+        deadline = time.monotonic() + 420
+        while not _backstop_firings(server) and time.monotonic() < deadline:
+            time.sleep(5)
+        time.sleep(max(0.0, posted_at + 200 - time.monotonic()))  # both 180 s windows are over
+        firings = _backstop_firings(server)
+        assert len(firings) == 1, firings
+        assert runs["unposted"]["id"] in firings[0] and runs["posted"]["id"] not in firings[0]
+        assert slack_url not in str(received)
+    finally:
+        server.stop()
+        _stop_embedded_postgres(settings.pgdata_dir)
+
+
+def _stop_embedded_postgres(pgdata: Path) -> None:
+    if not pgdata.exists():
+        return
+    import pgserver
+
+    pgserver.get_server(pgdata, cleanup_mode="stop").cleanup()
