@@ -63,8 +63,13 @@ def write_body(
 
 
 def decode_lines(data: bytes) -> list[str]:
-    """Inverse of :func:`encode_lines`; raises ``gzip.BadGzipFile``/``EOFError`` on corrupt data."""
-    return gzip.decompress(data).decode("utf-8").splitlines()
+    """Inverse of :func:`encode_lines`; raises ``gzip.BadGzipFile``/``EOFError`` on corrupt data.
+
+    Splits on ``\n`` only: records are written with ``ensure_ascii=False``, so U+0085, U+2028 and
+    the other characters ``str.splitlines`` treats as line ends are data inside a record.
+    """
+    text = gzip.decompress(data).decode("utf-8")
+    return text.split("\n")[:-1] if text.endswith("\n") else text.split("\n") if text else []
 
 
 def write_records(store: BronzeStore, key: str, records: Iterable[Mapping[str, Any]]) -> WrittenObject:

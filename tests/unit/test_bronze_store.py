@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -89,3 +90,13 @@ def test_conditional_write_refuses_a_stale_version(store: BronzeStore) -> None:
     with pytest.raises(ConcurrentWriteError, match="another writer"):
         store.write_if_version(key, b"stale", v1)  # lost the race: must not overwrite "two"
     assert store.read_versioned(key) == (b"two", v2)
+
+
+def test_records_holding_unicode_line_separators_stay_one_line_each(tmp_path) -> None:
+    """U+0085, U+2028 and U+001E are data in a record (written with ensure_ascii=False), never line ends."""
+    from cardflow.bronze.store import LocalBronzeStore
+
+    store = LocalBronzeStore(tmp_path)
+    records = [{"sku": "a\x85b"}, {"sku": "c\u2028d\u001ee"}, {"sku": ""}]
+    write_records(store, "d/u.json.gz", records)
+    assert [json.loads(line) for line in decode_lines(store.read_bytes("d/u.json.gz"))] == records

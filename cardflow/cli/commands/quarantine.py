@@ -12,7 +12,6 @@ Two kinds of quarantine, one listing:
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 
 
@@ -29,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_list(args: argparse.Namespace) -> int:
     from cardflow.backends.chooser import resolve_backends
+    from cardflow.bronze.writer import decode_lines
     from cardflow.quality.holdback import list_holds
     from cardflow.settings import get_settings
 
@@ -42,7 +42,7 @@ def run_list(args: argparse.Namespace) -> int:
     if not args.held_only:
         store = backends.store()
         for key in sorted(store.list_keys(f"{settings.s3_prefix}/_quarantine/")):
-            for line in gzip.decompress(store.read_bytes(key)).decode("utf-8").splitlines():
+            for line in decode_lines(store.read_bytes(key)):
                 entry = json.loads(line)
                 record = entry.get("record") or {}
                 identity = entry.get("identity") or (record.get("event_id") if isinstance(record, dict) else None)
