@@ -20,9 +20,10 @@ def load() -> dict[str, int]:
 
     backends = resolve_backends(get_settings(), needs={"bronze", "warehouse", "load"})
     store = backends.store()
-    selection = select_files(store, backends.settings)
     with backends.open_loader() as warehouse:
         warehouse.bootstrap()
+        # the scheduled load's path: manifests after the load cursor (flows/load.py)
+        selection = select_files(store, backends.settings, log=warehouse.manifest_log())
         summary = load_files(warehouse, store, selection)
     counts = summary.as_dict()
     if counts["files_failed"]:
@@ -31,14 +32,13 @@ def load() -> dict[str, int]:
 
 
 def transform() -> dict[str, list[str]]:
-    from cardflow.transform.wap import build_layer, publish_layer
+    from cardflow.transform.wap import build_layer, publish_layers
 
     backends = resolve_backends(get_settings(), needs={"warehouse"})
-    published: dict[str, list[str]] = {}
     for layer in ("silver", "gold"):
         build_layer(layer, backends.settings, backends.target, backends.open_session)
-        published[layer] = sorted(publish_layer(layer, backends.settings, backends.open_session))
-    return published
+    published = publish_layers(["silver", "gold"], backends.settings, backends.open_session)
+    return {layer: sorted(models) for layer, models in published.items()}
 
 
 def main(argv: list[str]) -> int:

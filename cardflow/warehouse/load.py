@@ -111,13 +111,23 @@ def read_manifest(store: BronzeStore, key: str) -> list[BronzeFile]:
         ) from exc
 
 
+#: Origins whose manifest names start with the time they were written (the backfill's run start).
+#: Real-time manifests are named by the batch's bus-entry time instead -- deterministic, so a
+#: redelivered batch lands under the same key -- which can be hours older than the landing itself
+#: (a backlog drained after an outage, producers' clocks): a start-after listing would skip them
+#: for good, so those origins are listed whole and filtered by what the log recorded as loaded.
+TIME_ORDERED_ORIGINS: frozenset[str] = frozenset({"backfill"})
+
+
 def new_manifest_keys(store: BronzeStore, settings: Settings, log: ManifestLog) -> list[str]:
     """Manifests not yet loaded: per origin, those listed after the cursor (minus the grace window)
-    and not recorded as loaded. The listing starts at the cursor, so its cost follows what is new."""
+    and not recorded as loaded. For the backfill the listing starts at the cursor, so its cost
+    follows what is new; other origins are listed whole (see :data:`TIME_ORDERED_ORIGINS`)."""
     cursors = log.cursors()
     keys: list[str] = []
     for folder in store.list_prefixes(manifests_prefix(settings)):
-        cursor = cursors.get(manifest_origin(folder))
+        origin = manifest_origin(folder)
+        cursor = cursors.get(origin) if origin in TIME_ORDERED_ORIGINS else None
         start = listing_start(cursor, log.grace) if cursor else None
         keys += [k for k in store.list_keys(folder, start_after=start) if k.endswith(".json")]
     loaded = log.loaded_among(keys)

@@ -104,6 +104,30 @@ def test_late_manifest_within_grace_is_loaded(settings, store) -> None:
     assert summary.rows_loaded == late.rows
 
 
+def test_realtime_batch_named_long_before_the_cursor_is_still_loaded(settings, store) -> None:
+    """Real-time manifests are named by the batch's bus-entry time, which can be hours older than
+    the landing (a backlog drained after an outage): the cursor must not skip them (chaos found it)."""
+    from cardflow.dev.generator import EventGenerator, GeneratorConfig
+    from tests.bronze_factory import write_bronze
+
+    _land(store, settings, T0 + timedelta(hours=10), seed=1)
+    _load(settings, store)
+    old = T0 - timedelta(days=2)
+    backlog = write_bronze(
+        store,
+        settings.s3_prefix,
+        EventGenerator(GeneratorConfig(events=40, seed=5, days=1)),
+        run_id=_run_id(old, "batch1"),
+        origin="realtime",
+        ingested_at=old,
+    )
+    selection, summary = _load(settings, store)
+    assert list(selection.manifest_files) == [backlog.manifest_key]
+    assert summary.rows_loaded == backlog.rows > 0
+    again, _ = _load(settings, store)
+    assert again.manifests == 0  # recorded as loaded: listed again, never loaded twice
+
+
 def test_resubmitted_historical_file_is_not_loaded_twice(settings, store) -> None:
     """A new manifest re-listing an old file, or an old manifest re-written, adds no rows."""
     old = _land(store, settings, T0, seed=1)
