@@ -110,17 +110,19 @@ def test_realtime_batch_named_long_before_the_cursor_is_still_loaded(settings, s
     from cardflow.dev.generator import EventGenerator, GeneratorConfig
     from tests.bronze_factory import write_bronze
 
-    _land(store, settings, T0 + timedelta(hours=10), seed=1)
-    _load(settings, store)
-    old = T0 - timedelta(days=2)
-    backlog = write_bronze(
-        store,
-        settings.s3_prefix,
-        EventGenerator(GeneratorConfig(events=40, seed=5, days=1)),
-        run_id=_run_id(old, "batch1"),
-        origin="realtime",
-        ingested_at=old,
-    )
+    def land_batch(at: datetime, seed: int):
+        return write_bronze(
+            store,
+            settings.s3_prefix,
+            EventGenerator(GeneratorConfig(events=40, seed=seed, days=1)),
+            run_id=_run_id(at, f"batch{seed}"),
+            origin="realtime",
+            ingested_at=at,
+        )
+
+    land_batch(T0 + timedelta(hours=10), seed=1)
+    _load(settings, store)  # the real-time cursor now sits at T0 + 10 h
+    backlog = land_batch(T0 - timedelta(days=2), seed=5)
     selection, summary = _load(settings, store)
     assert list(selection.manifest_files) == [backlog.manifest_key]
     assert summary.rows_loaded == backlog.rows > 0
