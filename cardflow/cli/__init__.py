@@ -82,7 +82,8 @@ def _main(argv: list[str] | None) -> int:
 
             from cardflow.cli.progress import StageProgress
 
-            with StageProgress(Console(highlight=False)) as progress:
+            # stage lines and progress on stderr: stdout stays the command's result (JSON for scripts)
+            with StageProgress(Console(stderr=True, highlight=False)) as progress:
                 args.progress = progress
                 if uses_prefect and not runtime.prefect_api_configured():
                     progress.stage("start Prefect's temporary API")

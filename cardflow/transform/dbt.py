@@ -308,8 +308,27 @@ def _release_duckdb() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
+_DBT_LOG_LEVELS = {"info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
+_dbt_logger = logging.getLogger(f"{__name__}.runner")
+
+
+def _forward_dbt_event(event: Any) -> None:
+    """dbt's INFO and louder events into Python logging (the run's log file, Prefect's run logs)."""
+    level = _DBT_LOG_LEVELS.get(getattr(event.info, "level", ""))
+    if level is not None and event.info.msg:
+        _dbt_logger.log(level, "%s", event.info.msg)
+
+
 def _invoke_plain(args: list[str], project: Path, profiles: Path) -> Any:
-    """dbt's own ``dbtRunner`` (the default :data:`DbtInvoker`)."""
+    """dbt's own ``dbtRunner`` (the default :data:`DbtInvoker`).
+
+    A library does not print: dbt's console logger is switched off (``--log-level none``; its file
+    log under the data dir stays) and its events go to Python logging through a callback, so the
+    CLI's quiet console and Prefect's run logs decide where they show.
+    """
     from dbt.cli.main import dbtRunner
 
-    return dbtRunner().invoke([*args, "--project-dir", str(project), "--profiles-dir", str(profiles)])
+    runner = dbtRunner(callbacks=[_forward_dbt_event])
+    return runner.invoke(
+        ["--log-level", "none", *args, "--project-dir", str(project), "--profiles-dir", str(profiles)]
+    )

@@ -334,7 +334,7 @@ def test_worker_runs_production_pipeline_into_snowflake(
     run = _run_to_completion(server, deployment["id"])
     assert run["state_type"] == "COMPLETED", f"{server.run_logs(run['id'])}\n{server.worker_logs()}"
 
-    # 5. what it did: no DuckDB anywhere, Bronze in S3 only, RAW and Gold in Snowflake, no alert
+    # 5. what it did: no DuckDB anywhere, Bronze in S3 only, RAW and Gold in Snowflake, one warning
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.duckdb")) == []
     keys = [o["Key"] for o in _s3(moto_endpoint).list_objects_v2(Bucket=bucket, Prefix="bronze/").get("Contents", [])]
     assert any(k.endswith(".json.gz") for k in keys), keys
@@ -344,7 +344,11 @@ def test_worker_runs_production_pipeline_into_snowflake(
     assert counts["orders"] == counts["distinct_orders"] == expected.orders > 0
     assert counts["skus"] == expected.skus > 0
     assert counts["batches"] == expected.batches > 0
-    assert alerts == []
+    # no failure alert; the generator's data trips warn-level dbt tests (oversold SKUs), which the
+    # run reports as exactly one quality warning, through the Slack credentials it was given
+    assert [a["text"].split("\n", 1)[0] for a in alerts] == [
+        ":warning: *cardflow quality warning in dbt_transform_and_test*"
+    ], alerts
     blocks = {b["name"] for b in server.api("POST", "/block_documents/filter", {}) if not b.get("is_anonymous")}
     if credentials == "blocks":
         assert set(BLOCK_NAMES.values()) <= blocks
