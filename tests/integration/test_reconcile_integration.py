@@ -79,6 +79,8 @@ def test_a_gap_raises_exactly_one_alert(pg_settings: Settings, slack: tuple[str,
     """Fault injected: RAW lacks events of two day/type pairs (a lost load). The reconciliation task
     the nightly deployment runs posts one Slack alert naming the gaps, not one per pair; a clean
     reconciliation posts none."""
+    from cardflow.quality.warnings import reconciliation_warnings
+    from tasks.alerts import notify_quality_warnings
     from tasks.quality import reconcile_raw_task
 
     url, received = slack
@@ -88,13 +90,18 @@ def test_a_gap_raises_exactly_one_alert(pg_settings: Settings, slack: tuple[str,
     with eventstore.connect(settings) as conn:
         eventstore.insert_events(conn, events, settings)
     insert_raw_duckdb(settings.duckdb_path, raw_rows(events))
-    clean = reconcile_raw_task.fn(settings)
+    def nightly_run() -> Any:  # what dbt_transform_and_test(reconcile=True) does with the report
+        report = reconcile_raw_task.fn(settings)
+        notify_quality_warnings(reconciliation_warnings(report), settings)
+        return report
+
+    clean = nightly_run()
     assert not clean.gaps and received == []
 
     with eventstore.connect(settings) as conn:  # events RAW never got
         late = [dict(e, event_id=str(uuid.uuid4())) for e in events[:40]]
         eventstore.insert_events(conn, late, settings)
-    report = reconcile_raw_task.fn(settings)
+    report = nightly_run()
     assert len(report.gaps) >= 2
     assert len(received) == 1
     text = json.dumps(received[0])
