@@ -33,7 +33,7 @@ def test_flow_builds_with_node_tasks_and_reports_warnings(tmp_path: Path) -> Non
     state = dbt_transform_and_test(full_refresh=True, settings=settings, return_state=True)
     assert state.is_completed()
     result = state.result()
-    assert result.layers["silver"]["dbt_counts"]["success"] == 5  # three stg_* + int_events_rejected + int_event_conflicts
+    assert result.layers["silver"]["dbt_counts"]["success"] == 5  # 3 stg_* + 2 int_*
     assert result.layers["gold"]["dbt_counts"]["success"] == 5  # five marts
     assert result.layers["gold"]["dbt_warnings"]  # oversold SKUs are a warning, listed in the artifact
 
