@@ -46,6 +46,7 @@ DEPLOYMENTS = {
     "medallion_pipeline",
     "mq_realtime_landing",
     "bronze_replay",
+    "nightly_reconciliation",
 }
 
 
