@@ -73,6 +73,16 @@ def _resolve(value: Any, parameters: Mapping[str, Any]) -> Any:
     return value
 
 
+def _membership_relation(kwargs: Mapping[str, Any], parameters: Mapping[str, Any]) -> str | None:
+    """The table a ``$PARAMETER`` value set is read from, when the gate passes one instead of a list
+    (``known_skus`` -> ``known_skus_relation``, see :func:`cardflow.quality.gate.gate_parameters`)."""
+    value_set = kwargs.get("value_set")
+    if isinstance(value_set, Mapping) and "$PARAMETER" in value_set:
+        relation = parameters.get(f"{value_set['$PARAMETER']}_relation")
+        return str(relation) if relation else None
+    return None
+
+
 def offending_condition(
     outcome: ExpectationOutcome, relation: str, parameters: Mapping[str, Any]
 ) -> str | None:
@@ -93,6 +103,10 @@ def offending_condition(
         return " or ".join(parts) or None
     if kind == "expect_column_values_to_be_in_set":
         values = kwargs.get("value_set")
+        column = kwargs["column"]
+        members = _membership_relation(outcome.config.get("kwargs") or {}, parameters)
+        if values is None and members:  # DuckDB: the engine anti-joins with a table, not a list
+            return f"t.{column} is not null and t.{column} not in (select {column} from {members})"
         if values is None:
             return None
         listed = ", ".join(_literal(v) for v in values) if values else None
