@@ -6,7 +6,8 @@ One test, in phases, because the server and worker take a while to start on a sm
    (a SlackWebhook block pointing at a local stand-in for Slack) against the server;
 2. ``prefect --no-prompt deploy --all`` from the checkout's prefect.yaml;
 3. ``prefect deployment run`` of medallion_pipeline: Completed, Gold equals what the generated
-   events imply, run named after what it did;
+   events imply, run named after what it did, the data's warn-level dbt tests posted as ONE
+   quality warning;
 4. ``cardflow webhook`` (default mode) receives an Amazon MQ batch, lands it in Bronze and emits
    ``cardflow.mq.batch.landed``; the deployment trigger runs mq_realtime_landing with the manifest
    key and batch id only (no message in any parameter), and the run records the batch;
@@ -159,6 +160,7 @@ def test_deploy_run_trigger_and_alert_on_a_real_server(
             "medallion_pipeline",
             "mq_realtime_landing",
             "bronze_replay",
+            "nightly_reconciliation",
         }
         pipeline = deployments["medallion_pipeline"]
         assert {s["schedule"]["timezone"] for s in pipeline["schedules"]} == {"UTC", "America/New_York"}
@@ -177,7 +179,10 @@ def test_deploy_run_trigger_and_alert_on_a_real_server(
         assert gold == {"skus": expected.skus, "orders": expected.orders, "batches": expected.batches}
         artifacts = server.api("POST", "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run["id"]]}}})
         assert any(a["key"] == "medallion-pipeline" for a in artifacts)
-        _assert_watchable(server, settings)
+        # the generator's data trips warn-level dbt tests: the run posts them as ONE quality warning
+        assert [post["cardflow"]["kind"] for post in received] == ["quality_warning"], received
+        warnings_posted = len(received)
+        _assert_watchable(server, settings, run["id"])
 
         # 4. real time: the webhook lands the batch itself and emits cardflow.mq.batch.landed; the
         #    trigger runs mq_realtime_landing with ids only, and the run reads the batch's manifest
@@ -212,18 +217,20 @@ def test_deploy_run_trigger_and_alert_on_a_real_server(
         failed = server.wait_for_run(backfill["id"], timeout=240)
         assert failed["state_type"] == "FAILED"
         deadline = time.monotonic() + 30
-        while not received and time.monotonic() < deadline:
+        while len(received) <= warnings_posted and time.monotonic() < deadline:
             time.sleep(0.5)
         time.sleep(2)  # a second (duplicate) alert would arrive by now
-        assert len(received) == 1, received
-        fields = received[0]["cardflow"]
+        assert len(received) == warnings_posted + 1, received
+        failure = received[-1]
+        fields = failure["cardflow"]
         assert fields["flow"] == backfill_flow
         assert fields["deployment"] == f"{backfill_flow}/events_backfill_to_s3"
         assert failed["id"] in fields["run"]
         assert fields["state"] == "Failed"
         assert fields["link"] == f"{server.ui_url}/runs/flow-run/{failed['id']}"
         assert fields["summary"]
-        text = json.dumps(received[0])
+        assert fields["kind"] == "flow_failure"
+        text = json.dumps(failure)
         assert SECRET not in text and slack_url not in text
 
         # 6. the server-side alternative: automations created against the Slack block
@@ -245,9 +252,15 @@ def _stop_embedded_postgres(pgdata: Path) -> None:
     eventstore.stop_embedded_at(pgdata)
 
 
-def _subflow_run(server: PrefectServer, flow_name: str) -> dict[str, Any]:
-    (run,) = server.api("POST", "/flow_runs/filter", {"flows": {"name": {"any_": [flow_name]}}})
-    return run
+def _subflow_run(server: PrefectServer, parent_run_id: str, flow_name: str) -> dict[str, Any]:
+    """The one run of ``flow_name`` that the pipeline run ``parent_run_id`` called as a subflow (the
+    server also holds the scheduled runs of deployments of the same flow, e.g. nightly_reconciliation)."""
+    body = {"flows": {"name": {"any_": [flow_name]}}, "flow_runs": {"parent_flow_run_id": {"any_": [parent_run_id]}}}
+    runs = server.api("POST", "/flow_runs/filter", body)
+    assert len(runs) == 1, [
+        (r["name"], r["state_type"], r["parent_task_run_id"], r["deployment_id"], r["start_time"]) for r in runs
+    ]
+    return runs[0]
 
 
 def _asset_edges(server: PrefectServer) -> dict[str, set[str]]:
@@ -265,7 +278,7 @@ def _asset_edges(server: PrefectServer) -> dict[str, set[str]]:
     return edges
 
 
-def _assert_watchable(server: PrefectServer, settings: Any) -> None:
+def _assert_watchable(server: PrefectServer, settings: Any, pipeline_run_id: str) -> None:
     """What a user watching the UI sees after one pipeline run: the asset chain, the backfill's
     chunk lines in its run logs, and the transform run's link to the Data Docs page."""
     store_key = f"postgres://embedded/{settings.postgres_db}/{settings.events_table}"
@@ -287,11 +300,11 @@ def _assert_watchable(server: PrefectServer, settings: Any) -> None:
     for gold in ("dim_card", "fct_orders", "fct_batch_performance"):
         assert edges[f"duckdb://{settings.duckdb_path.stem}/gold/{gold}"] & silver, gold
 
-    backfill = _subflow_run(server, "events-backfill-to-s3")
+    backfill = _subflow_run(server, pipeline_run_id, "events-backfill-to-s3")
     logs = server.run_logs(backfill["id"])
     assert "chunk 0 committed" in logs and "rows read" in logs, logs
 
-    transform = _subflow_run(server, "dbt_transform_and_test")
+    transform = _subflow_run(server, pipeline_run_id, "dbt_transform_and_test")
     # (Prefect stores link artifacts as markdown "[text](link)")
     artifacts = server.api("POST", "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [transform["id"]]}}})
     docs = [a for a in artifacts if (a["key"] or "").startswith("data-docs")]
