@@ -330,5 +330,6 @@ def _invoke_plain(args: list[str], project: Path, profiles: Path) -> Any:
 
     runner = dbtRunner(callbacks=[_forward_dbt_event])
     return runner.invoke(
-        ["--log-level", "none", *args, "--project-dir", str(project), "--profiles-dir", str(profiles)]
+        ["--log-level", "none", "--log-level-file", "debug", *args]
+        + ["--project-dir", str(project), "--profiles-dir", str(profiles)]
     )
