@@ -329,7 +329,5 @@ def _invoke_plain(args: list[str], project: Path, profiles: Path) -> Any:
     from dbt.cli.main import dbtRunner
 
     runner = dbtRunner(callbacks=[_forward_dbt_event])
-    return runner.invoke(
-        ["--log-level", "none", "--log-level-file", "debug", *args]
-        + ["--project-dir", str(project), "--profiles-dir", str(profiles)]
-    )
+    quiet = ["--log-level", "none", "--log-level-file", "debug"]
+    return runner.invoke([*quiet, *args, "--project-dir", str(project), "--profiles-dir", str(profiles)])
