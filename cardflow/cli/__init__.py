@@ -76,38 +76,66 @@ def _main(argv: list[str] | None) -> int:
     uses_prefect = getattr(args, "prefect", False) and not getattr(args, "no_prefect", False)
     with runtime.command_session():
         try:
-            if not (getattr(args, "prefect", False) or getattr(args, "stages", False)):
-                return int(args.func(args) or 0)
-            from rich.console import Console
-
-            from cardflow.cli.progress import StageProgress
-
-            # stage lines and progress on stderr: stdout stays the command's result (JSON for scripts)
-            with StageProgress(Console(stderr=True, highlight=False)) as progress:
-                args.progress = progress
-                if uses_prefect and not runtime.prefect_api_configured():
-                    progress.stage("start Prefect's temporary API")
-                    runtime.start_temporary_prefect_server(log_path)
-                    progress.finish()
-                return int(args.func(args) or 0)
+            code = _run_command(args, uses_prefect, log_path)
+            if runtime.interrupt_requested():  # a Ctrl-C a library swallowed: the run did not finish as asked
+                raise KeyboardInterrupt
+            return code
         except KeyboardInterrupt:
-            logger.info("interrupted")
-            print(
-                f"cardflow {command}: interrupted; every process it started is being stopped (log: {log_path})",
-                file=sys.stderr,
-            )
-            return 130
-        except CardflowError as exc:
-            logger.error("cardflow %s failed", command, exc_info=True)
-            print(f"cardflow {command}: {_one_line(exc)} (log: {log_path})", file=sys.stderr)
-            return 1
-        except Exception as exc:  # a bug or an unexpected library error: still one line, traceback in the log
-            logger.error("cardflow %s failed unexpectedly", command, exc_info=True)
-            print(
-                f"cardflow {command}: failed with {type(exc).__name__}: {_one_line(exc)}; {hint} (log: {log_path})",
-                file=sys.stderr,
-            )
-            return 1
+            return _report_interrupt(command, logger, log_path)
+        except Exception as exc:
+            if runtime.interrupt_requested():
+                # after a Ctrl-C, a library's follow-on error (Prefect: "Task run is not set") is the interrupt
+                logger.info("error after Ctrl-C: %s", exc, exc_info=True)
+                return _report_interrupt(command, logger, log_path)
+            return _report_failure(command, exc, logger, hint, log_path)
+
+
+def _run_command(args: argparse.Namespace, uses_prefect: bool, log_path: Path) -> int:
+    """Run the command; one with stages gets the live stage display (and Prefect's temporary API
+    when it runs flows and no server is configured)."""
+    from cardflow.cli import runtime
+
+    if not (getattr(args, "prefect", False) or getattr(args, "stages", False)):
+        return int(args.func(args) or 0)
+    from rich.console import Console
+
+    from cardflow.cli.progress import StageProgress
+
+    # stage lines and progress on stderr: stdout stays the command's result (JSON for scripts)
+    with StageProgress(Console(stderr=True, highlight=False)) as progress:
+        args.progress = progress
+        if uses_prefect and not runtime.prefect_api_configured():
+            progress.stage("start Prefect's temporary API")
+            runtime.start_temporary_prefect_server(log_path)
+            progress.finish()
+        return int(args.func(args) or 0)
+
+
+def _report_interrupt(command: str, logger: logging.Logger, log_path: Path) -> int:
+    from cardflow.cli import runtime
+
+    runtime.acknowledge_interrupt()
+    logger.info("interrupted")
+    print(
+        f"cardflow {command}: interrupted; every process it started is being stopped (log: {log_path})",
+        file=sys.stderr,
+    )
+    return 130
+
+
+def _report_failure(command: str, exc: Exception, logger: logging.Logger, hint: str, log_path: Path) -> int:
+    """One line on the console (the traceback goes to the log file)."""
+    if isinstance(exc, CardflowError):
+        logger.error("cardflow %s failed", command, exc_info=True)
+        print(f"cardflow {command}: {_one_line(exc)} (log: {log_path})", file=sys.stderr)
+        return 1
+    # a bug or an unexpected library error: still one line, traceback in the log
+    logger.error("cardflow %s failed unexpectedly", command, exc_info=True)
+    print(
+        f"cardflow {command}: failed with {type(exc).__name__}: {_one_line(exc)}; {hint} (log: {log_path})",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _data_dir() -> Path:

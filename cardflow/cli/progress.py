@@ -17,6 +17,8 @@ from types import TracebackType
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from cardflow.cli.runtime import raise_if_interrupted
+
 #: log-record attribute: a stage of the current command starts (its name)
 STAGE = "cardflow_stage"
 #: log-record attribute: rows the current stage has done so far
@@ -101,6 +103,8 @@ class StageProgress(logging.Handler):
 
     # --- logging.Handler ------------------------------------------------------------------------
     def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, STAGE, None):
+            raise_if_interrupted()  # a Ctrl-C a library swallowed stops the run at its next stage
         try:
             name = getattr(record, STAGE, None)
             if name:

@@ -10,6 +10,11 @@
   flows start it here instead, with its output sent to the log file, and stop it on the way out.
 * **Clean exit**: on success, on failure, on Ctrl-C and on SIGTERM, the temporary Prefect server
   and any embedded PostgreSQL this process started are stopped before the command returns.
+* **Ctrl-C that sticks**: a KeyboardInterrupt that lands inside Prefect's engine can be turned into a
+  crashed task followed by an unrelated error, or vanish (seen about one run in three when it lands
+  while a flow run resolves its task inputs). The SIGINT handler therefore also records the request;
+  the next stage line of the run raises KeyboardInterrupt again (:func:`raise_if_interrupted`), and a
+  command that ends in any way after a Ctrl-C reports "interrupted".
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -211,10 +217,49 @@ def _terminate(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
+#: set by Ctrl-C (SIGINT) during a command; cleared when the command has reported it
+_interrupt_requested = threading.Event()
+#: set once the command's own handler has seen the KeyboardInterrupt (no further re-raise then)
+_interrupt_reported = threading.Event()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    _interrupt_requested.set()
+    raise KeyboardInterrupt
+
+
+def interrupt_requested() -> bool:
+    """True when Ctrl-C was pressed during the current command (even if the exception was lost)."""
+    return _interrupt_requested.is_set()
+
+
+def acknowledge_interrupt() -> None:
+    """The command is handling the Ctrl-C: stop re-raising it (clean-up code must run undisturbed)."""
+    _interrupt_reported.set()
+
+
+def raise_if_interrupted() -> None:
+    """Raise KeyboardInterrupt again on the main thread if a Ctrl-C was requested and lost.
+
+    Called at every stage line: a run whose Ctrl-C was swallowed inside a library stops at its
+    next stage instead of running to the end.
+    """
+    if (
+        _interrupt_requested.is_set()
+        and not _interrupt_reported.is_set()
+        and threading.current_thread() is threading.main_thread()
+    ):
+        raise KeyboardInterrupt
+
+
 @contextmanager
 def command_session() -> Iterator[None]:
-    """Run a command so that SIGTERM unwinds like Ctrl-C and children are stopped in every case."""
+    """Run a command so that SIGTERM unwinds like Ctrl-C, Ctrl-C is never lost, and children are
+    stopped in every case."""
+    _interrupt_requested.clear()
+    _interrupt_reported.clear()
     previous = signal.signal(signal.SIGTERM, _terminate)
+    previous_int = signal.signal(signal.SIGINT, _interrupt)
     running_before = _running_prefect_servers()
     try:
         yield
@@ -223,3 +268,4 @@ def command_session() -> Iterator[None]:
             stop_children(keep=running_before)
         finally:
             signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous_int)

@@ -96,11 +96,6 @@ def test_demo_console_is_short_clean_and_leaves_nothing_running(tmp_path: Path) 
     assert len(logs) == 1 and "backfill" in logs[0].read_text()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect (issue 17 stays open): about 1 run in 3, a SIGINT that lands while the pipeline's "
-    "flow run starts is swallowed and the demo runs to completion; not yet traced",
-)
 @pytest.mark.parametrize("after", ["✓ generate"])
 def test_demo_interrupted_with_ctrl_c_stops_everything_it_started(tmp_path: Path, after: str) -> None:
     proc = subprocess.Popen(

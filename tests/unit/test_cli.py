@@ -67,6 +67,50 @@ def test_interrupt_is_one_line_and_exit_code_130(data_dir: Path, monkeypatch: py
     assert len(err) == 1 and "interrupted" in err[0]
 
 
+def _swallow_ctrl_c_then(monkeypatch: pytest.MonkeyPatch, after: BaseException | None) -> None:
+    """A command whose library catches the KeyboardInterrupt of a real SIGINT (as Prefect's engine
+    sometimes does), then returns normally or fails with a follow-on error."""
+    import contextlib
+    import os
+    import signal
+
+    import cardflow.cli.commands.report as report_command
+
+    def swallowing(args: argparse.Namespace) -> int:
+        with contextlib.suppress(KeyboardInterrupt):  # the library's swallow
+            os.kill(os.getpid(), signal.SIGINT)
+        if after is not None:
+            raise after
+        return 0
+
+    monkeypatch.setattr(report_command, "run", swallowing)
+
+
+@pytest.mark.parametrize("after", [None, ValueError("Task run is not set")])
+def test_a_swallowed_ctrl_c_still_ends_the_command_as_interrupted(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys, after: BaseException | None
+) -> None:
+    _swallow_ctrl_c_then(monkeypatch, after)
+    assert main(["report"]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "interrupted" in err[0], err
+
+
+def test_a_swallowed_ctrl_c_stops_the_run_at_its_next_stage() -> None:
+    """The stage line after a lost Ctrl-C raises KeyboardInterrupt on the main thread, once."""
+    progress = StageProgress(Console(file=io.StringIO()))
+    logger = logging.getLogger("cardflow.test_stage")
+    logger.setLevel(logging.INFO)
+    with runtime.command_session(), progress:
+        progress.stage("first")
+        runtime._interrupt_requested.set()  # what the SIGINT handler records
+        with pytest.raises(KeyboardInterrupt):
+            logger.info("next", extra={STAGE: "second"})
+        runtime.acknowledge_interrupt()
+        logger.info("clean-up", extra={STAGE: "third"})  # the command handles it: no second raise
+    assert "third" in progress.steps or progress._name == "third"
+
+
 def test_quiet_console_keeps_third_party_info_in_the_file(tmp_path: Path) -> None:
     stream = io.StringIO()
     log = tmp_path / "x.log"
