@@ -196,12 +196,6 @@ def test_serve_refuses_beside_workers_and_a_killed_run_alerts_once(
         assert slack_url not in str(received)
     finally:
         server.stop()
-        _stop_embedded_postgres(settings.pgdata_dir)
+        eventstore.stop_embedded_at(settings.pgdata_dir)  # started by the served flow runs, not by this process
 
 
-def _stop_embedded_postgres(pgdata: Path) -> None:
-    if not pgdata.exists():
-        return
-    import pgserver
-
-    pgserver.get_server(pgdata, cleanup_mode="stop").cleanup()

@@ -270,11 +270,11 @@ def _warehouse_counts(port: int) -> dict[str, int]:
 
 
 def _stop_embedded_postgres(pgdata: Path) -> None:
-    if not pgdata.exists():
-        return
-    import pgserver
+    """Stop the server the worker's flow runs started there (pgserver's own clean-up would only
+    detach this process and leave it running)."""
+    from cardflow.sources.eventstore.store import stop_embedded_at
 
-    pgserver.get_server(pgdata, cleanup_mode="stop").cleanup()
+    stop_embedded_at(pgdata)
 
 
 # --- the test --------------------------------------------------------------------------------------
