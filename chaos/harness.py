@@ -67,7 +67,8 @@ PG = {
     "user": os.environ.get("CHAOS_POSTGRES_USER", "postgres"),
 }
 SECRET = "chaos-webhook-secret"  # a throw-away secret of this run's private webhook, not a credential
-#: how long into a batch stage the kill may land (seconds); beyond its end the kill is a no-op
+#: how long into a stage the kill may land (seconds) until the stage's own duration is known; a batch
+#: stage's later kills land within the duration of its last complete run, so they hit it while it works
 KILL_WINDOW = {"backfill": 3.0, "load": 2.0, "transform": 40.0, "consumer": 2.0, "webhook": 1.0}
 
 
@@ -156,6 +157,7 @@ class Harness:
         self.port = _free_port()
         self.accepted: dict[str, dict[str, Any]] = {}
         self.victims: list[str] = []
+        self.durations: dict[str, float] = {}  # the last complete run of each batch stage (seconds)
         self.env = os.environ | {
             "PYTHONPATH": str(ROOT),
             "CARDFLOW_DATA_DIR": str(self.work / "data"),
@@ -312,7 +314,8 @@ class Harness:
         if kill:
             with open(log, "ab") as out:
                 proc = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
-            delay = self.rng.uniform(0.2, KILL_WINDOW[stage])
+            window = self.durations.get(stage, KILL_WINDOW[stage])
+            delay = self.rng.uniform(0.1 * window, 0.9 * window)
             try:
                 proc.wait(timeout=delay)
                 self.report.kills_missed[stage] += 1
@@ -320,8 +323,10 @@ class Harness:
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=30)
                 self.report.kills[stage] += 1
+        started = time.monotonic()
         with open(log, "ab") as out:
             done = subprocess.run(argv, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, check=False)
+        self.durations[stage] = time.monotonic() - started
         if done.returncode != 0:
             raise RuntimeError(f"{stage} failed after restart (exit {done.returncode}); see {log}")
 
