@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-PYTEST_ARGS ?=
+# two workers: most integration tests wait on servers, dbt and subprocesses rather than the CPU
+PYTEST_ARGS ?= -n 2
 
 .PHONY: install demo test lint bench chaos clean deploy serve
 

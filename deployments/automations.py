@@ -62,12 +62,30 @@ def slack_block_id(settings: Settings) -> str:
     return str(block._block_document_id)
 
 
-def apply_automations(settings: Settings, directory: Path = AUTOMATIONS_DIR) -> list[str]:
+def with_report_window(definition: dict[str, Any], seconds: int) -> dict[str, Any]:
+    """``definition`` with the grace window of a proactive trigger (how long a hook has to report a
+    failed run before the backstop alerts) set to ``seconds``; other automations are unchanged."""
+    trigger = definition.get("trigger", {})
+    if trigger.get("posture") != "Proactive":
+        return definition
+    return {**definition, "trigger": {**trigger, "within": seconds}}
+
+
+def apply_automations(
+    settings: Settings, directory: Path = AUTOMATIONS_DIR, *, report_window: int | None = None
+) -> list[str]:
     """Create (or replace, by name) every automation defined in ``directory``.
+
+    Args:
+        report_window: seconds a hook has to report a failed or crashed run before the backstop
+            alerts (default: the YAML's, 180 s); shorter means earlier alerts for runs no hook
+            reported, at the risk of a duplicate when a hook is slower than that.
 
     Returns:
         The names of the automations applied.
     """
+    if report_window is not None and report_window <= 0:
+        raise ConfigurationError("--report-window", f"must be a positive number of seconds, not {report_window}")
     from prefect.client.orchestration import get_client
     from prefect.events.schemas.automations import AutomationCore
 
@@ -75,6 +93,8 @@ def apply_automations(settings: Settings, directory: Path = AUTOMATIONS_DIR) -> 
     applied = []
     with get_client(sync_client=True) as client:
         for definition in read_definitions(directory):
+            if report_window is not None:
+                definition = with_report_window(definition, report_window)
             automation = AutomationCore.model_validate(with_block_id(definition, block_id))
             for existing in client.read_automations_by_name(automation.name):
                 client.delete_automation(existing.id)

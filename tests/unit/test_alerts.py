@@ -284,3 +284,17 @@ def test_quality_events_say_whether_the_run_posted_them(
     notify("quality_warning", "volume +60%", load_settings(data_dir=tmp_path))
     assert [e["resource"]["cardflow.posted"] for e in emitted] == ["true", "false"]
     assert {e["event"] for e in emitted} == {"cardflow.quality_warning"}
+
+
+def test_report_window_changes_only_the_proactive_backstop() -> None:
+    from prefect.events.schemas.automations import AutomationCore
+
+    from deployments.automations import read_definitions, with_block_id, with_report_window
+
+    definitions = {d["name"]: d for d in read_definitions()}
+    unreported = with_report_window(definitions["cardflow-flow-run-unreported"], 45)
+    assert unreported["trigger"]["within"] == 45
+    assert definitions["cardflow-flow-run-unreported"]["trigger"]["within"] == 180  # the YAML's own
+    assert with_report_window(definitions["cardflow-quality-unposted"], 45) == definitions["cardflow-quality-unposted"]
+    block = "00000000-0000-0000-0000-000000000001"
+    assert AutomationCore.model_validate(with_block_id(unreported, block)).trigger.within.total_seconds() == 45
