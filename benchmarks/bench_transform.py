@@ -162,6 +162,9 @@ def _run_flow(ctx: BenchContext, node_tasks: bool, runs: int = 1) -> tuple[float
 
     with prefect_test_harness(server_startup_timeout=120):
         from flows.transform import dbt_transform_and_test
+        from tasks.limits import ensure_warehouse_limit
+
+        ensure_warehouse_limit(1)  # what `cardflow limits` creates: the flow holds a slot strictly
 
         seconds, result = 0.0, None
         for _ in range(runs):
