@@ -33,21 +33,13 @@ from cardflow.dev.generator import EventGenerator, GeneratorConfig
 from cardflow.settings import load_settings
 from cardflow.sources.eventstore import store as eventstore
 from tests.prefect_server import PrefectServer
+from tests.unit.test_deployments import EXPECTED as DEPLOYMENTS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 EVENTS = GeneratorConfig(events=600, seed=11, days=3, end=NOW)
-DEPLOYMENTS = {
-    "events_backfill_to_s3",
-    "s3_to_snowflake_load_raw",
-    "dbt_transform_and_test",
-    "medallion_pipeline",
-    "mq_realtime_landing",
-    "bronze_replay",
-    "nightly_reconciliation",
-}
 
 #: the backstop's grace window in this test (180 s in production): the hooks here report within
 #: seconds, and waiting out two production windows cost more than 3 minutes of the suite
@@ -201,5 +193,3 @@ def test_serve_refuses_beside_workers_and_a_killed_run_alerts_once(
     finally:
         server.stop()
         eventstore.stop_embedded_at(settings.pgdata_dir)  # started by the served flow runs, not by this process
-
-
