@@ -52,10 +52,29 @@ _DATE = rb'"([0-9]{4}-[0-9]{2}-[0-9]{2})"'
 _UUID = rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _ENVELOPE_TS = rb'"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}\+00:00"'
 
+# The strict whole-body pattern's calendar: a year that is not 0000, a month and a day that exist
+# in every year (February 29 is left to the exact per-line check), a time of day without leap
+# seconds. What it accepts, ``datetime.fromisoformat``/``date.fromisoformat`` accept too.
+_YEAR = rb"(?!0000)[0-9]{4}"
+_MONTH_DAY = (
+    rb"(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    rb"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+    rb"|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+)
+_STRICT_DATE = rb'"' + _YEAR + b"-" + _MONTH_DAY + rb'"'
+_STRICT_TIMESTAMP = (
+    rb'"' + _YEAR + b"-" + _MONTH_DAY + rb"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{6}\+00:00\""
+)
+
 
 @dataclass(frozen=True)
 class TextProfile:
     """The per-line expression of canonical rows of one event type (see module docstring).
+
+    ``strict`` matches a whole body of such lines (each ending in a newline) in one call, with no
+    groups and nothing left to check afterwards: exact calendar values except February 29, and
+    Gold amounts whose digit counts alone keep them below the limit. It accepts a subset of what
+    ``pattern`` plus its checks accept, so a body it rejects is only checked line by line.
 
     ``pattern`` matches one whole line; its groups: one per timestamp/date field (parsed exactly
     afterwards, by ``calendar``), and for types with a Gold amount the integer and the decimal's
@@ -67,6 +86,7 @@ class TextProfile:
     separators: int
     dots: int
     pattern: re.Pattern[bytes]
+    strict: re.Pattern[bytes]
     calendar: tuple[tuple[int, Callable[[str], object]], ...]
     amount: tuple[int, int, int] | None
 
@@ -83,6 +103,9 @@ def text_profile(event_type: str) -> TextProfile | None:
     if fields is None:
         return None
     parts: list[bytes] = []
+    strict_parts: list[bytes] = []
+    count_digits, units_digits = _amount_digits()
+    gold_count, gold_decimal = GOLD_PRODUCTS.get(event_type, (None, None))
     calendar: list[tuple[int, Callable[[str], object]]] = []
     group_of: dict[str, int] = {}
     groups = 0
@@ -90,34 +113,40 @@ def text_profile(event_type: str) -> TextProfile | None:
         kind = fields[name]
         key = re.escape(b'"%s": ' % name.encode())
         if kind == "str":
-            value = _STR
+            value = strict = _STR
         elif kind == "int":
             groups += 1
             group_of[name] = groups
             value = b"(" + _INT + b")"
+            strict = rb"-?[0-9]{1,%d}" % count_digits if name == gold_count else _INT
         elif kind == "decimal":
             groups += 2
             group_of[name] = groups - 1
             value = rb'\{"scale": ([0-9]|1[0-8]), "units": (' + _INT + rb")\}"
+            units = rb"-?[0-9]{1,%d}" % units_digits if name == gold_decimal else _INT
+            strict = rb'\{"scale": (?:[0-9]|1[0-8]), "units": ' + units + rb"\}"
         elif kind == "status":
-            value = b'"(?:' + b"|".join(re.escape(s.encode()) for s in ORDER_STATUSES) + b')"'
+            value = strict = b'"(?:' + b"|".join(re.escape(s.encode()) for s in ORDER_STATUSES) + b')"'
         elif kind == "timestamp":
             groups += 1
             calendar.append((groups, datetime.fromisoformat))
-            value = _TIMESTAMP
+            value, strict = _TIMESTAMP, _STRICT_TIMESTAMP
         elif kind == "date":
             groups += 1
             calendar.append((groups, date.fromisoformat))
-            value = _DATE
+            value, strict = _DATE, _STRICT_DATE
         else:
             raise ValueError(f"no text check for field kind {kind!r} ({event_type}.{name})")
         parts.append(key + value)
+        strict_parts.append(key + strict)
     source = SOURCE_OF[event_type].encode()
-    line = (
+    head = (
         rb'\{"event_id":"' + _UUID + rb'","source":"' + re.escape(source) + rb'","event_type":"'
-        + re.escape(event_type.encode()) + rb'","payload":\{' + b", ".join(parts)
-        + rb'\},"inserted_at":' + _ENVELOPE_TS + rb',"ingested_at":' + _ENVELOPE_TS + rb"\}"
+        + re.escape(event_type.encode()) + rb'","payload":\{'
     )
+    tail = rb'\},"inserted_at":' + _ENVELOPE_TS + rb',"ingested_at":' + _ENVELOPE_TS + rb"\}"
+    line = head + b", ".join(parts) + tail
+    strict_line = head + b", ".join(strict_parts) + tail
     amount = None
     if event_type in GOLD_PRODUCTS:
         count, decimal = GOLD_PRODUCTS[event_type]
@@ -129,9 +158,18 @@ def text_profile(event_type: str) -> TextProfile | None:
         separators=len(fields) - 1 + decimals,
         dots=ENVELOPE_DOTS + timestamps,
         pattern=re.compile(line),
+        strict=re.compile(b"(?:" + strict_line + b"\n)*"),
         calendar=tuple(calendar),
         amount=amount,
     )
+
+
+def _amount_digits() -> tuple[int, int]:
+    """Digit counts of a Gold product's integer and decimal units whose product always stays below
+    :data:`AMOUNT_LIMIT` (|count| < 10**a and |units| < 10**b give |amount| < 10**(a+b) at scale 0)."""
+    limit_digits = len(str(int(AMOUNT_LIMIT))) - 1  # AMOUNT_LIMIT == 10**limit_digits
+    count = min(9, limit_digits - 1)
+    return count, min(18, limit_digits - count)
 
 
 def _line_ok(match: re.Match[bytes] | None, profile: TextProfile) -> bool:
@@ -152,6 +190,8 @@ def _line_ok(match: re.Match[bytes] | None, profile: TextProfile) -> bool:
 def text_checks_pass(body: bytes, rows: int, profile: TextProfile) -> bool:
     """True when each of the ``rows`` lines in ``body`` certainly satisfies the contract and is
     canonical after :func:`compact` (False only means: judge line by line)."""
+    if body.count(b"\n") == rows and (not body or body.endswith(b"\n")) and profile.strict.fullmatch(body):
+        return True
     lines = body.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
