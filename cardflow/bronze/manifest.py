@@ -45,7 +45,9 @@ def build_manifest(
 
 
 def write_manifest(store: BronzeStore, prefix: str, manifest: dict[str, Any]) -> str:
-    """Write ``manifest`` at its key and return the key."""
+    """Make the objects it lists durable (:meth:`BronzeStore.sync`), then write ``manifest`` at its
+    key and return the key: a manifest never names an object a power loss could take back."""
+    store.sync()
     key = manifest_key(prefix, manifest["origin"], manifest["run_id"])
     store.write_bytes(key, json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode("utf-8"))
     return key

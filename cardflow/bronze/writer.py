@@ -50,15 +50,16 @@ def encode_body(body: bytes, *, level: int = GZIP_LEVEL) -> bytes:
 
 
 def write_body(
-    store: BronzeStore, key: str, body: bytes, rows: int, *, level: int = GZIP_LEVEL
+    store: BronzeStore, key: str, body: bytes, rows: int, *, level: int = GZIP_LEVEL, durable: bool = True
 ) -> WrittenObject:
     """Compress an already rendered NDJSON body of ``rows`` records and write it at ``key``.
 
     For writers that render canonical lines in bulk (the backfill): same bytes as
-    :func:`write_records` for the same records and level.
+    :func:`write_records` for the same records and level. ``durable=False``: see
+    :meth:`BronzeStore.write_bytes` (the caller syncs before it commits).
     """
     data = encode_body(body, level=level)
-    store.write_bytes(key, data)
+    store.write_bytes(key, data, durable=durable)
     return WrittenObject(key=key, rows=rows, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
 
 
@@ -72,11 +73,14 @@ def decode_lines(data: bytes) -> list[str]:
     return text.split("\n")[:-1] if text.endswith("\n") else text.split("\n") if text else []
 
 
-def write_records(store: BronzeStore, key: str, records: Iterable[Mapping[str, Any]]) -> WrittenObject:
-    """Serialize records canonically and write them as one object at ``key``."""
+def write_records(
+    store: BronzeStore, key: str, records: Iterable[Mapping[str, Any]], *, durable: bool = True
+) -> WrittenObject:
+    """Serialize records canonically and write them as one object at ``key`` (``durable``: see
+    :meth:`BronzeStore.write_bytes`)."""
     lines = [dumps_record(r) for r in records]
     data = encode_lines(lines)
-    store.write_bytes(key, data)
+    store.write_bytes(key, data, durable=durable)
     return WrittenObject(key=key, rows=len(lines), sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
 
 

@@ -347,3 +347,50 @@ def test_flow_publishes_counts(pg_settings: Settings) -> None:
     assert result["watermark_after"] is not None and result["manifest_key"]
     again = events_backfill_to_s3(settings=pg_settings)
     assert again["objects_written"] == 0 and again["watermark_before"] == result["watermark_after"]
+
+
+class _RecordingStore:
+    """A local store that records, in order, each write (key, durable) and each sync."""
+
+    def __init__(self, inner: BronzeStore) -> None:
+        self.inner = inner
+        self.log: list[tuple[str, str, bool]] = []
+
+    def write_bytes(self, key: str, data: bytes, *, durable: bool = True) -> str:
+        self.log.append(("write", key, durable))
+        return self.inner.write_bytes(key, data, durable=durable)
+
+    def write_if_version(self, key: str, data: bytes, expected: str | None) -> str:
+        self.log.append(("write", key, True))
+        return self.inner.write_if_version(key, data, expected)
+
+    def sync(self) -> None:
+        self.log.append(("sync", "", True))
+        self.inner.sync()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_nothing_vouches_for_a_part_before_a_sync_made_it_durable(settings: Settings) -> None:
+    """Parts are written without an fsync each; the state (after each chunk) and the manifest are
+    written only after a sync that covers every part written before them."""
+    settings = settings.model_copy(update={"backfill_chunk_size": 300})
+    seed(settings, events=1200)
+    store = _RecordingStore(resolve_backends(settings, needs={"bronze"}).store())
+    result = run_backfill(settings, store)  # type: ignore[arg-type]
+    assert result.chunks >= 4 and result.objects_written > 0
+
+    unsynced: list[str] = []
+    vouching = 0
+    for kind, key, durable in store.log:
+        if kind == "sync":
+            unsynced.clear()
+        elif "_state/" in key or "_manifests/" in key:
+            assert not unsynced, f"{key} written while {len(unsynced)} parts were not synced"
+            vouching += 1
+        elif not durable:
+            assert is_part_key(key), key
+            unsynced.append(key)
+    assert vouching >= result.chunks + 1  # a state write per chunk, then the manifest
+    assert sum(1 for kind, _, durable in store.log if kind == "write" and not durable) == result.objects_written

@@ -114,12 +114,12 @@ class _FailingStore:
     def __init__(self, inner: BronzeStore, fail_at: int) -> None:
         self.inner, self.fail_at, self.writes = inner, fail_at, 0
 
-    def write_bytes(self, key: str, data: bytes) -> str:
+    def write_bytes(self, key: str, data: bytes, *, durable: bool = True) -> str:
         if is_part_key(key):
             self.writes += 1
             if self.writes == self.fail_at:
                 raise ConnectionResetError("worker lost half way through the slice")
-        return self.inner.write_bytes(key, data)
+        return self.inner.write_bytes(key, data, durable=durable)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

@@ -65,7 +65,8 @@ def _write_group(
     written = None
     if part.body is not None and part.hour is not None and part.part_id is not None:
         key = bronze_key(prefix, part.source, part.event_type, part.hour, part.part_id)
-        written = write_body(store, key, part.body, part.rows, level=level).as_dict()
+        # made durable by one sync before the chunk's commit (save_state), not one fsync each
+        written = write_body(store, key, part.body, part.rows, level=level, durable=False).as_dict()
         part.body = None  # free it while the future is kept
     q_obj = write_quarantine_object(
         store, prefix, part.quarantine, at=quarantine_time(part.hour, ingested_at)

@@ -99,9 +99,11 @@ def save_state(store: BronzeStore, key: str, state: BackfillState) -> None:
     """Write the state if the stored object is still the one ``state`` was read from.
 
     ``state.version`` moves to the new version, so a run saving after each chunk chains its own
-    writes.
+    writes. Everything written before is made durable first (:meth:`BronzeStore.sync`): the
+    backfill writes its parts without a flush each, and the state vouches for them.
 
     Raises:
         ConcurrentWriteError: another run wrote the state since (nothing overwritten).
     """
+    store.sync()
     state.version = store.write_if_version(key, state.to_json(), state.version)

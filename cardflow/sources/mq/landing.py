@@ -198,7 +198,8 @@ def land_messages(messages: Sequence[RawMessage], store: BronzeStore, prefix: st
     for (source, event_type), by_id in sorted(groups.items()):
         ids = sorted(by_id)
         key = bronze_key(prefix, source, event_type, ingested_at, part_id(ids))
-        uploads.append(_writers().submit(write_records, store, key, [by_id[i] for i in ids]))
+        # durable with the manifest: write_manifest syncs the store once before it writes
+        uploads.append(_writers().submit(write_records, store, key, [by_id[i] for i in ids], durable=False))
 
     reasons = Counter(r.reason or "unknown" for r in rejects)
     quarantined: list[WrittenObject] = []
