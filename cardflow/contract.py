@@ -94,7 +94,16 @@ UNITS_MAX: Final = 2**63 - 1
 INT_MIN: Final = -(2**63)
 INT_MAX: Final = 2**63 - 1
 #: the largest magnitude a warehouse decimal column holds (exclusive): 10^(38 - 18)
-AMOUNT_LIMIT: Final = Decimal(10) ** (WAREHOUSE_DECIMAL_PRECISION - WAREHOUSE_DECIMAL_SCALE)
+AMOUNT_EXPONENT: Final = WAREHOUSE_DECIMAL_PRECISION - WAREHOUSE_DECIMAL_SCALE
+AMOUNT_LIMIT: Final = Decimal(10) ** AMOUNT_EXPONENT
+#: per scale, the magnitude of units (or of an integer times units) that reaches AMOUNT_LIMIT
+_AMOUNT_UNITS_LIMIT: Final = tuple(10 ** (AMOUNT_EXPONENT + scale) for scale in DECIMAL_SCALES)
+
+
+def amount_in_range(units: int, scale: int, factor: int = 1) -> bool:
+    """Exactly ``|factor * units * 10**-scale| < AMOUNT_LIMIT``, in integers (a Decimal product
+    would round to the context's 28 digits; this never rounds)."""
+    return abs(factor * units) < _AMOUNT_UNITS_LIMIT[scale]
 
 
 def dbt_field_kind(kind: FieldKind) -> str:
@@ -113,7 +122,21 @@ def decode_decimal(value: Any, *, field: str = "decimal") -> Decimal:
     Raises:
         ContractViolation: ``bad_decimal`` when the shape or types are wrong.
     """
-    if not isinstance(value, Mapping) or set(value) != {"units", "scale"}:
+    units, scale = decimal_parts(value, field=field)
+    # built from its digits: exact at any size (``scaleb`` would round to the context precision)
+    sign, digits, _ = Decimal(units).as_tuple()
+    return Decimal((sign, digits, -scale))
+
+
+def decimal_parts(value: Any, *, field: str = "decimal") -> tuple[int, int]:
+    """The checked ``(units, scale)`` of an encoded decimal, without building a :class:`Decimal`
+    (validation needs only the integers: it runs once per decimal of every message).
+
+    Raises:
+        ContractViolation: ``bad_decimal`` when the shape or types are wrong,
+            ``decimal_out_of_range`` when the units do not fit 64 bits.
+    """
+    if not isinstance(value, Mapping) or len(value) != 2 or "units" not in value or "scale" not in value:
         raise ContractViolation("bad_decimal", f"{field} must be an object with exactly units and scale")
     units, scale = value["units"], value["scale"]
     if not _is_int(units) or not _is_int(scale):
@@ -126,9 +149,7 @@ def decode_decimal(value: Any, *, field: str = "decimal") -> Decimal:
         raise ContractViolation(
             "decimal_out_of_range", f"{field}.units must fit a 64-bit integer (the protobuf type), got {units}"
         )
-    # built from its digits: exact at any size (``scaleb`` would round to the context precision)
-    sign, digits, _ = Decimal(units).as_tuple()
-    return Decimal((sign, digits, -scale))
+    return units, scale
 
 
 def encode_decimal(value: Decimal | str | int) -> dict[str, int]:
@@ -190,7 +211,7 @@ def validate_payload(event_type: str, payload: Any) -> dict[str, Any]:
         if kind == "int" and not INT_MIN <= value <= INT_MAX:
             raise ContractViolation("int_out_of_range", f"{name} must fit a 64-bit integer, got {value}")
         if kind == "decimal":
-            decode_decimal(value, field=name)
+            decimal_parts(value, field=name)
         if kind == "timestamp":
             parse_timestamp(value, field=name)
         if kind == "date":
@@ -219,12 +240,17 @@ def _check_amounts(event_type: str, payload: Mapping[str, Any]) -> None:
     Decimal columns are NUMBER(38, 18): magnitudes below 10^20. Refused here, at the contract (so
     the event is quarantined in Bronze with the reason), never later in a dbt model.
     """
+    # |units * 10**-scale| < 10**AMOUNT_EXPONENT  <=>  |units| < 10**(AMOUNT_EXPONENT + scale): exact
+    # in integers, no Decimal per message
     for name, kind in PAYLOAD_FIELDS[event_type].items():
-        if kind == "decimal" and abs(decode_decimal(payload[name], field=name)) >= AMOUNT_LIMIT:
-            raise ContractViolation("decimal_out_of_range", f"|{name}| must be below {AMOUNT_LIMIT:.0E}")
+        if kind == "decimal":
+            units, scale = decimal_parts(payload[name], field=name)
+            if not amount_in_range(units, scale):
+                raise ContractViolation("decimal_out_of_range", f"|{name}| must be below {AMOUNT_LIMIT:.0E}")
     if event_type in GOLD_PRODUCTS:
         count, amount = GOLD_PRODUCTS[event_type]
-        if abs(payload[count] * decode_decimal(payload[amount], field=amount)) >= AMOUNT_LIMIT:
+        units, scale = decimal_parts(payload[amount], field=amount)
+        if not amount_in_range(units, scale, payload[count]):
             raise ContractViolation(
                 "decimal_out_of_range", f"|{count} * {amount}| must be below {AMOUNT_LIMIT:.0E} (NUMBER(38, 18))"
             )

@@ -6,7 +6,8 @@ Files are loaded in batches (``CARDFLOW_LOAD_BATCH_FILES`` per transaction) for 
 fails, it is rolled back and its files are retried one transaction each, so one corrupt file is
 reported by name and the others still load.
 
-DuckDB parses the gzip NDJSON itself (``sql/duckdb_load_file.sql``): a local store's files are read
+DuckDB parses the gzip NDJSON itself, a whole batch in one parallel read
+(``duckdb_load_batch.sql``): a local store's files are read
 where they are, an S3 store's objects are fetched (DuckDB has no httpfs here) into a temporary
 directory first. Every file's SHA-256 is checked against its manifest before it is loaded.
 """
@@ -257,18 +258,14 @@ class DuckDBLoader:
         """Insert the files' rows and history entries in ONE transaction (committed by ``_commit``)."""
         loaded_at = datetime.now(UTC)
         names = [s.file.key for s in staged]
-        template = read_sql("duckdb_load_file.sql", __file__)
         loaded_at_sql = "TIMESTAMPTZ " + quote_literal(loaded_at.isoformat(), "duckdb")
-        union = "\nUNION ALL\n".join(
-            render_sql(
-                template,
-                {
-                    "file_name": quote_literal(s.file.key, "duckdb"),
-                    "path": quote_literal(str(s.path), "duckdb"),
-                    "loaded_at": loaded_at_sql,
-                },
-            )
-            for s in staged
+        batch_sql = render_sql(
+            read_sql("duckdb_load_batch.sql", __file__),
+            {
+                "paths": _list_literal([str(s.path) for s in staged]),
+                "names": _list_literal(names),
+                "loaded_at": loaded_at_sql,
+            },
         )
         conn = self.conn
         conn.execute("BEGIN TRANSACTION")
@@ -280,7 +277,7 @@ class DuckDBLoader:
                 f"DELETE FROM {self.raw}.load_history WHERE file_name IN (SELECT unnest(?::VARCHAR[]))",
                 [names],
             )
-        conn.execute(f"INSERT INTO {self.raw}.events {union}")
+        conn.execute(f"INSERT INTO {self.raw}.events {batch_sql}")
         counts = dict(
             conn.execute(
                 f"SELECT file_name, count(*) FROM {self.raw}.events "
@@ -323,6 +320,11 @@ class DuckDBLoader:
         # the failed statement may already have ended the transaction
         with contextlib.suppress(duckdb.TransactionException):
             self.conn.execute("ROLLBACK")
+
+
+def _list_literal(values: list[str]) -> str:
+    """A DuckDB list literal of string literals (``['a', 'b']``)."""
+    return "[" + ", ".join(quote_literal(v, "duckdb") for v in values) + "]"
 
 
 def _first_line(exc: BaseException) -> str:

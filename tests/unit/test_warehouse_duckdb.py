@@ -76,17 +76,21 @@ def test_load_matches_bronze_and_second_load_inserts_nothing(settings, store, br
     assert first.rows_loaded == bronze.rows == first.raw_rows
     assert sorted(r[0] for r in _raw(settings, "SELECT event_id FROM RAW.events")) == sorted(bronze.event_ids)
 
-    # each file's lines are its rows, in order, with the payload kept as the same JSON
-    sample = bronze.objects[len(bronze.objects) // 2]
-    lines = [json.loads(line) for line in decode_lines(store.read_bytes(sample.key))]
-    rows = _raw(
+    # each file's lines are its rows, numbered in line order (batches read many files in one
+    # parallel scan), with the payload kept as the same JSON
+    numbered: dict[str, list[tuple]] = {}
+    for row in _raw(
         settings,
-        f"SELECT file_row_number, event_id, payload, inserted_at FROM RAW.events "
-        f"WHERE file_name = '{sample.key}' ORDER BY file_row_number",
-    )
-    assert [r[0] for r in rows] == list(range(1, len(lines) + 1))
-    assert [r[1] for r in rows] == [line["event_id"] for line in lines]
-    assert [json.loads(r[2]) for r in rows] == [line["payload"] for line in lines]
+        "SELECT file_name, file_row_number, event_id, payload FROM RAW.events ORDER BY file_name, file_row_number",
+    ):
+        numbered.setdefault(row[0], []).append(row[1:])
+    assert set(numbered) == {o.key for o in bronze.objects}
+    for obj in bronze.objects:
+        lines = [json.loads(line) for line in decode_lines(store.read_bytes(obj.key))]
+        rows = numbered[obj.key]
+        assert [r[0] for r in rows] == list(range(1, len(lines) + 1)), obj.key
+        assert [r[1] for r in rows] == [line["event_id"] for line in lines], obj.key
+        assert [json.loads(r[2]) for r in rows] == [line["payload"] for line in lines], obj.key
     history = dict(_raw(settings, "SELECT file_name, row_count FROM RAW.load_history"))
     assert history == {o.key: o.rows for o in bronze.objects}
 

@@ -31,12 +31,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
 from functools import cache
 from typing import Any
 
 from cardflow.bronze.quarantine import judge_line
-from cardflow.contract import AMOUNT_LIMIT, GOLD_PRODUCTS, ORDER_STATUSES, PAYLOAD_FIELDS, SOURCE_OF
+from cardflow.contract import AMOUNT_LIMIT, GOLD_PRODUCTS, ORDER_STATUSES, PAYLOAD_FIELDS, SOURCE_OF, amount_in_range
 from cardflow.sources.eventstore.extract import PartitionGroup
 
 PART_ID_LENGTH = 20
@@ -182,7 +181,7 @@ def _line_ok(match: re.Match[bytes] | None, profile: TextProfile) -> bool:
         return False
     if profile.amount is not None:
         count, scale, units = (int(match.group(g)) for g in profile.amount)
-        if abs(count * Decimal(units).scaleb(-scale)) >= AMOUNT_LIMIT:
+        if not amount_in_range(units, scale, count):
             return False
     return True
 
