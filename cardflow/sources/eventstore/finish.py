@@ -50,7 +50,12 @@ def finish_backfill(
     plan: BackfillPlan, landed: ChunksLanded, settings: Settings, store: BronzeStore
 ) -> BackfillResult:
     """Write the run manifest (last of the data), then clear what it lists from the state."""
-    state = load_state(store, plan.state_key) if plan.commits_state else BackfillState()
+    if not plan.commits_state:
+        state = BackfillState()
+    elif landed.state is not None:
+        state = landed.state  # as the landing committed it, with its version: no second copy
+    else:
+        state = load_state(store, plan.state_key)
     if plan.commits_state:
         objects = list(state.pending_objects)
         q_objects = list(state.pending_quarantine) + landed.adopted_quarantine

@@ -20,7 +20,7 @@ from cardflow.bronze.inventory import BronzeInventory
 from cardflow.bronze.layout import bronze_key
 from cardflow.bronze.quarantine import quarantine_time, write_quarantine_object
 from cardflow.bronze.store import BronzeStore
-from cardflow.bronze.uploads import BoundedUploader, wait_all
+from cardflow.bronze.uploads import BoundedUploader, limit_malloc_arenas, wait_all
 from cardflow.bronze.writer import write_body
 from cardflow.contract import format_timestamp
 from cardflow.settings import Settings
@@ -49,6 +49,9 @@ class ChunksLanded:
     """objects that were already in Bronze in the partition-hours this run touched"""
     adopted_quarantine: list[dict[str, Any]] = field(default_factory=list)
     watermark_after: Position | None = None
+    state: BackfillState | None = None
+    """the state as this run last committed it (its pending list holds ``objects``); None when the
+    run does not commit state. The finish step goes on from it instead of reading a second copy."""
 
 
 def _write_group(
@@ -93,6 +96,8 @@ def land_chunks(
     quarantined = frozenset(inventory.quarantined)
     result.adopted_quarantine.extend(inventory.quarantine_objects)
     state = load_state(store, plan.state_key) if plan.commits_state else BackfillState()
+    if plan.commits_state:
+        result.state = state
     pending: list[tuple[int, Position, list[Future[Any]], list[dict[str, Any]]]] = []
     futures: list[Future[Any]] = []
     adopted: list[dict[str, Any]] = []
@@ -135,6 +140,7 @@ def land_chunks(
                 if settings.backfill_chunk_pause_seconds:
                     time.sleep(settings.backfill_chunk_pause_seconds)
 
+    limit_malloc_arenas()  # before the extraction and upload threads start
     feed = ChunkFeed(settings, plan, connections)
     try:
         with BoundedUploader(settings.backfill_upload_concurrency) as uploader:
