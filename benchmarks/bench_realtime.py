@@ -252,6 +252,10 @@ def _consume_s3(ctx: BenchContext) -> dict[str, Any]:
     return _consume_case(ctx, s3=True)
 
 
+def _consume_local_one_worker(ctx: BenchContext) -> dict[str, Any]:
+    return _consume_case(ctx, s3=False, workers=1)
+
+
 def _consume_local_workers(ctx: BenchContext) -> dict[str, Any]:
     return _consume_case(ctx, s3=False, workers=2)
 
@@ -355,6 +359,7 @@ def cases(ctx: BenchContext) -> list[Case]:
         Case("realtime", "drain-only pika (prefetch 1000, multiple ack)", _drain),
         Case("realtime", "cardflow consume -> local store", _consume_local),
         Case("realtime", "cardflow consume -> moto S3", _consume_s3),
+        Case("realtime", "cardflow consume -> local, 1 worker proc", _consume_local_one_worker),
         Case("realtime", "cardflow consume -> local, 2 worker procs", _consume_local_workers),
         Case("realtime", "2 competing consume processes -> local", _consume_competing),
     ]

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cardflow.contract import (
     BRONZE_FIELDS,
+    canonical_uuid,
     check_business_rules,
     decode_decimal,
     dumps_record,
@@ -135,3 +140,18 @@ def test_text_with_quotes_backslashes_and_unicode_survives_serialization() -> No
     env = validate_envelope(envelope(payload=tricky))
     line = dumps_record(env.to_bronze(datetime(2026, 1, 1, tzinfo=UTC)))
     assert json.loads(line)["payload"]["customer_id"] == tricky["customer_id"]
+
+
+_SPELLINGS = [str, lambda u: str(u).upper(), lambda u: u.hex, lambda u: f"{{{u}}}", lambda u: u.urn]
+
+
+@given(st.uuids(), st.sampled_from(_SPELLINGS))
+def test_canonical_uuid_agrees_with_uuid_parsing(value: uuid.UUID, spell: Any) -> None:
+    """The shortcut for canonical text gives what parsing gives, for every spelling of a UUID."""
+    assert canonical_uuid(spell(value)) == str(value)
+
+
+@pytest.mark.parametrize("bad", ["", "evt_123", "0" * 31, "g" * 32, 12])
+def test_canonical_uuid_refuses_what_is_not_a_uuid(bad: Any) -> None:
+    with pytest.raises(ValueError):
+        canonical_uuid(bad)
