@@ -123,8 +123,11 @@ class Settings(BaseSettings):
     """IAM role the storage integration assumes; unset means an admin created the integration."""
 
     # --- load ------------------------------------------------------------------------------------
-    load_batch_files: int = Field(200, validation_alias=_env("CARDFLOW_LOAD_BATCH_FILES"), ge=1, le=1000)
-    """Bronze files per load transaction (DuckDB) or per COPY INTO statement (Snowflake, max 1000)."""
+    load_batch_files: int = Field(1000, validation_alias=_env("CARDFLOW_LOAD_BATCH_FILES"), ge=1, le=1000)
+    """Bronze files per load transaction (DuckDB) or per COPY INTO statement (Snowflake, max 1000).
+    DuckDB writes a batch of over one row group (122,880 rows) straight to its file; smaller ones
+    go through the WAL and a checkpoint: 8 commits of 200 files cost 2.5 s of a 6 s load, 2 of
+    1,000 files 0.2 s (300k events)."""
     load_manifest_grace_minutes: int = Field(
         60, validation_alias=_env("CARDFLOW_LOAD_MANIFEST_GRACE_MINUTES"), ge=0
     )
