@@ -106,7 +106,7 @@ def _gate(layer: str, settings: Any) -> Any:
     """The quality gate of ``layer`` as ``dbt_transform_and_test`` runs it (without Prefect)."""
     from cardflow.backends.chooser import resolve_backends
     from cardflow.quality.gate import gate_layer
-    from cardflow.transform.wap import current_audit_schemas
+    from cardflow.transform.wap import current_audit_schemas, layer_schemas
 
     open_session = resolve_backends(settings, needs={"warehouse"}).open_session
     audits = current_audit_schemas(settings, open_session)
@@ -117,6 +117,7 @@ def _gate(layer: str, settings: Any) -> Any:
         audit_schema=audits[layer],
         silver_schema=audits["silver"],
         gold_audit_schema=audits["gold"],
+        published_schema=layer_schemas(settings, layer).published,  # type: ignore[arg-type]
     )
 
 
