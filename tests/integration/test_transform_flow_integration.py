@@ -51,6 +51,10 @@ def test_flow_builds_with_node_tasks_and_reports_warnings(tmp_path: Path) -> Non
     node_task_flows, markdown = asyncio.run(_read())
     assert node_task_flows >= 1  # the dbt node ran as a Prefect task run
     assert "## dbt warnings" in markdown and "assert_no_oversold_skus" in markdown
+    # where the time went, per layer, without depending on the per-node tasks
+    slowest = result.layers["silver"]["dbt_slowest"]
+    assert len(slowest) == 8 and any(n.startswith("model ") for n in slowest)
+    assert "## silver: dbt " in markdown and slowest[0] in markdown
 
 
 def test_flow_fails_listing_the_failed_nodes(tmp_path: Path) -> None:
