@@ -141,9 +141,10 @@ class Settings(BaseSettings):
     dbt_threads: int = Field(4, validation_alias=_env("CARDFLOW_DBT_THREADS"), ge=1, le=64)
     dbt_lookback_minutes: int = Field(60, validation_alias=_env("CARDFLOW_DBT_LOOKBACK_MINUTES"), ge=0)
     """Incremental Silver re-reads RAW rows loaded this many minutes below its watermark (late commits)."""
-    dbt_node_tasks: bool = Field(True, validation_alias=_env("CARDFLOW_DBT_NODE_TASKS"))
-    """Run dbt through prefect-dbt's PrefectDbtRunner (one Prefect task per dbt node); false runs
-    plain dbt in one step (no per-node tasks) when the per-node overhead matters more than visibility."""
+    dbt_node_tasks: bool = Field(False, validation_alias=_env("CARDFLOW_DBT_NODE_TASKS"))
+    """Run dbt through prefect-dbt's PrefectDbtRunner (one Prefect task per dbt node). Off by default:
+    those tasks cost more than the build they show (docs/scaling.md); the flow's artifact lists each
+    layer's slowest dbt nodes with their times instead."""
 
     # --- data quality --------------------------------------------------------------------------
     raw_events_freshness_warn_hours: float = Field(6, validation_alias=_env("RAW_EVENTS_FRESHNESS_WARN_HOURS"), gt=0)

@@ -96,6 +96,9 @@ class TransformResult:
                 f"| {name} | {layer['dbt_counts']} | {layer['expectations']} | {layer['rows']:,} | "
                 f"{', '.join(layer['published'])} |"
             )
+        for name, layer in self.layers.items():
+            lines += ["", f"## {name}: dbt {layer['dbt_seconds']:.1f} s, slowest nodes", ""]
+            lines += [f"- {n}" for n in layer["dbt_slowest"]] or ["none"]
         warnings = [w for layer in self.layers.values() for w in layer["dbt_warnings"]]
         lines += ["", f"## dbt warnings ({len(warnings)})", ""]
         lines += [f"- {w}" for w in warnings] or ["none"]
@@ -119,6 +122,8 @@ def _build_and_gate(
     return {
         "dbt_counts": build["dbt"]["counts"],
         "dbt_warnings": build["dbt"]["warnings"],
+        "dbt_seconds": build["dbt"]["elapsed_seconds"],
+        "dbt_slowest": build["dbt"]["slowest"],
         "expectations": sum(len(m.outcomes) for m in gate.models),
         "rows": sum(max(m.rows, 0) for m in gate.models),
         "gate_seconds": round(gate.seconds, 2),

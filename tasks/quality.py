@@ -29,7 +29,7 @@ from cardflow.quality.results import GateResult
 from cardflow.quality.suites import suites_for
 from cardflow.settings import Settings
 from cardflow.transform.freshness import newest_event_at
-from cardflow.transform.wap import LayerName, build_layer, current_audit_schemas, publish_layers
+from cardflow.transform.wap import LayerName, build_layer, current_audit_schemas, layer_schemas, publish_layers
 from tasks.alerts import held_summary, notify
 from tasks.dbt import dbt_invoker
 from tasks.report import link_data_docs
@@ -123,6 +123,7 @@ def gate_layer_task(layer: LayerName, settings: Settings) -> GateResult:
         audit_schema=audits[layer],
         silver_schema=audits["silver"],  # Gold was built from the audited Silver
         gold_audit_schema=audits["gold"],
+        published_schema=layer_schemas(settings, layer).published,  # rows unchanged since are not re-checked
     )
     # Data Docs: a link artifact that opens from the UI (bucket URL when S3 is configured)
     result.docs_index = link_data_docs(layer, result.docs_index, backends) or result.docs_index

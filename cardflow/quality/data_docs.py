@@ -55,8 +55,9 @@ def layer_checkpoint(context: Any, gate: str, specs: list[SuiteSpec]) -> Any:
 
 
 def write_data_docs(result: GateResult, specs: list[SuiteSpec], gx_dir: Path) -> str | None:
-    """Record the gate's merged results as its Checkpoint's result and let the Checkpoint's
-    UpdateDataDocsAction build Data Docs in the GX file project at ``gx_dir``.
+    """Store the gate's merged results under its Checkpoint's run and build Data Docs for them in
+    the GX file project at ``gx_dir`` (the Checkpoint's UpdateDataDocsAction's work, done once for
+    all models of the gate).
 
     The engines validate (in bounded pieces on DuckDB, in the warehouse on Snowflake) and merge the
     pieces per model; the merged result per model is what the docs show.
@@ -65,7 +66,6 @@ def write_data_docs(result: GateResult, specs: list[SuiteSpec], gx_dir: Path) ->
         The path of the site's index.html (None if GX reports no site).
     """
     import great_expectations as gx
-    from great_expectations.checkpoint.checkpoint import CheckpointResult
     from great_expectations.core import ExpectationSuiteValidationResult
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -122,9 +122,16 @@ def write_data_docs(result: GateResult, specs: list[SuiteSpec], gx_dir: Path) ->
         run_results[identifier] = suite_result
     if not run_results:
         return None
-    outcome = CheckpointResult(run_id=run_id, run_results=run_results, checkpoint_config=checkpoint)
-    for action in checkpoint.actions:
-        action.run(checkpoint_result=outcome)
+    # What the Checkpoint's UpdateDataDocsAction does, in one build instead of one per model: the
+    # action rebuilds the site index (which lists every stored result) once per validation result
+    context.build_data_docs(
+        resource_identifiers=[
+            resource
+            for identifier, suite_result in run_results.items()
+            for resource in (identifier, ExpectationSuiteIdentifier(name=suite_result.suite_name))
+        ],
+        build_index=True,
+    )
     sites = context.get_docs_sites_urls()
     index = sites[0]["site_url"] if sites else None
     return index.removeprefix("file://") if index else None

@@ -3,14 +3,23 @@
 GX has no DuckDB dialect, so rows are read into pandas in bounded pieces. What is validated:
 
 - on an incremental model that stamps ``processed_at`` (Silver), only the rows the latest dbt run
-  wrote (``processed_at`` = its newest value): the increment; other tables whole;
+  wrote (``processed_at`` = its newest value): the increment;
+- on a model without that stamp (Gold keeps exactly the analysts' columns) whose published version
+  is given (``baseline``), only the rows that differ from it (``EXCEPT``): every published row
+  passed this gate when it was published, and a row-level rule gives an identical row the same
+  verdict, so the rows a build added or changed are what is left to check; without a published
+  version (the first build) the whole table;
 - row checks (ranges, sets, column pairs) stream those rows in ``chunk_rows`` pieces holding only
   the columns they reference (plus the key, for sample rows), through Arrow, so DECIMAL columns
   arrive as exact ``Decimal`` values (never floats);
 - uniqueness and membership in another table are whole-table facts: SQL aggregates and anti-joins
-  (:mod:`cardflow.quality.sql_checks`), not rows streamed through pandas;
+  (:mod:`cardflow.quality.sql_checks`), not rows streamed through pandas (membership on a model
+  scoped by its published version covers the whole table: the known set can change under rows
+  that did not);
 - table aggregates (row count, min/max, column set) run on a frame of the rows' min and max per
-  column, and the row count on an empty frame with as many rows (no columns, no memory).
+  column, and the row count on an empty frame with as many rows (no columns, no memory); on a
+  model scoped by its published version both cover the whole table (cheap SQL aggregates), so
+  they keep meaning what the suite says.
 
 Per-chunk results are merged per expectation (counts summed, a few unexpected values and rows kept).
 """
@@ -111,8 +120,13 @@ def validate_model_duckdb(
     schema: str,
     parameters: dict[str, Any],
     chunk_rows: int,
+    baseline: str | None = None,
 ) -> ModelResult:
-    """Validate one DuckDB table against ``spec`` in bounded chunks (see the module doc)."""
+    """Validate one DuckDB table against ``spec`` in bounded chunks (see the module doc).
+
+    ``baseline`` is the schema of the model's published version (the rows a model without
+    ``processed_at`` is scoped by); None or a missing/different published relation: whole table.
+    """
     import pandas as pd
 
     relation = f"{schema}.{spec.name}"
@@ -124,13 +138,19 @@ def validate_model_duckdb(
         return ModelResult(spec.name, relation, 0, outcomes, 0)
     table_columns = warehouse.columns(schema, spec.name)
     available = set(table_columns) | set(spec.derived_columns)
-    scope = (
-        f" WHERE {INCREMENT_COLUMN} >= (SELECT max({INCREMENT_COLUMN}) FROM {relation})"
-        if INCREMENT_COLUMN in table_columns
-        else ""
-    )
-    source = f"(SELECT {select_list(spec, None)} FROM {relation}{scope}) AS gated"
+    whole = f"(SELECT {select_list(spec, None)} FROM {relation}) AS gated"
+    changed = _changed_rows(warehouse, spec.name, schema, table_columns, baseline)
+    if INCREMENT_COLUMN in table_columns:
+        scoped = f"{relation} WHERE {INCREMENT_COLUMN} >= (SELECT max({INCREMENT_COLUMN}) FROM {relation})"
+        source = f"(SELECT {select_list(spec, None)} FROM {scoped}) AS gated"
+        table_wide = source  # Silver: row count and aggregates of the increment, as before
+    elif changed is not None:
+        source = f"(SELECT {select_list(spec, None)} FROM ({changed}) AS changed_rows) AS gated"
+        table_wide = whole
+    else:
+        source = table_wide = whole
     rows = int(warehouse.query(f"SELECT count(*) FROM {source}")[0][0])
+    table_rows = rows if table_wide is source else int(warehouse.query(f"SELECT count(*) FROM {table_wide}")[0][0])
 
     def run(indexes: list[int], frame: Any, label: str) -> None:
         results = validator.validate(
@@ -167,7 +187,7 @@ def validate_model_duckdb(
             continue
         membership = relation_parameter(config, parameters)
         if membership is not None:
-            check_in_relation(warehouse, outcomes[i], source, config["kwargs"]["column"], *membership)
+            check_in_relation(warehouse, outcomes[i], table_wide, config["kwargs"]["column"], *membership)
         elif config["type"] in UNIQUE_TYPES:
             check_unique(warehouse, outcomes[i], relation, unique_key(config))
         elif config["type"] in ROWCOUNT_TYPES:
@@ -179,13 +199,13 @@ def validate_model_duckdb(
 
     chunks = 1
     if groups["rowcount"]:
-        run(groups["rowcount"], pd.DataFrame(index=pd.RangeIndex(rows)), "rowcount")
+        run(groups["rowcount"], pd.DataFrame(index=pd.RangeIndex(table_rows)), "rowcount")
     if groups["aggregate"]:
         names = [*table_columns, *spec.derived_columns]
         agg = ", ".join(f"{fn}({c}) AS {c}" for c in names for fn in ("min",))
         agg_max = ", ".join(f"max({c}) AS {c}" for c in names)
-        frame = warehouse.query_df(f"SELECT {agg} FROM {source} UNION ALL SELECT {agg_max} FROM {source}")
-        if rows == 0:
+        frame = warehouse.query_df(f"SELECT {agg} FROM {table_wide} UNION ALL SELECT {agg_max} FROM {table_wide}")
+        if table_rows == 0:
             frame = frame.iloc[0:0]
         run(groups["aggregate"], frame, "aggregate")
     if groups["rows"]:
@@ -201,3 +221,16 @@ def validate_model_duckdb(
     for o in outcomes:
         o.finish()
     return ModelResult(spec.name, relation, rows, outcomes, chunks)
+
+
+def _changed_rows(
+    warehouse: WarehouseSession, model: str, schema: str, columns: list[str], baseline: str | None
+) -> str | None:
+    """SQL of the rows of ``schema.model`` that its published version in ``baseline`` lacks, or
+    None (validate the whole table) when there is no published version with the same columns."""
+    if baseline is None or baseline.upper() == schema.upper() or not warehouse.table_exists(baseline, model):
+        return None
+    if warehouse.columns(baseline, model) != columns:
+        return None
+    listed = ", ".join(columns)
+    return f"SELECT {listed} FROM {schema}.{model} EXCEPT SELECT {listed} FROM {baseline}.{model}"

@@ -36,14 +36,24 @@ def validate_layer(
     gate: str,
     parameters: dict[str, Any],
     chunk_rows: int = 500_000,
+    published_schema: str | None = None,
 ) -> GateResult:
-    """Validate every model of ``specs`` in ``schema`` (the audit schema); never raises on failures."""
+    """Validate every model of ``specs`` in ``schema`` (the audit schema); never raises on failures.
+
+    ``published_schema``: where the layer's published version is; on DuckDB the row checks of a
+    model without ``processed_at`` (Gold) then cover only the rows that differ from it. Snowflake
+    computes every metric in the warehouse over the whole table.
+    """
     started = time.perf_counter()
     models: list[ModelResult] = []
     if warehouse.dialect == "duckdb":
         validator = PandasValidator()
         for spec in specs:
-            models.append(validate_model_duckdb(warehouse, validator, spec, schema, parameters, chunk_rows))
+            models.append(
+                validate_model_duckdb(
+                    warehouse, validator, spec, schema, parameters, chunk_rows, baseline=published_schema
+                )
+            )
         engine = f"pandas (DuckDB, chunks of {chunk_rows:,} rows)"
     else:
         if not isinstance(warehouse.target, SnowflakeParams):
@@ -119,13 +129,16 @@ def gate_layer(
     audit_schema: str,
     silver_schema: str,
     gold_audit_schema: str,
+    published_schema: str | None = None,
     now: datetime | None = None,
 ) -> GateResult:
     """Validate ``audit_schema`` (the audit copy of ``layer``) with the layer's suites and write Data Docs.
 
     ``open_session`` opens the warehouse session (the backend chooser's ``Backends.open_session``);
     the session is closed before Data Docs are rendered. ``silver_schema`` and ``gold_audit_schema``
-    locate the tables the Gold suites' parameters are read from. Data Docs go to ``<data dir>/gx``.
+    locate the tables the Gold suites' parameters are read from; ``published_schema`` (the layer's
+    published schema) lets the DuckDB engine check only rows that changed since the last publish
+    (:func:`validate_layer`). Data Docs go to ``<data dir>/gx``.
     Never raises on failed expectations: see :meth:`GateResult.raise_if_failed`.
     """
     specs = suites_for(layer)
@@ -134,7 +147,13 @@ def gate_layer(
             warehouse, layer, settings, silver_schema=silver_schema, gold_audit_schema=gold_audit_schema, now=now
         )
         result = validate_layer(
-            warehouse, specs, audit_schema, layer, parameters, chunk_rows=settings.quality_chunk_rows
+            warehouse,
+            specs,
+            audit_schema,
+            layer,
+            parameters,
+            chunk_rows=settings.quality_chunk_rows,
+            published_schema=published_schema,
         )
     attach_data_docs(result, specs, settings.resolved_data_dir / "gx")
     return result

@@ -152,6 +152,30 @@ def current_audit_schemas(settings: Settings, open_session: SessionOpener) -> di
         }
 
 
+# --- table comments -------------------------------------------------------------------------------
+def copy_comment(warehouse: WarehouseSession, schema: str, model: str, target: str) -> None:
+    """Give ``target`` (a copy of ``schema.model``) the table comment of ``schema.model``, or an
+    empty one.
+
+    Silver's comment records how far into RAW its build looked (the next incremental run's
+    watermark, dbt/macros/examined_through.sql). A DuckDB ``CREATE TABLE AS`` copy drops it (the
+    next run would re-read RAW from the newest row instead); fakesnow keeps a dropped table's
+    comment for the next table of that name, which could claim more than the copy holds. Setting it
+    from the source on every copy keeps the claim true on each engine.
+    """
+    found = warehouse.query(
+        _sql(warehouse, "table_comment").format(
+            database=warehouse.database,
+            schema=quote_literal(schema, warehouse.dialect),
+            table=quote_literal(plain_identifier(model), warehouse.dialect),
+        )
+    )
+    comment = str(found[0][0]) if found and found[0][0] is not None else ""
+    warehouse.execute(
+        _sql(warehouse, "set_comment").format(target=target, comment=quote_literal(comment, warehouse.dialect))
+    )
+
+
 # --- prepare --------------------------------------------------------------------------------------
 def prepare_audit(
     warehouse: WarehouseSession, schemas: LayerSchemas, models: list[str], *, full_refresh: bool = False
@@ -173,6 +197,7 @@ def prepare_audit(
         warehouse.execute(_sql(warehouse, "drop_audit").format(audit=audit))
         if not full_refresh and warehouse.table_exists(schemas.published, model):
             warehouse.execute(_sql(warehouse, "clone_to_audit").format(audit=audit, published=published))
+            copy_comment(warehouse, schemas.published, model, audit)
             done[model] = "cloned"
         else:
             done[model] = "dropped"
@@ -199,6 +224,8 @@ def _prepare_slot(
         elif fresh:
             published = _name(warehouse, schemas.published, model)
             warehouse.execute(_sql(warehouse, "resync_audit").format(audit=audit, published=published))
+            # the published name is a view over the live slot (or, before the slots, a table)
+            copy_comment(warehouse, state.live or schemas.published, model, audit)
             done[model] = "resynced"
         else:
             done[model] = "kept"
@@ -246,6 +273,8 @@ def publish(
             else:
                 key, done[schemas.layer][model] = "publish_rename", "renamed"
             warehouse.execute(_sql(warehouse, key).format(audit=audit, published=published))
+            if key == "publish_clone":
+                copy_comment(warehouse, schemas.audit, model, published)
         logger.info("published %s: %s -> %s (%s)", schemas.layer, schemas.audit, schemas.published, done)
     return done
 

@@ -61,3 +61,19 @@ DROP TABLE IF EXISTS {published};
 
 -- name: snowflake_publish_clone
 CREATE TABLE {published} CLONE {audit};
+
+-- name: duckdb_table_comment
+-- the table comment dbt's Silver post-hook records (how far into RAW the build looked:
+-- dbt/macros/examined_through.sql); a copy of a table must carry it or lose it, never keep a stale one
+SELECT comment FROM duckdb_tables()
+WHERE database_name = current_database() AND lower(schema_name) = lower({schema}) AND lower(table_name) = lower({table});
+
+-- name: duckdb_set_comment
+COMMENT ON TABLE {target} IS {comment};
+
+-- name: snowflake_table_comment
+SELECT comment FROM {database}.information_schema.tables
+WHERE upper(table_schema) = upper({schema}) AND upper(table_name) = upper({table});
+
+-- name: snowflake_set_comment
+COMMENT ON TABLE {target} IS {comment};

@@ -6,13 +6,23 @@
   rows of that event_id, so an incremental run gives exactly what a full refresh would.
 #}
 
-{# predicate on RAW.loaded_at selecting rows not yet seen by `this` (a Silver model) #}
+{#
+  predicate on RAW.loaded_at selecting rows not yet seen by `this` (a Silver model): newer than
+  what its last build examined (macros/examined_through.sql) or, without that record, than the
+  newest row it holds; minus the lookback either way
+#}
 {% macro raw_rows_since_watermark(loaded_at_column='loaded_at') -%}
+    {%- set lookback = -1 * (var('incremental_lookback_minutes') | int) -%}
+    {%- set examined = cardflow.examined_through(this) -%}
+    {%- if examined is not none -%}
+    {{ loaded_at_column }} > {{ dbt.dateadd('minute', lookback, examined) }}
+    {%- else -%}
     {{ loaded_at_column }} > (
-        select {{ dbt.dateadd('minute', -1 * (var('incremental_lookback_minutes') | int), 'max(loaded_at)') }}
+        select {{ dbt.dateadd('minute', lookback, 'max(loaded_at)') }}
         from {{ this }}
     )
     or (select count(*) from {{ this }}) = 0
+    {%- endif -%}
 {%- endmacro %}
 
 {#

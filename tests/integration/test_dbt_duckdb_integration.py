@@ -372,3 +372,46 @@ def test_redelivered_rows_are_kept_once(warehouse: Warehouse) -> None:
     rows = _table(warehouse.path, "SILVER", "stg_order_created", "event_id")
     assert len({r[0] for r in rows}) == len(rows)
     assert any(r[11].startswith("redelivery") for r in rows)  # file_name of the kept copy
+
+
+def _malformed(event_id: str, inserted_at: datetime) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "source": "orders",
+        "event_type": "OrderCreated",
+        "payload": ["not", "an", "object"],
+        "inserted_at": inserted_at,
+    }
+
+
+def test_silver_watermark_is_what_the_build_examined_not_its_rows(tmp_path: Path) -> None:
+    """An empty Silver model (int_events_rejected on clean data) records how far into RAW its build
+    looked, so the next run reads only RAW rows loaded since (minus the lookback) instead of all of
+    RAW: a row loaded before that point is taken as seen; a full refresh still reads everything."""
+    path = tmp_path / "warehouse.duckdb"
+    settings = _settings(path, tmp_path)
+    clean, _ = generate(events=400, seed=5, anomalies=False)
+    now = datetime.now(UTC)
+    insert_raw_duckdb(path, raw_rows(clean, file_prefix="clean", loaded_at=now - timedelta(days=2)))
+    _build(settings)
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM SILVER.int_events_rejected").fetchone() == (0,)
+        comments = dict(
+            con.execute(
+                "SELECT table_name, comment FROM duckdb_tables() WHERE schema_name = 'SILVER'"
+            ).fetchall()
+        )
+    assert set(comments) >= {"int_events_rejected", "int_event_conflicts", "stg_order_created"}
+    assert all(c.startswith("cardflow raw_loaded_through=") for c in comments.values()), comments
+
+    old = _malformed("00000000-0000-4000-8000-0000000000a1", DEFAULT_END)
+    new = _malformed("00000000-0000-4000-8000-0000000000a2", DEFAULT_END)
+    insert_raw_duckdb(path, raw_rows([old], file_prefix="old", loaded_at=now - timedelta(days=3)))
+    insert_raw_duckdb(path, raw_rows([new], file_prefix="new", loaded_at=now))
+    _build(settings)
+    rejected = "SELECT event_id FROM SILVER.int_events_rejected ORDER BY 1"
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert [r[0] for r in con.execute(rejected).fetchall()] == [new["event_id"]]
+    _build(settings, "--full-refresh")
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert [r[0] for r in con.execute(rejected).fetchall()] == [old["event_id"], new["event_id"]]

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 def test_flow_builds_with_node_tasks_and_reports_warnings(tmp_path: Path) -> None:
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
     path = tmp_path / "warehouse.duckdb"
     events, _ = generate(events=1_500, seed=5, anomalies=False, days=10, end=datetime.now(UTC))
@@ -41,8 +41,11 @@ def test_flow_builds_with_node_tasks_and_reports_warnings(tmp_path: Path) -> Non
         async with get_client() as client:
             runs = await client.read_task_runs()
             flow_runs = {r.flow_run_id for r in runs if r.name.startswith("model stg_order_created")}
-            artifacts = await client.read_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["dbt-transform"]))
+            artifacts = await client.read_artifacts(  # this run's (other tests' runs share the server)
+                artifact_filter=ArtifactFilter(
+                    key=ArtifactFilterKey(any_=["dbt-transform"]),
+                    flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]),
+                )
             )
             return len(flow_runs), artifacts[0].data if artifacts else ""
 
@@ -51,6 +54,10 @@ def test_flow_builds_with_node_tasks_and_reports_warnings(tmp_path: Path) -> Non
     node_task_flows, markdown = asyncio.run(_read())
     assert node_task_flows >= 1  # the dbt node ran as a Prefect task run
     assert "## dbt warnings" in markdown and "assert_no_oversold_skus" in markdown
+    # where the time went, per layer, without depending on the per-node tasks
+    slowest = result.layers["silver"]["dbt_slowest"]
+    assert len(slowest) == 8 and any(n.startswith("model ") for n in slowest)
+    assert "## silver: dbt " in markdown and slowest[0] in markdown
 
 
 def test_flow_fails_listing_the_failed_nodes(tmp_path: Path) -> None:

@@ -176,6 +176,29 @@ def test_summary_separates_failures_from_warnings() -> None:
     assert summary.as_dict()["counts"] == {"success": 1, "fail": 1, "error": 1, "warn": 1}
 
 
+def test_summary_names_the_slowest_nodes_with_their_times() -> None:
+    """Per-node visibility without a Prefect task per node: the summary ranks nodes by time."""
+    summary = dbt_tasks.DbtRunSummary(
+        "build",
+        True,
+        [
+            dbt_tasks.NodeOutcome(f"id{i}", "test", f"t{i}", "pass", "", execution_time=0.1 * i)
+            for i in range(12)
+        ]
+        + [dbt_tasks.NodeOutcome("m", "model", "int_events_rejected", "success", "", execution_time=4.25)],
+    )
+    slowest = summary.as_dict()["slowest"]
+    assert len(slowest) == dbt_tasks.SLOWEST_NODES
+    assert slowest[:2] == ["model int_events_rejected: 4.25 s", "test t11: 1.10 s"]
+
+
+def test_node_tasks_are_opt_in(tmp_path) -> None:
+    """The per-node Prefect tasks cost more than the build they show: off unless asked for."""
+    from tasks.dbt import dbt_invoker
+
+    assert dbt_invoker(load_settings(data_dir=tmp_path)) is None
+
+
 def test_dbt_payload_fields_mirror_the_event_contract() -> None:
     """dbt_project.yml vars.payload_fields decodes exactly the contract's fields, same kinds, and every
     decimal at the contract's one warehouse scale (compared exactly: ``decimal:18``, not ``decimal``);

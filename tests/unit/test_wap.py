@@ -171,3 +171,33 @@ def test_publish_refuses_when_an_audit_table_is_missing(settings: Settings) -> N
     with _session(settings) as wh, pytest.raises(RuntimeError, match="b missing in GOLD_AUDIT"):
         publish(wh, [(gold, ["a", "b"])], settings)
     assert _rows(settings, "GOLD.a") == [(1, "old")]
+
+
+def _comment(settings: Settings, schema: str, table: str) -> str | None:
+    with duckdb.connect(str(settings.duckdb_path)) as con:
+        return con.execute(
+            "SELECT comment FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?", [schema, table]
+        ).fetchone()[0]
+
+
+def test_a_resynced_slot_carries_the_published_tables_watermark(settings: Settings) -> None:
+    """Silver's table comment says how far into RAW its build looked (the next run's watermark): a
+    re-synced slot gets the published table's comment, never keeps the one of the build it replaced."""
+    silver = layer_schemas(settings, "silver")
+    _make(settings, "SILVER_AUDIT.a", "(1, 'v1')")
+    with _session(settings) as wh:
+        prepare_audit(wh, silver, ["a"], full_refresh=True)
+    _make(settings, "SILVER_AUDIT.a", "(1, 'v1')")
+    with duckdb.connect(str(settings.duckdb_path)) as con:
+        con.execute("COMMENT ON TABLE SILVER_AUDIT.a IS 'cardflow raw_loaded_through=2026-12-01T10:00:00+00:00'")
+    with _session(settings) as wh:
+        publish(wh, [(silver, ["a"])], settings)
+        assert prepare_audit(wh, silver, ["a"]) == {"a": "resynced"}  # slot B used for the first time
+    assert _comment(settings, "SILVER_AUDIT_B", "a") == "cardflow raw_loaded_through=2026-12-01T10:00:00+00:00"
+    _make(settings, "SILVER_AUDIT_B.a", "(9, 'failed the gate')")
+    with duckdb.connect(str(settings.duckdb_path)) as con:
+        con.execute("COMMENT ON TABLE SILVER_AUDIT_B.a IS 'cardflow raw_loaded_through=2026-12-02T10:00:00+00:00'")
+    with _session(settings) as wh:
+        assert prepare_audit(wh, silver, ["a"]) == {"a": "resynced"}
+    assert _rows(settings, "SILVER_AUDIT_B.a") == [(1, "v1")]
+    assert _comment(settings, "SILVER_AUDIT_B", "a") == "cardflow raw_loaded_through=2026-12-01T10:00:00+00:00"

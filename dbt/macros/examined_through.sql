@@ -1,0 +1,56 @@
+{#
+  How far into RAW a Silver model has looked, kept on the model's own table as a table comment
+  ("cardflow raw_loaded_through=<RAW max(loaded_at)>").
+
+  Why: the incremental watermark was max(loaded_at) of the model's rows. For a sparse model
+  (int_events_rejected, int_event_conflicts: often empty on clean data) that says nothing about
+  how much of RAW was examined, and an empty table fell back to re-reading all of RAW on every run.
+  The comment records what the last build examined, whatever it produced; it lives on the table,
+  so it travels with it through Snowflake SWAP and CLONE, and write-audit-publish copies it along
+  with every table copy (cardflow/transform/wap.py). A table without the comment (a copy made
+  without it, a table from before) falls back to max(loaded_at) of its rows, as before.
+
+  Written by a post-hook after the model's rows (dbt_project.yml): RAW's max(loaded_at) when the
+  hook runs, which is at least what the model read. A row committed between the model's read and
+  the hook has a loaded_at within the lookback window (incremental_lookback_minutes), which the
+  next run re-reads, the same margin the row-based watermark already relies on.
+#}
+
+{% macro examined_prefix() -%}
+    {{ return('cardflow raw_loaded_through=') }}
+{%- endmacro %}
+
+{# post-hook: record RAW's max(loaded_at) on `this` #}
+{% macro record_examined_through() -%}
+    {%- if execute -%}
+        {%- set raw = source('raw', 'events') -%}
+        {%- set newest = run_query('select max(loaded_at) from ' ~ raw).columns[0].values()[0] -%}
+        {%- if newest is not none -%}
+            comment on table {{ this }} is '{{ cardflow.examined_prefix() }}{{ newest.isoformat() }}'
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{# the recorded RAW max(loaded_at) of `relation` as a SQL timestamp expression, or none #}
+{% macro examined_through(relation) -%}
+    {%- if not execute -%}{{ return(none) }}{%- endif -%}
+    {%- set found = run_query(adapter.dispatch('table_comment_query', 'cardflow')(relation)) -%}
+    {%- set comment = found.columns[0].values()[0] if found.rows | length > 0 else none -%}
+    {%- set prefix = cardflow.examined_prefix() -%}
+    {%- if comment is none or not comment.startswith(prefix) -%}{{ return(none) }}{%- endif -%}
+    {%- set value = comment[prefix | length:] -%}
+    {{ return(cardflow.parse_text("'" ~ value | replace("'", "") ~ "'", 'timestamp')) }}
+{%- endmacro %}
+
+{% macro duckdb__table_comment_query(relation) -%}
+    select comment from duckdb_tables()
+    where database_name = current_database()
+        and lower(schema_name) = lower('{{ relation.schema }}')
+        and lower(table_name) = lower('{{ relation.identifier }}')
+{%- endmacro %}
+
+{% macro snowflake__table_comment_query(relation) -%}
+    select comment from {{ relation.database }}.information_schema.tables
+    where upper(table_schema) = upper('{{ relation.schema }}')
+        and upper(table_name) = upper('{{ relation.identifier }}')
+{%- endmacro %}
