@@ -40,11 +40,15 @@ def connect_utc(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnec
 
     Every cardflow DuckDB session goes through here (loader, quality/WAP session, demo summary), so
     ``TIMESTAMPTZ`` values cast to dates or strings bucket by UTC days whatever the machine's zone
-    is. Set after connect: ICU autoloads then, the connect-time config does not accept it.
+    is. Set after connect: ICU autoloads then, the connect-time config does not accept it. No
+    progress bar: it would draw on the console of ``cardflow demo`` and the flows' logs.
     """
     conn = duckdb.connect(str(path), read_only=read_only)
     try:
         conn.execute("SET TimeZone = 'UTC'")
+        # a statement over 2 s (a 1,000-file load batch) would draw DuckDB's progress bar on the
+        # console; cardflow reports progress through its own stage lines and logs
+        conn.execute("SET enable_progress_bar = false")
     except BaseException:
         conn.close()
         raise

@@ -242,3 +242,15 @@ def test_every_duckdb_session_runs_in_utc(settings: Settings) -> None:
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
     expected = str(("UTC", date(2026, 3, 1)))
     assert out.stdout.splitlines() == [expected, expected]
+
+
+def test_warehouse_sessions_draw_no_progress_bar(tmp_path) -> None:
+    """A long load batch must not draw DuckDB's progress bar on the console (demo, flow logs)."""
+    from cardflow.warehouse.duckdb import connect_utc
+
+    conn = connect_utc(tmp_path / "w.duckdb")
+    try:
+        assert conn.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0] is False
+        assert conn.execute("SELECT current_setting('TimeZone')").fetchone()[0] == "UTC"
+    finally:
+        conn.close()
