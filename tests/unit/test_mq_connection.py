@@ -41,3 +41,23 @@ def test_failed_connection_names_the_broker_not_the_password(caplog: pytest.LogC
     assert "127.0.0.1" in str(info.value)
     assert PASSWORD not in str(info.value) and PASSWORD not in repr(info.value)
     assert PASSWORD not in caplog.text
+
+
+def test_landing_runs_in_a_worker_process_by_default_and_a_given_lander_in_threads(tmp_path) -> None:
+    """The default consumer lands off the I/O loop's GIL (one process); a caller's own lander (a
+    callable that cannot cross processes) runs in threads; RABBITMQ_LANDING_WORKERS=0 means threads."""
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+    settings = load_settings(data_dir=tmp_path)
+    config = ConsumerConfig.from_settings(settings)
+    assert config.workers == 1
+    default = BatchConsumer(config, bronze=tmp_path / "lake")
+    executor = default._make_executor()
+    try:
+        assert isinstance(executor, ProcessPoolExecutor)
+    finally:
+        executor.shutdown()
+    given = BatchConsumer(config, lander=lambda batch: pytest.fail("not called"))
+    assert isinstance(given._make_executor(), ThreadPoolExecutor)
+    threads = BatchConsumer(ConsumerConfig.from_settings(settings, workers=0), bronze=tmp_path / "lake")
+    assert isinstance(threads._make_executor(), ThreadPoolExecutor)

@@ -23,7 +23,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--batch-seconds", type=float, default=None, help="max wait of a batch (RABBITMQ_BATCH_SECONDS)"
     )
-    p.add_argument("--workers", type=int, default=None, help="landing worker processes, 0 = one thread")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="landing worker processes (RABBITMQ_LANDING_WORKERS, default 1); 0 = threads of this process",
+    )
     p.add_argument("--max-messages", type=int, default=None, help="exit after settling this many messages")
     p.add_argument("--idle-exit", type=float, default=None, help="exit after this many idle seconds")
     p.set_defaults(func=run)

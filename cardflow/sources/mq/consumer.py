@@ -107,8 +107,8 @@ class BatchConsumer:
 
     Args:
         config: queue, prefetch and batch settings.
-        lander: lands one batch durably (default: :func:`land_messages` on the configured store);
-            called off the I/O thread.
+        lander: lands one batch durably (default: :func:`land_messages` on the configured store,
+            in ``config.workers`` processes); a given lander runs in threads of this process.
         bronze: where Bronze lives (``resolve_backends(settings).bronze``); needed without a
             ``lander`` and when ``config.workers > 0`` (worker processes open their own store).
         on_settled: optional hook ``(deliveries, outcome, settled_monotonic)`` called on the
@@ -227,8 +227,14 @@ class BatchConsumer:
             f"could not reconnect to {describe_url(self.config.url)} after {self.reconnect_attempts} tries"
         )
 
+    @property
+    def _in_processes(self) -> bool:
+        """Landing in worker processes: configured, and no in-process ``lander`` was given (a
+        callable of the caller's cannot be sent to another process; it runs in threads)."""
+        return self.config.workers > 0 and self.lander is None
+
     def _make_executor(self) -> Executor:
-        if self.config.workers > 0:
+        if self._in_processes:
             if self.bronze is None:
                 raise ValueError("worker processes need the Bronze location to open their store")
             import multiprocessing
@@ -296,7 +302,7 @@ class BatchConsumer:
         if not batch:
             return
         assert self._executor is not None and self._connection is not None
-        if self.config.workers > 0:
+        if self._in_processes:
             future = self._executor.submit(land_in_worker, batch, self.config.storage_attempts)
         else:
             assert self.lander is not None
