@@ -27,7 +27,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
         CARDFLOW_DATA_DIR=str(tmp_path / "data"),
         PREFECT_HOME=str(tmp_path / "prefect-home"),
         PYTHONPATH=str(REPO),
-        COLUMNS="100",
+        COLUMNS="200",  # paths under pytest's tmp dir would wrap at 100 and count twice
     )
     return env
 
