@@ -3,6 +3,8 @@
 Reads like its table of contents:
 
 1. freshness and volume of RAW.EVENTS (warn: noted; error: alert, the flow fails, nothing built)
+   and whether anything changed since the published build: with nothing new (same RAW rows, held
+   events and project), steps 2-4 are skipped (:mod:`cardflow.transform.build_stamp`)
 2. build Silver with dbt into its audit schema (only what changed), gate it
 3. build Gold into its audit schema (reading the audited Silver), gate it
 4. publish Silver and Gold together (DuckDB: every view repointed in one transaction)
@@ -37,6 +39,7 @@ from cardflow.quality.warnings import (
     verdict,
 )
 from cardflow.settings import Settings, get_settings
+from cardflow.transform.build_stamp import PendingBuild
 from cardflow.transform.wap import layer_schemas
 from tasks.alerts import alert_on_failure, notify_quality_warnings
 from tasks.assets import record_layer
@@ -44,6 +47,7 @@ from tasks.limits import holds_warehouse_slot
 from tasks.quality import (
     build_layer_task,
     gate_layer_task,
+    pending_build_task,
     publish_layers_task,
     raw_events_checks_task,
     reconcile_raw_task,
@@ -63,6 +67,12 @@ class TransformResult:
     layers: dict[str, dict[str, Any]] = field(default_factory=dict)
     reconciliation_gaps: int | None = None
     warnings: list[str] = field(default_factory=list)
+    build_reasons: list[str] = field(default_factory=list)
+    """Why the layers were built; empty: nothing new since the published build, nothing built."""
+
+    @property
+    def built(self) -> bool:
+        return bool(self.build_reasons)
 
     @property
     def status(self) -> str:
@@ -78,6 +88,8 @@ class TransformResult:
             "layers": self.layers,
             "reconciliation_gaps": self.reconciliation_gaps,
             "warnings": self.warnings,
+            "built": self.built,
+            "build_reasons": self.build_reasons,
         }
 
     def to_markdown(self) -> str:
@@ -87,6 +99,11 @@ class TransformResult:
             f"Target `{self.target}`, full refresh: {self.full_refresh}.",
             "",
             "RAW checks: " + ", ".join(f"{k} {v}" for k, v in self.raw_checks.items()),
+            "",
+            "Built because: " + "; ".join(self.build_reasons)
+            if self.built
+            else "Nothing new since the published build (same RAW rows, held events and project): "
+            "builds, gates and publish skipped; the published layers stand.",
             "",
             "| layer | dbt nodes | gate expectations | rows gated | published |",
             "|---|---|---:|---:|---|",
@@ -132,6 +149,33 @@ def _build_and_gate(
     }
 
 
+def _build_gate_publish(
+    settings: Settings, full_refresh: bool, warnings: list[QualityWarning], pending: PendingBuild
+) -> dict[str, dict[str, Any]]:
+    """Build and gate Silver, then Gold, then publish both, recording what the build read."""
+    log = get_run_logger()
+    layers: dict[str, dict[str, Any]] = {}
+    for layer in ("silver", "gold"):
+        layers[layer] = _build_and_gate(layer, settings, full_refresh, warnings)
+        log.info("%s built and gated (%d expectations)", layer, layers[layer]["expectations"])
+    published = publish_layers_task(list(layers), settings, pending.stamp)
+    upstream: list[Asset] | None = None  # Silver is read from RAW.EVENTS, Gold from the Silver it published with
+    for layer, models in published.items():
+        layers[layer]["published"] = sorted(models)
+        assets = record_layer(
+            settings,
+            layer,
+            layer_schemas(settings, layer).published,  # type: ignore[arg-type]
+            models,
+            layers[layer].pop("rows_by_model"),
+            upstream,
+        )
+        layers[layer]["assets"] = [a.key for a in assets]
+        upstream = assets
+    log.info("published %s", ", ".join(f"{k}: {len(v)} models" for k, v in published.items()))
+    return layers
+
+
 @flow(
     name="dbt_transform_and_test",
     flow_run_name=transform_run_name,
@@ -172,25 +216,8 @@ def dbt_transform_and_test(
             reconciliation = reconcile_raw_task(settings)
             warnings += reconciliation_warnings(reconciliation)
             gaps = len(reconciliation.gaps)
-        layers: dict[str, dict[str, Any]] = {}
-        for layer in ("silver", "gold"):
-            layers[layer] = _build_and_gate(layer, settings, full_refresh, warnings)
-            log.info("%s built and gated (%d expectations)", layer, layers[layer]["expectations"])
-        published = publish_layers_task(list(layers), settings)
-        upstream: list[Asset] | None = None  # Silver is read from RAW.EVENTS, Gold from the Silver it published with
-        for layer, models in published.items():
-            layers[layer]["published"] = sorted(models)
-            assets = record_layer(
-                settings,
-                layer,
-                layer_schemas(settings, layer).published,  # type: ignore[arg-type]
-                models,
-                layers[layer].pop("rows_by_model"),
-                upstream,
-            )
-            layers[layer]["assets"] = [a.key for a in assets]
-            upstream = assets
-        log.info("published %s", ", ".join(f"{k}: {len(v)} models" for k, v in published.items()))
+        pending = pending_build_task(settings, full_refresh)
+        layers = _build_gate_publish(settings, full_refresh, warnings, pending) if pending.reasons else {}
     except QualityGateFailed as exc:
         gate = {"gate": exc.gate, "status": "failed", "detail": "; ".join(exc.failures)}
         record_quality(FAILED, str(exc), [gate], settings=settings, warnings=[w.line() for w in warnings])
@@ -202,17 +229,21 @@ def dbt_transform_and_test(
         layers,
         gaps,
         [w.line() for w in warnings],
+        pending.reasons,
     )
     notify_quality_warnings(warnings, settings)  # one alert for the whole run, not one per test
+    unchanged = {"gate": "silver+gold", "status": "unchanged", "detail": "nothing new since the gated publish"}
     record_quality(
         result.status,
-        f"all gates passed; {len(warnings)} warnings" if warnings else "all gates passed",
+        ("all gates passed" if result.built else "nothing new; the published layers passed their gates")
+        + (f"; {len(warnings)} warnings" if warnings else ""),
         [
             *({"gate": f"raw_events.{k}", "status": v, "detail": ""} for k, v in result.raw_checks.items()),
             *(
                 {"gate": name, "status": "passed", "detail": f"{layer['expectations']} expectations"}
                 for name, layer in layers.items()
             ),
+            *([] if result.built else [unchanged]),
         ],
         settings=settings,
         warnings=result.warnings,

@@ -6,7 +6,8 @@ Each task resolves its backends, calls the library step (:mod:`cardflow.quality.
 publishes the Prefect artifact and alerts; the library steps only return or raise. The order the
 flow runs them in:
 
-    raw_events_checks -> build_layer(silver) -> gate_layer(silver)
+    raw_events_checks -> pending_build (nothing new: stop here)
+                      -> build_layer(silver) -> gate_layer(silver)
                       -> build_layer(gold)   -> gate_layer(gold)   -> publish_layers(silver, gold)
 
 A failure at any step raises (QualityGateFailed / TransformError) before the publish, so the
@@ -22,12 +23,13 @@ from prefect.artifacts import create_markdown_artifact
 
 from cardflow.backends.chooser import resolve_backends
 from cardflow.quality.gate import gate_layer, gate_parameters
-from cardflow.quality.holdback import Hold, hold_offenders
+from cardflow.quality.holdback import HOLDS_TABLE, Hold, hold_offenders
 from cardflow.quality.raw_checks import RawChecksReport, run_raw_checks
 from cardflow.quality.reconcile import ReconciliationReport, reconcile_raw
 from cardflow.quality.results import GateResult
-from cardflow.quality.suites import suites_for
+from cardflow.quality.suites import EXPECTATIONS_DIR, suites_for
 from cardflow.settings import Settings
+from cardflow.transform.build_stamp import BuildStamp, PendingBuild, build_fingerprint, pending_build
 from cardflow.transform.freshness import newest_event_at
 from cardflow.transform.wap import LayerName, build_layer, current_audit_schemas, layer_schemas, publish_layers
 from tasks.alerts import held_summary, notify
@@ -90,10 +92,20 @@ def reconcile_raw_task(settings: Settings) -> ReconciliationReport:
     warnings), not a failure: RAW is still consistent."""
     backends = resolve_backends(settings, needs={"bronze", "warehouse"})
     report = reconcile_raw(settings, backends.store(), backends.open_session)
-    create_markdown_artifact(
-        key="raw-reconciliation", markdown=report.to_markdown(), description=report.summary()
-    )
+    create_markdown_artifact(key="raw-reconciliation", markdown=report.to_markdown(), description=report.summary())
     return report
+
+
+@task(name="check-for-new-data")
+def pending_build_task(settings: Settings, full_refresh: bool = False) -> PendingBuild:
+    """Whether RAW, the held events or the project changed since the published build (a run with
+    nothing new skips its builds, gates and publish)."""
+    backends = resolve_backends(settings, needs={"warehouse"})
+    fingerprint = build_fingerprint(backends.settings, extra_dirs=(EXPECTATIONS_DIR,))
+    with backends.open_session() as warehouse:
+        return pending_build(
+            warehouse, backends.settings, fingerprint, full_refresh=full_refresh, held_table=HOLDS_TABLE
+        )
 
 
 @task(name="build-layer-audit")
@@ -137,9 +149,7 @@ def gate_layer_task(layer: LayerName, settings: Settings) -> GateResult:
     return result
 
 
-def hold_back_task(
-    layer: LayerName, result: GateResult, settings: Settings, audits: dict[str, str]
-) -> list[Hold]:
+def hold_back_task(layer: LayerName, result: GateResult, settings: Settings, audits: dict[str, str]) -> list[Hold]:
     """Hold back the events behind the failed gate (docs/runbook.md: the next run publishes the rest).
 
     ``audits`` are the schemas the gate validated: Gold rows are traced back through the audited
@@ -163,7 +173,10 @@ def hold_back_task(
 
 
 @task(name="publish-layers")
-def publish_layers_task(layers: list[LayerName], settings: Settings) -> dict[str, dict[str, str]]:
-    """Publish the audited ``layers`` together (the flow calls it only after every gate passed)."""
+def publish_layers_task(
+    layers: list[LayerName], settings: Settings, stamp: BuildStamp | None = None
+) -> dict[str, dict[str, str]]:
+    """Publish the audited ``layers`` together (the flow calls it only after every gate passed),
+    recording ``stamp``, what their build read."""
     backends = resolve_backends(settings, needs={"warehouse"})
-    return publish_layers(layers, backends.settings, backends.open_session)
+    return publish_layers(layers, backends.settings, backends.open_session, stamp)

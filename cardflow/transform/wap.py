@@ -38,6 +38,7 @@ from typing import Any, Literal
 from cardflow.errors import TransformError
 from cardflow.settings import Settings
 from cardflow.sqlfiles import named_statements
+from cardflow.transform.build_stamp import BuildStamp, ensure_published_builds, record_published
 from cardflow.transform.dbt import DbtInvoker, invoke_dbt
 from cardflow.warehouse.base import plain_identifier, quote_literal
 from cardflow.warehouse.connection import SessionOpener, WarehouseSession, WarehouseTarget
@@ -239,11 +240,14 @@ def publish(
     warehouse: WarehouseSession,
     layers: Sequence[tuple[LayerSchemas, list[str]]],
     settings: Settings,
+    stamp: BuildStamp | None = None,
 ) -> dict[str, dict[str, str]]:
     """Publish the audited ``layers`` (each with its models); returns, per layer, what was done per model.
 
     DuckDB: every view of every layer is repointed to the layer's audit slot in ONE transaction.
-    Snowflake: per table SWAP (or clone mode), layer by layer.
+    Snowflake: per table SWAP (or clone mode), layer by layer. ``stamp`` (what the build read,
+    :mod:`cardflow.transform.build_stamp`) is recorded in the DuckDB transaction, on Snowflake
+    after the last swap (a crash before it costs one more build, never a skipped one).
 
     Raises:
         RuntimeError: an audit table is missing (its build did not produce it): nothing published.
@@ -258,8 +262,10 @@ def publish(
             )
     for schemas, _ in layers:
         warehouse.execute(_sql(warehouse, "create_schema").format(schema=_name_schema(warehouse, schemas.published)))
+    if stamp is not None:
+        ensure_published_builds(warehouse, settings)
     if warehouse.dialect == "duckdb":
-        return _publish_views(warehouse, layers, audits)
+        return _publish_views(warehouse, layers, audits, settings, stamp)
     done: dict[str, dict[str, str]] = {}
     for schemas, models in layers:
         done[schemas.layer] = {}
@@ -276,11 +282,17 @@ def publish(
             if key == "publish_clone":
                 copy_comment(warehouse, schemas.audit, model, published)
         logger.info("published %s: %s -> %s (%s)", schemas.layer, schemas.audit, schemas.published, done)
+    if stamp is not None:
+        record_published(warehouse, settings, stamp)
     return done
 
 
 def _publish_views(
-    warehouse: WarehouseSession, layers: Sequence[tuple[LayerSchemas, list[str]]], audits: dict[str, str]
+    warehouse: WarehouseSession,
+    layers: Sequence[tuple[LayerSchemas, list[str]]],
+    audits: dict[str, str],
+    settings: Settings,
+    stamp: BuildStamp | None,
 ) -> dict[str, dict[str, str]]:
     base_tables = {
         (str(s).upper(), str(t).upper())
@@ -301,6 +313,8 @@ def _publish_views(
                 _publish_step(warehouse, published, _name(warehouse, slot, model))
                 done[schemas.layer][model] = f"view -> {slot}"
             _set_state(warehouse, schemas.layer, SlotState(slot, None))
+        if stamp is not None:
+            record_published(warehouse, settings, stamp)
         warehouse.execute("COMMIT")
     except BaseException:
         warehouse.execute("ROLLBACK")
@@ -358,8 +372,14 @@ def build_layer(
 
 
 def publish_layers(
-    layers: Sequence[LayerName], settings: Settings, open_session: SessionOpener
+    layers: Sequence[LayerName],
+    settings: Settings,
+    open_session: SessionOpener,
+    stamp: BuildStamp | None = None,
 ) -> dict[str, dict[str, str]]:
-    """Publish the audited ``layers`` together (only ever called after their gates passed)."""
+    """Publish the audited ``layers`` together (only ever called after their gates passed), recording
+    ``stamp``, what their build read, when given."""
     with open_session() as warehouse:
-        return publish(warehouse, [(layer_schemas(settings, layer), layer_models(layer)) for layer in layers], settings)
+        return publish(
+            warehouse, [(layer_schemas(settings, layer), layer_models(layer)) for layer in layers], settings, stamp
+        )

@@ -279,3 +279,35 @@ def test_failed_gate_holds_bad_events_and_the_next_run_publishes_the_rest(
         with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
             fixed = dict(con.execute("SELECT order_id, quantity FROM GOLD.fct_orders").fetchall())
         assert all(fixed[e["payload"]["order_id"]] == abs(e["payload"]["quantity"]) for e in bad)
+
+
+def test_a_run_with_nothing_new_builds_nothing_and_one_new_event_builds_again(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    """The hourly run that finds RAW unchanged checks RAW, then stops: no audit build, no gate, no
+    publish (the slots stay where they were); one more loaded event makes the next run build."""
+    from cardflow.reporting.report import read_quality_status
+
+    settings = _run_on_copy(scenario, tmp_path, scenario.last_day)
+    assert dbt_transform_and_test(settings=settings).built
+    slots, gold = _slots(settings), _gold(settings)
+
+    quiet = dbt_transform_and_test(settings=settings)
+    assert not quiet.built and quiet.layers == {}
+    assert quiet.raw_checks == {"freshness": "ok", "volume": "ok"}  # freshness still measured
+    assert _slots(settings) == slots  # nothing was built into the other slot, nothing published
+    assert _gold(settings) == gold
+    recorded = read_quality_status(settings)
+    assert recorded.status == "passed" and any(g["status"] == "unchanged" for g in recorded.gates)
+
+    order = next(e for e in scenario.last_day if e["event_type"] == "OrderCreated")
+    late = {
+        **order,
+        "event_id": str(uuid.uuid4()),
+        "payload": {**order["payload"], "order_id": f"O-{uuid.uuid4()}"},
+    }
+    insert_raw_duckdb(settings.duckdb_path, raw_rows([late], file_prefix="run3"))
+    again = dbt_transform_and_test(settings=settings)
+    assert again.built and set(again.layers) == {"silver", "gold"}
+    assert _slots(settings)["gold"].live != slots["gold"].live
+    assert len(_gold(settings)["fct_orders"]) == len(gold["fct_orders"]) + 1

@@ -8,6 +8,7 @@ old layers readable.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -16,6 +17,7 @@ import pytest
 import cardflow.transform.wap as wap
 from cardflow.backends.chooser import resolve_backends
 from cardflow.settings import Settings, load_settings
+from cardflow.transform.build_stamp import BuildStamp, published_stamp
 from cardflow.transform.wap import (
     audit_schema,
     audit_settings,
@@ -120,7 +122,10 @@ def test_an_unpublished_build_is_resynced_from_published(settings: Settings) -> 
 
 
 def test_silver_and_gold_publish_is_atomic(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A crash between two view switches leaves both old layers readable, and the state unchanged."""
+    """A crash between two view switches leaves both old layers readable, and the state unchanged:
+    the slots and the record of what the published build read."""
+    old_stamp = BuildStamp(10, datetime(2026, 12, 1, tzinfo=UTC), 0, "old")
+    new_stamp = BuildStamp(12, datetime(2026, 12, 2, tzinfo=UTC), 0, "old")
     silver, gold = layer_schemas(settings, "silver"), layer_schemas(settings, "gold")
     layers = [(silver, ["s1", "s2"]), (gold, ["g1"])]
     with _session(settings) as wh:
@@ -130,7 +135,7 @@ def test_silver_and_gold_publish_is_atomic(settings: Settings, monkeypatch: pyte
         for model in models:
             _make(settings, f"{schemas.audit}.{model}", "(1, 'old')")
     with _session(settings) as wh:
-        publish(wh, layers, settings)
+        publish(wh, layers, settings, old_stamp)
         for schemas, models in layers:
             prepare_audit(wh, schemas, models)
     for schemas, models in layers:
@@ -148,16 +153,18 @@ def test_silver_and_gold_publish_is_atomic(settings: Settings, monkeypatch: pyte
 
     monkeypatch.setattr(wap, "_publish_step", crash_on_third)
     with _session(settings) as wh, pytest.raises(KeyboardInterrupt):
-        publish(wh, layers, settings)
+        publish(wh, layers, settings, new_stamp)
     assert calls == ["SILVER.s1", "SILVER.s2", "GOLD.g1"]
     for table in ("SILVER.s1", "SILVER.s2", "GOLD.g1"):
         assert _rows(settings, table) == [(1, "old")]
     with _session(settings) as wh:
         assert slot_state(wh, "silver") == wap.SlotState("SILVER_AUDIT", "SILVER_AUDIT_B")
+        assert published_stamp(wh, settings) == old_stamp  # the next run builds again
 
     monkeypatch.setattr(wap, "_publish_step", real_step)
     with _session(settings) as wh:
-        publish(wh, layers, settings)
+        publish(wh, layers, settings, new_stamp)
+        assert published_stamp(wh, settings) == new_stamp
     for table in ("SILVER.s1", "SILVER.s2", "GOLD.g1"):
         assert _rows(settings, table) == [(2, "new")]
 
