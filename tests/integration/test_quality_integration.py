@@ -86,28 +86,20 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     for event in sorted(events, key=lambda e: e["inserted_at"]):
         kind = _kind(event, seen)
         (anomalies[kind] if kind else clean).append(event)
-    assert {"negative_quantity", "defect_rate_above_one", "duplicate_delivery", "unknown_sku"} <= set(
-        anomalies
-    )
+    assert {"negative_quantity", "defect_rate_above_one", "duplicate_delivery", "unknown_sku"} <= set(anomalies)
     cutoff = now - timedelta(days=1)
     baseline_dir = tmp_path_factory.mktemp("baseline")
     # the baseline's newest event is about a day old: relax freshness for this one run only
-    settings = _settings(
-        baseline_dir, raw_events_freshness_warn_hours=30, raw_events_freshness_error_hours=48
-    )
+    settings = _settings(baseline_dir, raw_events_freshness_warn_hours=30, raw_events_freshness_error_hours=48)
     insert_raw_duckdb(
         settings.duckdb_path, raw_rows([e for e in clean if e["inserted_at"] < cutoff], file_prefix="base")
     )
     result = dbt_transform_and_test(settings=settings)
     assert set(result.layers) == {"silver", "gold"}
-    return Scenario(
-        baseline_dir, _gold(settings), [e for e in clean if e["inserted_at"] >= cutoff], dict(anomalies)
-    )
+    return Scenario(baseline_dir, _gold(settings), [e for e in clean if e["inserted_at"] >= cutoff], dict(anomalies))
 
 
-def _run_on_copy(
-    scenario: Scenario, tmp_path: Path, events: list[dict[str, Any]], **overrides: Any
-) -> Settings:
+def _run_on_copy(scenario: Scenario, tmp_path: Path, events: list[dict[str, Any]], **overrides: Any) -> Settings:
     data_dir = tmp_path / "data"
     shutil.copytree(scenario.baseline_dir, data_dir)
     settings = _settings(data_dir, **overrides)
@@ -127,9 +119,7 @@ def _slots(settings: Settings) -> dict[str, Any]:
 
 def _tables(settings: Settings, schema: str) -> set[str]:
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
-        rows = con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [schema]
-        )
+        rows = con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [schema])
         return {r[0] for r in rows.fetchall()}
 
 
@@ -167,8 +157,7 @@ def test_anomaly_stops_the_right_gate_and_gold_is_unchanged(
     if gate == "gold":
         assert "fct_orders" in _tables(settings, slots["gold"].building)
         assert any(
-            "fct_sku_supply_demand: expect_column_values_to_be_in_set(is_known_sku)" in f
-            for f in err.value.failures
+            "fct_sku_supply_demand: expect_column_values_to_be_in_set(is_known_sku)" in f for f in err.value.failures
         )
 
 
@@ -198,14 +187,8 @@ def test_clean_batch_passes_and_is_published(scenario: Scenario, tmp_path: Path)
     assert audit == "GOLD_AUDIT_B" and _slots(settings)["gold"].building is None
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
         for model in GOLD:  # published == what the gate validated
-            assert (
-                con.execute(f"SELECT * FROM GOLD.{model} EXCEPT SELECT * FROM {audit}.{model}").fetchall()
-                == []
-            )
-            assert (
-                con.execute(f"SELECT * FROM {audit}.{model} EXCEPT SELECT * FROM GOLD.{model}").fetchall()
-                == []
-            )
+            assert con.execute(f"SELECT * FROM GOLD.{model} EXCEPT SELECT * FROM {audit}.{model}").fetchall() == []
+            assert con.execute(f"SELECT * FROM {audit}.{model} EXCEPT SELECT * FROM GOLD.{model}").fetchall() == []
         newest = con.execute("SELECT max(event_inserted_at) FROM GOLD.fct_orders").fetchone()[0]
     assert newest >= max(e["inserted_at"] for e in scenario.last_day if e["event_type"] == "OrderCreated")
     assert (

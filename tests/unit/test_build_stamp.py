@@ -102,7 +102,9 @@ def test_a_published_build_is_pending_again_after_any_new_input(settings: Settin
     _publish(settings, second.stamp)
 
     with duckdb.connect(str(settings.duckdb_path)) as con:  # a gate held one event back
-        con.execute("CREATE TABLE RAW.EVENTS_HELD (event_id VARCHAR, reason VARCHAR, gate VARCHAR, held_at TIMESTAMPTZ)")
+        con.execute(
+            "CREATE TABLE RAW.EVENTS_HELD (event_id VARCHAR, reason VARCHAR, gate VARCHAR, held_at TIMESTAMPTZ)"
+        )
         con.execute("INSERT INTO RAW.EVENTS_HELD VALUES (?, 'r', 'silver', now())", [events[0]["event_id"]])
     with _session(settings) as wh:
         assert pending_build(wh, settings, "f").nothing_new  # without the holds table named: not looked at
