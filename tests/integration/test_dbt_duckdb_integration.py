@@ -211,6 +211,14 @@ def _assert_gold_equals(gold: dict[str, list[tuple[Any, ...]]], exp: Expected) -
     assert supply == exp.supply_demand
 
 
+def test_dbt_unit_tests_run_and_pass_in_a_plain_build(warehouse: Warehouse) -> None:
+    """The dbt unit tests (fixed inputs, so CI's business: the flow's layer builds leave them out
+    unless CARDFLOW_DBT_SKIP_UNIT_TESTS=false) run in a plain ``dbt build`` and pass here."""
+    unit = {name: n.status for name, n in warehouse.incremental_nodes.items() if n.resource_type == "unit_test"}
+    assert {"decodes_price_exactly", "dedupes_copies_of_an_event", "latest_event_per_order_wins"} <= set(unit)
+    assert set(unit.values()) == {"pass"}
+
+
 def test_incremental_equals_full_refresh(warehouse: Warehouse, tmp_path: Path) -> None:
     """After new, late and re-delivered events, the incremental result equals a rebuild from RAW."""
     incremental = {t: _table(warehouse.path, s, t, k) for s, t, k in SILVER_AND_GOLD}
