@@ -163,6 +163,9 @@ class Settings(BaseSettings):
     so every run gives the same answer: they belong to CI (``make test`` runs them in a plain
     ``dbt build``), not to each hourly build, where each sat before its model on the critical
     path. false: run them in every layer build (not on fakesnow, which lacks their TEMPORARY tables)."""
+    data_docs_index_limit: int = Field(100, validation_alias=_env("CARDFLOW_DATA_DOCS_INDEX_LIMIT"), ge=1)
+    """How many of the newest validation results the Data Docs index lists. GX reads every listed
+    result to draw the index, so an unbounded index costs more with every gated run."""
     quality_chunk_rows: int = Field(500_000, validation_alias=_env("CARDFLOW_QUALITY_CHUNK_ROWS"), ge=1_000)
     """DuckDB gates validate tables in pieces of this many rows (bounds memory)."""
 

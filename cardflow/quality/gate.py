@@ -155,5 +155,5 @@ def gate_layer(
             chunk_rows=settings.quality_chunk_rows,
             published_schema=published_schema,
         )
-    attach_data_docs(result, specs, settings.resolved_data_dir / "gx")
+    attach_data_docs(result, specs, settings.resolved_data_dir / "gx", index_limit=settings.data_docs_index_limit)
     return result

@@ -60,3 +60,18 @@ def test_unwritable_docs_leave_the_verdict_and_log(
         attach_data_docs(result, specs, blocked)
     assert result.docs_index is None and result.success
     assert "Data Docs for the silver gate not written" in caplog.text
+
+
+def test_the_index_lists_only_the_newest_results_while_all_stay_stored(settings: Settings, tmp_path: Path) -> None:
+    """GX reads every result its index lists: the list is bounded so the docs cost does not grow
+    with every gated run, and every result stays in the store (the audit trail)."""
+    result, specs = _gate(settings)
+    for _ in range(3):
+        index = write_data_docs(result, specs, tmp_path / "gx", index_limit=2)
+    stored = list((tmp_path / "gx" / "gx" / "uncommitted" / "validations").rglob("*.json"))
+    assert len(stored) == 3
+    page = Path(index).read_text()
+    listed = sum(page.count(p.parent.name) > 0 for p in stored)  # run times that appear in the index
+    assert listed == 2
+    config = (tmp_path / "gx" / "gx" / "great_expectations.yml").read_text()
+    assert "validation_results_limit: 2" in config
