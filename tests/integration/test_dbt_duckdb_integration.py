@@ -364,6 +364,24 @@ def test_generic_tests_fail_on_crafted_data(tmp_path: Path) -> None:
     assert expected_failures <= failed, failed
     assert expected_failures <= {n.name for n in built.warnings}
 
+    # required columns: one not_null_columns test per model, one failing row per column with NULLs
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "UPDATE GOLD.fct_orders SET customer_id = NULL, status = NULL "
+            "WHERE order_id = (SELECT min(order_id) FROM GOLD.fct_orders)"
+        )
+        con.execute(  # a row of the latest run: Silver tests check the increment
+            "UPDATE SILVER.stg_order_created SET sku = NULL WHERE event_id = (SELECT min(event_id) "
+            "FROM SILVER.stg_order_created WHERE processed_at = "
+            "(SELECT max(processed_at) FROM SILVER.stg_order_created))"
+        )
+    nulls = invoke_dbt(["test", "--select", "test_name:not_null_columns", *target], settings, duckdb_target)
+    failed_by_model = {
+        model: n.failures for n in nulls.failed for model in ("fct_orders", "stg_order_created") if model in n.name
+    }
+    assert failed_by_model == {"fct_orders": 2, "stg_order_created": 1}, [n.describe() for n in nulls.nodes]
+    assert len(nulls.failed) == 2 and len(nulls.nodes) == 11  # ten models and RAW.EVENTS
+
 
 def test_project_has_no_json_extension_and_one_model_per_name() -> None:
     """GUIDE §3: `json` must not be listed under dbt-duckdb extensions (INSTALL goes online); and no
