@@ -46,8 +46,9 @@ order by revenue desc, c.player_name
 limit 15;
 
 -- name: revenue_by_sport_by_day
--- Daily revenue per sport (the report's revenue-over-time chart). Orders of SKUs missing from
--- the catalog show up under sport '(unknown sku)'.
+-- Daily revenue per sport. Orders of SKUs missing from the catalog show up under sport
+-- '(unknown sku)'. The report charts the same revenue by day, week or month, depending on the span
+-- (revenue_by_sport_over_time in cardflow/reporting/report.sql).
 select
     date_trunc('day', o.order_ts) as order_day,
     coalesce(c.sport, '(unknown sku)') as sport,
@@ -110,7 +111,8 @@ group by b.sku, c.card_name, c.sport
 order by defect_rate desc nulls last, b.sku;
 
 -- name: defect_rate_by_batch
--- Every batch with its defect rate and sport (the report's defect distribution), worst first.
+-- Every batch with its defect rate and sport, worst first. The report draws their distribution
+-- as a histogram binned in SQL (defect_rate_histogram in cardflow/reporting/report.sql).
 select
     b.batch_id,
     b.sku,

@@ -1,10 +1,15 @@
 """The Gold layer at a glance: one self-contained HTML file with charts, freshness and gate status.
 
-``write_report(settings)`` reads Gold (DuckDB file or Snowflake) with the analysts' own starter
-queries (``sql/examples.sql``) plus a few of its own (``sql/report.sql``), draws Altair charts and
-writes ``<CARDFLOW_DATA_DIR>/report/index.html``. The file works offline: the Vega, Vega-Lite and
-vega-embed JavaScript comes inlined from the ``vl-convert-python`` wheel (no CDN), charts render as
-SVG in the browser, and every chart's data is embedded in the page.
+``write_report(settings)`` reads Gold (DuckDB file or Snowflake) with some of the analysts' starter
+queries (``sql/examples.sql``) plus aggregates of its own (``report.sql`` beside this module), draws
+Altair charts and writes ``<CARDFLOW_DATA_DIR>/report/index.html``. The file works offline: the
+Vega, Vega-Lite and vega-embed JavaScript comes inlined from the ``vl-convert-python`` wheel (no
+CDN), charts render as SVG in the browser, and every chart's data is embedded in the page.
+
+The transform flow writes the report on every run, so what it embeds must not grow with history:
+charts draw binned aggregates computed in the warehouse (a histogram of batch defect rates, cells
+of SKUs by supply and demand, revenue per day, week or month), and tables list at most
+:data:`TABLE_ROWS` rows with the total stated. Per-row detail stays in the starter queries.
 
 Freshness is read from RAW.EVENTS (newest event, landing and load) against the
 RAW_EVENTS_FRESHNESS_* thresholds. Quality-gate status comes from what the quality gates record
@@ -16,14 +21,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from cardflow.errors import ReportError
 from cardflow.settings import Settings
@@ -37,32 +42,43 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
-Query = Callable[[str], "pd.DataFrame"]
 FreshnessStatus = Literal["ok", "warn", "error", "no data"]
 
-#: starter queries (sql/examples.sql) the report draws from, by key
+#: starter queries (sql/examples.sql) the report shows, by key; each returns at most 20 rows (a
+#: LIMIT) except those in CAPPED_EXAMPLES
 EXAMPLE_QUERIES = (
     "top_skus_by_revenue",
     "top_players_by_revenue",
-    "revenue_by_sport_by_day",
-    "defect_rate_by_batch",
-    "supply_vs_demand",
     "oversold_skus",
     "latest_catalog_entries",
 )
+#: starter queries with one row per SKU (no LIMIT): the report fetches their first TABLE_ROWS rows
+#: and counts all of them in the warehouse
+CAPPED_EXAMPLES = ("oversold_skus",)
+#: the report's own aggregates (report.sql) behind its charts: their row counts are bounded by bins
+CHART_QUERIES = ("revenue_by_sport_over_time", "defect_rate_histogram", "supply_demand_cells")
+#: rows a table of the page lists at most (the total is stated beside it)
+TABLE_ROWS = 10
+
+
+class Query(Protocol):
+    """``query(sql, limit=None) -> DataFrame``: the rows of ``sql``, only the first ``limit`` if given."""
+
+    def __call__(self, sql: str, limit: int | None = None) -> pd.DataFrame: ...
 
 
 # --- reading the warehouse ---------------------------------------------------------------------
-def _frame_from_cursor(cursor: Any) -> pd.DataFrame:
+def _frame_from_cursor(cursor: Any, limit: int | None = None) -> pd.DataFrame:
     import pandas as pd
 
     names = [str(d[0]).lower() for d in cursor.description]
-    return pd.DataFrame.from_records(cursor.fetchall(), columns=names)
+    rows = cursor.fetchall() if limit is None else cursor.fetchmany(limit)
+    return pd.DataFrame.from_records(rows, columns=names)
 
 
 @contextmanager
 def open_gold(target: WarehouseTarget) -> Iterator[Query]:
-    """A ``query(sql) -> DataFrame`` (lower-case columns) on the warehouse at ``target``, in UTC.
+    """A :class:`Query` (lower-case columns) on the warehouse at ``target``, in UTC.
 
     DuckDB is opened read-only (the report never writes the warehouse); days are UTC days on both
     warehouses because the session time zone is set to UTC. Snowflake is reached with the same
@@ -73,14 +89,14 @@ def open_gold(target: WarehouseTarget) -> Iterator[Query]:
     """
     with open_session(target, read_only=True, query_tag="cardflow-report") as session:
 
-        def query(sql: str) -> pd.DataFrame:
+        def query(sql: str, limit: int | None = None) -> pd.DataFrame:
             # rows as the driver returns them (Decimal stays Decimal; DuckDB's .df() would give floats)
             if session.dialect == "duckdb":
-                return _frame_from_cursor(session.conn.execute(sql))
+                return _frame_from_cursor(session.conn.execute(sql), limit)
             cur = session.conn.cursor()
             try:
                 cur.execute(sql)
-                return _frame_from_cursor(cur)
+                return _frame_from_cursor(cur, limit)
             finally:
                 cur.close()
 
@@ -122,7 +138,12 @@ class QualityStatus:
 
 @dataclass
 class ReportData:
-    """Everything the page shows; built by :func:`collect_report_data`, rendered by :func:`render_html`."""
+    """Everything the page shows; built by :func:`collect_report_data`, rendered by :func:`render_html`.
+
+    ``frames`` holds the rows of each query in :data:`EXAMPLE_QUERIES` and :data:`CHART_QUERIES`
+    (those of :data:`CAPPED_EXAMPLES` cut at :data:`TABLE_ROWS`); ``totals`` how many rows each
+    capped query has in all.
+    """
 
     frames: dict[str, pd.DataFrame]
     freshness: Freshness
@@ -131,6 +152,7 @@ class ReportData:
     headline: dict[str, Any]
     warehouse: str
     generated_at: datetime
+    totals: dict[str, int] = field(default_factory=dict)
 
 
 def _missing(value: Any) -> bool:
@@ -243,14 +265,24 @@ def collect_report_data(settings: Settings, target: WarehouseTarget, *, now: dat
     examples = example_queries(settings)
     own = _report_queries(settings)
     frames: dict[str, pd.DataFrame] = {}
+    totals: dict[str, int] = {}
     with open_gold(target) as query:
         for key in EXAMPLE_QUERIES:
-            frames[key] = _run(query, key, examples[key])
+            if key in CAPPED_EXAMPLES:
+                frames[key] = _run(query, key, examples[key], limit=TABLE_ROWS)
+                totals[key] = int(_run(query, key, _count_sql(examples[key])).iloc[0, 0])
+            else:
+                frames[key] = _run(query, key, examples[key])
+        for key in CHART_QUERIES:
+            frames[key] = _run(query, key, own[key])
         freshness_row = _run(query, "raw_freshness", own["raw_freshness"]).iloc[0].to_dict()
         counts = _run(query, "gold_counts", own["gold_counts"])
         headline = _run(query, "headline", own["headline"]).iloc[0].to_dict()
     gold_counts = {str(r.gold_table): int(r.row_count) for r in counts.itertuples()}
-    logger.info("report data: %s", ", ".join(f"{k}={len(v)} rows" for k, v in frames.items()))
+    logger.info(
+        "report data: %s",
+        ", ".join(f"{k}={len(v)}" + (f" of {totals[k]}" if k in totals else "") + " rows" for k, v in frames.items()),
+    )
     return ReportData(
         frames=frames,
         freshness=judge_freshness(freshness_row, settings, now),
@@ -259,12 +291,18 @@ def collect_report_data(settings: Settings, target: WarehouseTarget, *, now: dat
         headline=headline,
         warehouse=target.dialect,
         generated_at=now,
+        totals=totals,
     )
 
 
-def _run(query: Query, key: str, sql: str) -> pd.DataFrame:
+def _count_sql(sql: str) -> str:
+    """How many rows ``sql`` returns, counted in the warehouse (plain SQL for DuckDB and Snowflake)."""
+    return f"select count(*) as total_rows from (\n{sql}\n) as counted"
+
+
+def _run(query: Query, key: str, sql: str, *, limit: int | None = None) -> pd.DataFrame:
     try:
-        return query(sql)
+        return query(sql, limit)
     except Exception as exc:  # the drivers raise their own error classes; name the query
         raise ReportError(
             key, f"query failed ({type(exc).__name__}: {exc}); has dbt built Gold? run the transform flow first"
@@ -274,12 +312,18 @@ def _run(query: Query, key: str, sql: str) -> pd.DataFrame:
 # --- charts --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ReportChart:
-    """One chart of the page: an id for its element, a title, a sentence, and the Vega-Lite spec."""
+    """One chart of the page: an id for its element, a title, a sentence, and the Vega-Lite spec.
+
+    ``rows_drawn`` is how many data rows the spec embeds; ``covers`` says what they stand for
+    (``"50,225 batches"``, ``"the top 20 SKUs"``).
+    """
 
     chart_id: str
     title: str
     description: str
     spec: dict[str, Any]
+    rows_drawn: int = 0
+    covers: str = ""
 
 
 def _numeric(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
@@ -296,32 +340,58 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return json.loads(frame.to_json(orient="records", date_format="iso", date_unit="s"))
 
 
+def _powers_of_ten(upto: float) -> list[int]:
+    """Axis ticks for a symlog scale: 0, 1, 10, 100, ... up to ``upto``."""
+    ticks, tick = [0], 1
+    while tick <= upto:
+        ticks.append(tick)
+        tick *= 10
+    return ticks
+
+
+_GRAIN_WORDS = {"day": ("Daily", "day (UTC)"), "week": ("Weekly", "week from Monday (UTC)"),
+                "month": ("Monthly", "month (UTC)")}
+
+
 def build_charts(data: ReportData) -> list[ReportChart]:
-    """The report's Altair charts as Vega-Lite specs (data inlined, SVG-friendly)."""
+    """The report's Altair charts as Vega-Lite specs (data inlined, SVG-friendly).
+
+    Each chart embeds the rows of one bounded query: binned aggregates or a top-N list, never one
+    row per batch, SKU or order.
+    """
     import altair as alt
 
     f = data.frames
-    charts: list[tuple[str, str, str, alt.TopLevelMixin]] = []
+    charts: list[ReportChart] = []
 
-    revenue = _numeric(f["revenue_by_sport_by_day"], "revenue")
-    revenue["order_day"] = revenue["order_day"].map(lambda v: _utc(v).strftime("%Y-%m-%d"))
-    charts.append((
+    def add(chart_id: str, title: str, text: str, chart: alt.TopLevelMixin, rows: int, covers: str) -> None:
+        charts.append(ReportChart(chart_id, title, text, chart.to_dict(), rows, covers))
+
+    revenue = _numeric(f["revenue_by_sport_over_time"], "revenue")
+    grain = str(revenue["grain"].iloc[0]) if len(revenue) else "day"
+    adjective, axis_title = _GRAIN_WORDS.get(grain, _GRAIN_WORDS["day"])
+    revenue["period_start"] = revenue["period_start"].map(lambda v: _utc(v).strftime("%Y-%m-%d"))
+    orders = int(revenue["orders"].sum())
+    add(
         "revenue-over-time", "Revenue over time",
-        "Daily revenue of orders not cancelled, stacked by sport (UTC days).",
-        alt.Chart(alt.Data(values=_records(revenue[["order_day", "sport", "revenue", "orders"]])))
+        f"{adjective} revenue of orders not cancelled, stacked by sport ({orders:,} orders; days when the "
+        "orders span at most 120 days, weeks up to 840 days, months beyond).",
+        alt.Chart(alt.Data(values=_records(revenue[["period_start", "sport", "revenue", "orders"]])))
         .mark_area()
         .encode(
-            x=alt.X("order_day:T", title="day"),
+            x=alt.X("period_start:T", title=axis_title),
             y=alt.Y("sum(revenue):Q", title="revenue ($)", stack="zero"),
             color=alt.Color("sport:N"),
-            tooltip=["order_day:T", "sport:N", alt.Tooltip("sum(revenue):Q", format=",.2f"), "sum(orders):Q"],
+            tooltip=[alt.Tooltip("period_start:T", title=grain), "sport:N",
+                     alt.Tooltip("sum(revenue):Q", format=",.2f"), "sum(orders):Q"],
         )
         .properties(width=900, height=280),
-    ))
+        len(revenue), f"{orders:,} orders",
+    )
 
     skus = _numeric(f["top_skus_by_revenue"], "revenue")
     skus["label"] = skus["sku"] + " · " + skus["player_name"].fillna("(unknown sku)")
-    charts.append((
+    add(
         "top-skus", "Top SKUs by revenue", "The 20 cards that earned the most.",
         alt.Chart(alt.Data(values=_records(skus[["label", "sku", "card_name", "sport", "revenue", "units"]])))
         .mark_bar()
@@ -332,10 +402,11 @@ def build_charts(data: ReportData) -> list[ReportChart]:
             tooltip=["sku:N", "card_name:N", alt.Tooltip("revenue:Q", format=",.2f"), "units:Q"],
         )
         .properties(width=700, height=alt.Step(18)),
-    ))
+        len(skus), f"the top {len(skus)} SKUs",
+    )
 
     players = _numeric(f["top_players_by_revenue"], "revenue")
-    charts.append((
+    add(
         "top-players", "Top players by revenue", "The 15 players whose cards earned the most.",
         alt.Chart(alt.Data(values=_records(players[["player_name", "sport", "revenue", "units", "skus_sold"]])))
         .mark_bar()
@@ -346,45 +417,65 @@ def build_charts(data: ReportData) -> list[ReportChart]:
             tooltip=["player_name:N", "sport:N", alt.Tooltip("revenue:Q", format=",.2f"), "units:Q", "skus_sold:Q"],
         )
         .properties(width=700, height=alt.Step(18)),
-    ))
+        len(players), f"the top {len(players)} players",
+    )
 
-    batches = _numeric(f["defect_rate_by_batch"], "defect_rate_estimate")
-    batches["defect_pct"] = batches["defect_rate_estimate"] * 100
-    charts.append((
+    bins = _numeric(f["defect_rate_histogram"], "defect_pct_from", "defect_pct_to")
+    batches = int(bins["batches"].sum())
+    add(
         "defect-rate", "Defect rate by batch and sport",
-        "Distribution of the estimated defect rate of every manufacturing batch, per sport.",
-        alt.Chart(alt.Data(values=_records(batches[["sport", "defect_pct"]])))
-        .mark_boxplot(extent="min-max")
+        f"How the estimated defect rate of all {batches:,} manufacturing batches is distributed: batches "
+        "per bin of equal width between the lowest and highest rate, stacked by sport. One row per batch: "
+        "starter query defect_rate_by_batch.",
+        alt.Chart(alt.Data(values=_records(bins[["sport", "defect_pct_from", "defect_pct_to", "batches"]])))
+        .mark_bar()
         .encode(
-            x=alt.X("sport:N", title=None),
-            y=alt.Y("defect_pct:Q", title="estimated defect rate (%)"),
-            color=alt.Color("sport:N", legend=None),
+            x=alt.X("defect_pct_from:Q", bin="binned", title="estimated defect rate (%)"),
+            x2="defect_pct_to:Q",
+            y=alt.Y("batches:Q", title="batches", stack="zero"),
+            color=alt.Color("sport:N"),
+            tooltip=["sport:N", alt.Tooltip("defect_pct_from:Q", title="from (%)", format=".3f"),
+                     alt.Tooltip("defect_pct_to:Q", title="to (%)", format=".3f"), "batches:Q"],
         )
-        .properties(width=600, height=280),
-    ))
+        .properties(width=700, height=280),
+        len(bins), f"{batches:,} batches",
+    )
 
-    supply = _numeric(f["supply_vs_demand"], "estimated_good_units", "units_sold", "units_produced")
-    supply["oversold"] = supply["is_oversold"].map(lambda v: "oversold" if bool(v) else "covered")
-    charts.append((
+    cells = _numeric(f["supply_demand_cells"], "good_units_from", "good_units_to", "units_sold_from", "units_sold_to")
+    sku_count = int(cells["skus"].sum())
+    ticks = _powers_of_ten(max(cells["good_units_to"].max(), cells["units_sold_to"].max()) if len(cells) else 1)
+    oversold = int(cells["oversold_skus"].sum())
+    add(
         "supply-demand", "Supply vs demand per SKU",
-        "Estimated good units produced against units sold (symlog axes); red SKUs sold more than was produced.",
-        alt.Chart(alt.Data(values=_records(
-            supply[["sku", "card_name", "estimated_good_units", "units_sold", "units_produced", "oversold"]]
-        )))
-        .mark_circle(size=40, opacity=0.6)
+        f"All {sku_count:,} SKUs counted by estimated good units produced and units sold, both in powers of two "
+        f"(symlog axes); cells outlined red hold some of the {oversold:,} oversold SKUs (listed below). "
+        "One row per SKU: starter query supply_vs_demand.",
+        alt.Chart(alt.Data(values=_records(cells[[
+            "good_units_from", "good_units_to", "units_sold_from", "units_sold_to", "skus", "oversold_skus"
+        ]])))
+        .mark_rect(strokeWidth=2)
         .encode(
-            x=alt.X("estimated_good_units:Q", title="estimated good units", scale=alt.Scale(type="symlog")),
-            y=alt.Y("units_sold:Q", title="units sold", scale=alt.Scale(type="symlog")),
-            color=alt.Color(
-                "oversold:N", scale=alt.Scale(domain=["covered", "oversold"], range=["#4c78a8", "#e45756"])
-            ),
-            tooltip=["sku:N", "card_name:N", "units_produced:Q",
-                     alt.Tooltip("estimated_good_units:Q", format=",.1f"), "units_sold:Q"],
+            x=alt.X("good_units_from:Q", title="estimated good units", scale=alt.Scale(type="symlog"),
+                    axis=alt.Axis(values=ticks, format=",.0f")),
+            x2="good_units_to:Q",
+            y=alt.Y("units_sold_from:Q", title="units sold", scale=alt.Scale(type="symlog"),
+                    axis=alt.Axis(values=ticks, format=",.0f")),
+            y2="units_sold_to:Q",
+            color=alt.Color("skus:Q", title="SKUs", scale=alt.Scale(type="log", scheme="blues")),
+            stroke=alt.condition("datum.oversold_skus > 0", alt.value("#e45756"), alt.value("transparent")),
+            tooltip=[
+                alt.Tooltip("good_units_from:Q", title="good units from", format=",.0f"),
+                alt.Tooltip("good_units_to:Q", title="good units below", format=",.0f"),
+                alt.Tooltip("units_sold_from:Q", title="units sold from", format=",.0f"),
+                alt.Tooltip("units_sold_to:Q", title="units sold below", format=",.0f"),
+                "skus:Q", "oversold_skus:Q",
+            ],
         )
         .properties(width=700, height=360),
-    ))
+        len(cells), f"{sku_count:,} SKUs",
+    )
 
-    return [ReportChart(cid, title, text, chart.to_dict()) for cid, title, text, chart in charts]
+    return charts
 
 
 # --- HTML ----------------------------------------------------------------------------------------
@@ -406,12 +497,13 @@ def _script_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str).replace("</", "<\\/")
 
 
-def _table(frame: pd.DataFrame, limit: int = 10) -> dict[str, Any]:
+def _table(frame: pd.DataFrame, total: int | None = None, limit: int = TABLE_ROWS) -> dict[str, Any]:
+    """At most ``limit`` rows of ``frame`` as text cells; ``total`` is how many exist (default: all shown)."""
     shown = frame.head(limit)
     return {
         "columns": list(shown.columns),
         "rows": [[_cell(v) for v in row] for row in shown.itertuples(index=False)],
-        "total": len(frame),
+        "total": len(frame) if total is None else total,
     }
 
 
@@ -453,7 +545,7 @@ def render_html(data: ReportData, charts: list[ReportChart] | None = None) -> st
         gold_counts=data.gold_counts,
         charts=charts,
         specs_json=_script_json({c.chart_id: c.spec for c in charts}),
-        oversold=_table(data.frames["oversold_skus"]),
+        oversold=_table(data.frames["oversold_skus"], data.totals.get("oversold_skus")),
         latest_catalog=_table(data.frames["latest_catalog_entries"]),
         vega_js=vega_javascript(),
     )
@@ -483,5 +575,7 @@ def write_report(settings: Settings, target: WarehouseTarget, output: Path | Non
     partial = path.with_name(path.name + ".partial")
     partial.write_text(html, encoding="utf-8")
     partial.replace(path)
+    for chart in charts:
+        logger.info("report chart %s: %d rows drawn for %s", chart.chart_id, chart.rows_drawn, chart.covers)
     logger.info("report written: %s (%d bytes, %d charts)", path, len(html.encode()), len(charts))
     return path

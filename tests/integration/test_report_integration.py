@@ -21,7 +21,9 @@ from cardflow.backends.chooser import resolve_backends
 from cardflow.cli import main
 from cardflow.errors import ReportError
 from cardflow.reporting.report import (
+    CHART_QUERIES,
     EXAMPLE_QUERIES,
+    TABLE_ROWS,
     build_charts,
     collect_report_data,
     default_report_path,
@@ -29,7 +31,7 @@ from cardflow.reporting.report import (
     write_report,
 )
 from cardflow.settings import Settings, load_settings
-from tests.expected_examples import GoldModel
+from tests.expected_examples import UNKNOWN_SPORT, GoldModel
 from tests.gold_factory import GoldBuild, build_gold_duckdb, build_gold_snowflake
 from tests.headless_chromium import find_chromium, visit
 
@@ -92,10 +94,29 @@ def test_report_shows_what_gold_holds(rendered: tuple[Settings, Path], gold: Gol
     assert top_skus[0]["sku"] == top_sku
     assert float(top_skus[0]["revenue"]) == pytest.approx(float(model.top_skus_by_revenue()[0][7]))
     assert specs["top-players"]["data"]["values"][0]["player_name"] == top_player
-    assert len(specs["defect-rate"]["data"]["values"]) == len(model.batches)
+    revenue_points = specs["revenue-over-time"]["data"]["values"]
+    assert sum(p["revenue"] for p in revenue_points) == pytest.approx(float(revenue))
+    # the defect-rate chart draws histogram bins, not batches: every batch counted once, per sport
+    bins = specs["defect-rate"]["data"]["values"]
+    sports = {model.card(b.sku, "sport") or UNKNOWN_SPORT for b in model.batches}
+    assert len(bins) <= 20 * len(sports) < len(model.batches)
+    for sport in sports:
+        batches = sum(1 for b in model.batches if (model.card(b.sku, "sport") or UNKNOWN_SPORT) == sport)
+        assert sum(v["batches"] for v in bins if v["sport"] == sport) == batches
+    assert f"all {len(model.batches):,} manufacturing batches" in html
+    # supply vs demand draws cells of SKUs, oversold SKUs counted in them
+    cells = specs["supply-demand"]["data"]["values"]
+    supply = model.supply_vs_demand()
     oversold = model.oversold_skus()
+    assert len(cells) < len(supply)
+    assert sum(c["skus"] for c in cells) == len(supply)
+    assert sum(c["oversold_skus"] for c in cells) == len(oversold)
+    for cell in cells:  # each SKU in the cell of its powers of two
+        assert cell["good_units_from"] < cell["good_units_to"] and cell["units_sold_from"] < cell["units_sold_to"]
     assert f"{len(oversold):,} SKUs sold more units" in html
     assert oversold[0][0] in html
+    oversold_table = html.split('id="oversold"', 1)[1].split("</section>", 1)[0]
+    assert oversold_table.count("<tr>") == 1 + min(len(oversold), TABLE_ROWS)
     # freshness from RAW and an honest gate status (nothing recorded in this data dir)
     assert "RAW freshness" in html
     assert 'status-not-run">not run<' in html
@@ -104,8 +125,10 @@ def test_report_shows_what_gold_holds(rendered: tuple[Settings, Path], gold: Gol
 def test_collected_frames_cover_every_report_query(settings: Settings, gold: GoldBuild) -> None:
     newest = max(e["inserted_at"] for e in gold.events)
     data = collect_report_data(settings, _target(settings), now=newest + timedelta(hours=2))
-    assert set(data.frames) == set(EXAMPLE_QUERIES)
+    assert set(data.frames) == set(EXAMPLE_QUERIES) | set(CHART_QUERIES)
     assert all(len(frame) for frame in data.frames.values())
+    assert data.totals["oversold_skus"] == len(GoldModel(gold.events).oversold_skus())
+    assert len(data.frames["oversold_skus"]) == min(data.totals["oversold_skus"], TABLE_ROWS)
     assert data.freshness.newest_event_inserted_at == newest
     assert data.freshness.age_hours == pytest.approx(2.0)
     assert data.freshness.status == "ok"
@@ -167,7 +190,13 @@ def test_report_reads_gold_on_the_snowflake_target(
     assert data.freshness.newest_event_inserted_at == newest
     assert data.gold_counts["fct_orders"] == len(model.orders)
     assert list(data.frames["top_skus_by_revenue"]["sku"]) == [r[0] for r in model.top_skus_by_revenue()]
-    assert len(data.frames["defect_rate_by_batch"]) == len(model.batches)
+    # the report's own aggregates give the same counts on Snowflake
+    assert data.frames["defect_rate_histogram"]["batches"].sum() == len(model.batches)
+    assert data.frames["supply_demand_cells"]["skus"].sum() == len(model.supply_vs_demand())
+    assert data.frames["supply_demand_cells"]["oversold_skus"].sum() == len(model.oversold_skus())
+    assert data.totals["oversold_skus"] == len(model.oversold_skus())
+    assert set(data.frames["revenue_by_sport_over_time"]["grain"]) == {"day"}  # the build spans 14 days
+    assert data.frames["revenue_by_sport_over_time"]["orders"].sum() == len(model.sold)
     html = render_html(data)
     assert 'id="chart-supply-demand"' in html and "from the snowflake warehouse" in html
 
@@ -235,11 +264,14 @@ def test_report_renders_every_chart_in_headless_chromium(
     rendered: tuple[Settings, Path], gold: GoldBuild, tmp_path: Path
 ) -> None:
     model = GoldModel(gold.events)
-    expected_marks = {  # one data mark per series / bar / point
+    html = rendered[1].read_text(encoding="utf-8")
+    specs = json.loads(html.split("const specs = ", 1)[1].split(";\n", 1)[0])
+    expected_marks = {  # one data mark per series / bar / bin / cell
         "revenue-over-time": len({r[1] for r in model.revenue_by_sport_by_day()}),
         "top-skus": len(model.top_skus_by_revenue()),
         "top-players": len(model.top_players_by_revenue()),
-        "supply-demand": len(model.supply_vs_demand()),
+        "defect-rate": len(specs["defect-rate"]["data"]["values"]),
+        "supply-demand": len(specs["supply-demand"]["data"]["values"]),
     }
     screenshot = tmp_path / "report.png"
     result = visit(
