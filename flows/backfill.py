@@ -76,7 +76,7 @@ def events_backfill_to_s3(
     workers: int = 2,
     settings: Settings | None = None,
 ) -> dict[str, Any]:
-    """Backfill the event store into Bronze and write the run manifest.
+    """Backfill the event store into Bronze; each committed chunk writes its own manifest.
 
     Args:
         start: only rows with ``inserted_at >= start`` (ISO-8601); with ``end``, a repair run of an
@@ -91,7 +91,8 @@ def events_backfill_to_s3(
 
     Returns:
         Counts (rows read/written/already in Bronze, quarantined, objects written), the manifest
-        key and the watermark before and after.
+        keys (one per chunk that listed an object; ``manifest_key`` is the last) and the watermark
+        before and after.
 
     Raises:
         EventStoreError, StorageError: the run stopped; committed chunks stay committed and the
@@ -132,7 +133,8 @@ def events_backfill_to_s3(
                 "quarantined": result.quarantined,
                 "watermark_before": before.get("inserted_at", "none"),
                 "watermark_after": after.get("inserted_at", "none"),
-                "manifest": result.manifest_key,
+                "manifests": len(result.manifest_keys),
+                "last_manifest": result.manifest_key,
             }
         ],
         description=(

@@ -34,6 +34,10 @@ from tasks.alerts import alert_on_failure
 from tasks.limits import warehouse_slot
 from tasks.run_names import pipeline_run_name
 
+MAX_MANIFEST_PARAMETERS = 1000
+"""More manifests than this (a long first backfill: one per chunk) are found by the load cursor
+instead of being passed as a run parameter."""
+
 
 @flow(
     name="medallion_pipeline",
@@ -80,14 +84,14 @@ def medallion_pipeline(
         return _as_dict(call_with_retries(attempt, retries=retries, base_delay_seconds=retry_delay_seconds, label=name))
 
     backfill = stage("backfill", events_backfill_to_s3, warehouse=False)
-    # the load reads the manifest this backfill wrote (no listing); without one (nothing new was
-    # landed) it falls back to the load cursor, which also picks up real-time landings
-    manifest = backfill.get("manifest")
+    # the load reads the manifests this backfill wrote (no listing); without them (nothing new was
+    # landed, or more than a run parameter should carry) it falls back to the load cursor, which
+    # also picks up real-time landings
+    manifests = backfill.get("manifest_keys") or []
+    chosen = {"manifest_keys": manifests} if 0 < len(manifests) <= MAX_MANIFEST_PARAMETERS else {}
     result = {
         "backfill": backfill,
-        "load": stage(
-            "load", s3_to_snowflake_load_raw, warehouse=True, **({"manifest_keys": [manifest]} if manifest else {})
-        ),
+        "load": stage("load", s3_to_snowflake_load_raw, warehouse=True, **chosen),
         "transform": stage("transform", dbt_transform_and_test, warehouse=True, full_refresh=full_refresh),
     }
     logger.info("medallion_pipeline done: %s", {k: _scalars(v) for k, v in result.items()})

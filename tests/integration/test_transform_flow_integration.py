@@ -56,7 +56,9 @@ def test_flow_builds_with_node_tasks_and_reports_warnings(tmp_path: Path) -> Non
     assert "## dbt warnings" in markdown and "assert_no_oversold_skus" in markdown
     # where the time went, per layer, without depending on the per-node tasks
     slowest = result.layers["silver"]["dbt_slowest"]
-    assert len(slowest) == 8 and any(n.startswith("model ") for n in slowest)
+    seconds = [float(n.rsplit(": ", 1)[1].removesuffix(" s")) for n in slowest]
+    assert len(slowest) == 8 and seconds == sorted(seconds, reverse=True)
+    assert all(n.split(" ", 1)[0] in {"model", "test"} for n in slowest)
     assert "## silver: dbt " in markdown and slowest[0] in markdown
 
 

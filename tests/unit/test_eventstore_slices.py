@@ -57,7 +57,10 @@ def test_nothing_to_read_means_no_unit_and_bad_counts_fail() -> None:
 
 
 def _landed(key: str) -> ChunksLanded:
-    return ChunksLanded(rows_read=1, rows_written=1, objects=[{"key": key, "rows": 1}])
+    """A unit that wrote one object and announced it in its own manifest."""
+    return ChunksLanded(
+        rows_read=1, rows_written=1, objects_written=1, objects_listed=1, manifest_keys=[f"m/{key}.json"]
+    )
 
 
 def test_watermark_moves_only_over_contiguous_finished_units(tmp_path: Path) -> None:
@@ -68,13 +71,12 @@ def test_watermark_moves_only_over_contiguous_finished_units(tmp_path: Path) -> 
     assert commit_finished_units(plan, units, finished, 0, store) == 1
     state = load_state(store, plan.state_key)
     assert state.watermark == units[0].hi
-    assert [o["key"] for o in state.pending_objects] == ["a"]
+    assert state.pending_objects == []  # the units' own manifests list their objects
 
     finished[1] = _landed("b")
     assert commit_finished_units(plan, units, finished, 1, store) == 4
     state = load_state(store, plan.state_key)
     assert state.watermark == units[3].hi
-    assert [o["key"] for o in state.pending_objects] == ["a", "b", "c", "d"]
     # nothing new finished: nothing written
     assert commit_finished_units(plan, units, finished, 4, store) == 4
 
@@ -87,10 +89,7 @@ def test_range_runs_never_write_the_state(tmp_path: Path) -> None:
     assert not store.exists(plan.state_key)
 
 
-def test_merge_sums_counts_and_keeps_each_adopted_object_once() -> None:
-    a, b = _landed("a"), _landed("b")
-    a.adopted_objects.append({"key": "x"})
-    b.adopted_objects.append({"key": "x"})
-    merged = merge_landed([a, b])
-    assert merged.rows_written == 2 and [o["key"] for o in merged.objects] == ["a", "b"]
-    assert merged.adopted_objects == [{"key": "x"}]
+def test_merge_sums_counts_and_keeps_every_manifest_in_unit_order() -> None:
+    merged = merge_landed([_landed("a"), _landed("b")])
+    assert merged.rows_written == 2 and merged.objects_written == 2 and merged.objects_listed == 2
+    assert merged.manifest_keys == ["m/a.json", "m/b.json"]

@@ -139,15 +139,43 @@ def test_stages_get_the_callers_settings_when_given(stages: dict[str, Any], loca
     assert stages["settings"] is local_settings
 
 
-def test_load_reads_the_manifest_the_backfill_wrote(
+def _backfill_result(keys: list[str]) -> dict[str, Any]:
+    """What the backfill flow returns (its real shape: a renamed field cannot silently send every
+    load to the cursor)."""
+    from cardflow.sources.eventstore.finish import BackfillResult
+
+    return BackfillResult(
+        run_id="x",
+        mode="incremental",
+        rows_read=10,
+        rows_written=10,
+        rows_already_in_bronze=0,
+        quarantined=0,
+        objects_written=len(keys),
+        quarantine_objects_written=0,
+        manifest_key=keys[-1],
+        manifest_keys=keys,
+        manifest_objects=len(keys),
+        watermark_before=None,
+        watermark_after=None,
+        chunks=len(keys),
+    ).as_dict()
+
+
+def test_load_reads_the_manifests_the_backfill_wrote(
     warehouse_limit: None, stages: dict[str, Any], local_settings: Settings
 ) -> None:
-    """No listing when the backfill names its manifest; the load cursor only when it wrote none."""
+    """No listing when the backfill names its manifests (one per chunk); the load cursor when it
+    wrote none, or more than a run parameter should carry."""
     pipeline.medallion_pipeline(settings=local_settings)
     assert stages["manifest_keys"] is None
-    stages["backfill_result"] = {"rows": 10, "manifest": "bronze/_manifests/origin=backfill/x.json"}
+    keys = [f"bronze/_manifests/origin=backfill/x-c{i:06d}.json" for i in range(3)]
+    stages["backfill_result"] = _backfill_result(keys)
     pipeline.medallion_pipeline(settings=local_settings)
-    assert stages["manifest_keys"] == ["bronze/_manifests/origin=backfill/x.json"]
+    assert stages["manifest_keys"] == keys
+    stages["backfill_result"] = _backfill_result([f"k{i}" for i in range(pipeline.MAX_MANIFEST_PARAMETERS + 1)])
+    pipeline.medallion_pipeline(settings=local_settings)
+    assert stages["manifest_keys"] is None
 
 
 def test_stage_subflows_that_take_the_slot_themselves_do_not_deadlock(

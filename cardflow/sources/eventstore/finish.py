@@ -1,8 +1,10 @@
-"""Step 3 of a backfill run: write the run manifest (last of the data), then clear the state's list.
+"""Step 3 of a backfill run: its result, and a run manifest for what no chunk manifest listed.
 
-The manifest lists every object committed under the watermark but not yet announced (including
-those of an earlier run that was killed between chunks), so the load never misses one; the state's
-pending lists are cleared only after the manifest is written.
+Each committed chunk announced its own objects in its own manifest
+(:mod:`cardflow.sources.eventstore.landing`). A run that landed no chunk still writes one manifest,
+listing what an older cardflow's state kept pending (objects committed under the watermark but
+never announced), possibly nothing, so every run names a manifest; the state's pending lists are
+cleared only after it is written.
 """
 
 from __future__ import annotations
@@ -36,7 +38,10 @@ class BackfillResult:
     quarantined: int
     objects_written: int
     quarantine_objects_written: int
-    manifest_key: str | None
+    manifest_key: str
+    """the run's last manifest"""
+    manifest_keys: list[str]
+    """every manifest the run wrote, in order: one per chunk that listed an object, or the run manifest"""
     manifest_objects: int
     watermark_before: dict[str, str] | None
     watermark_after: dict[str, str] | None
@@ -49,45 +54,41 @@ class BackfillResult:
 def finish_backfill(
     plan: BackfillPlan, landed: ChunksLanded, settings: Settings, store: BronzeStore
 ) -> BackfillResult:
-    """Write the run manifest (last of the data), then clear what it lists from the state."""
+    """The run's result; first, when no chunk manifest was written, the run manifest (see the module doc)."""
     if not plan.commits_state:
         state = BackfillState()
     elif landed.state is not None:
         state = landed.state  # as the landing committed it, with its version: no second copy
     else:
         state = load_state(store, plan.state_key)
-    if plan.commits_state:
-        objects = list(state.pending_objects)
-        q_objects = list(state.pending_quarantine) + landed.adopted_quarantine
-    else:
-        objects = landed.objects + landed.adopted_objects
-        q_objects = landed.quarantine_objects + landed.adopted_quarantine
     watermark_after = state.watermark if plan.commits_state else plan.watermark_before
-    manifest = build_manifest(
-        run_id=plan.run_id,
-        origin=ORIGIN,
-        created_at=plan.ingested_at,
-        objects=objects,
-        quarantine=q_objects,
-        extra={
-            "mode": plan.mode,
-            "range": {"after": plan.lo.as_dict(), "through": plan.hi.as_dict() if plan.hi else None},
-            "watermark": {
-                "before": plan.watermark_before.as_dict() if plan.watermark_before else None,
-                "after": watermark_after.as_dict() if watermark_after else None,
+    keys, listed = list(landed.manifest_keys), landed.objects_listed
+    if not keys:
+        manifest = build_manifest(
+            run_id=plan.run_id,
+            origin=ORIGIN,
+            created_at=plan.ingested_at,
+            objects=list(state.pending_objects),
+            quarantine=list(state.pending_quarantine),
+            extra={
+                "mode": plan.mode,
+                "range": {"after": plan.lo.as_dict(), "through": plan.hi.as_dict() if plan.hi else None},
+                "watermark": {
+                    "before": plan.watermark_before.as_dict() if plan.watermark_before else None,
+                    "after": watermark_after.as_dict() if watermark_after else None,
+                },
+                "rows_read": landed.rows_read,
+                "rows_written": landed.rows_written,
+                "quarantined": landed.quarantined,
             },
-            "rows_read": landed.rows_read,
-            "rows_written": landed.rows_written,
-            "quarantined": landed.quarantined,
-        },
-    )
-    mkey = write_manifest(store, settings.s3_prefix, manifest)
-    if plan.commits_state:
-        state.pending_objects, state.pending_quarantine = [], []
-        state.run_id = plan.run_id
-        state.updated_at = format_timestamp(datetime.now(UTC))
-        save_state(store, plan.state_key, state)
-    logger.info("backfill %s: manifest %s lists %d objects", plan.run_id, mkey, len(manifest["objects"]))
+        )
+        keys, listed = [write_manifest(store, settings.s3_prefix, manifest)], len(manifest["objects"])
+        if plan.commits_state:
+            state.pending_objects, state.pending_quarantine = [], []
+            state.run_id = plan.run_id
+            state.updated_at = format_timestamp(datetime.now(UTC))
+            save_state(store, plan.state_key, state)
+    logger.info("backfill %s: %d manifest(s) list %d objects, the last %s", plan.run_id, len(keys), listed, keys[-1])
     return BackfillResult(
         run_id=plan.run_id,
         mode=plan.mode,
@@ -95,10 +96,11 @@ def finish_backfill(
         rows_written=landed.rows_written,
         rows_already_in_bronze=landed.rows_already_in_bronze,
         quarantined=landed.quarantined,
-        objects_written=len(landed.objects),
-        quarantine_objects_written=len(landed.quarantine_objects),
-        manifest_key=mkey,
-        manifest_objects=len(manifest["objects"]),
+        objects_written=landed.objects_written,
+        quarantine_objects_written=landed.quarantine_objects_written,
+        manifest_key=keys[-1],
+        manifest_keys=keys,
+        manifest_objects=listed,
         watermark_before=plan.watermark_before.as_dict() if plan.watermark_before else None,
         watermark_after=watermark_after.as_dict() if watermark_after else None,
         chunks=landed.chunks,

@@ -1,10 +1,16 @@
-"""Step 2 of a backfill run: land the plan's chunks in Bronze and commit the watermark after each.
+"""Step 2 of a backfill run: land the plan's chunks in Bronze, announce and commit each.
 
 Chunks come from :class:`~cardflow.sources.eventstore.chunk_feed.ChunkFeed` in key order; each
-partition group is checked and written in the upload pool. A chunk is committed (the watermark
-moves to its last key, its objects join the state's pending list) only after every object of it
-and of all earlier chunks is written. A row already in Bronze is never written again
-(:mod:`cardflow.bronze.inventory`).
+partition group is checked and written in the upload pool. A chunk is committed only after every
+object of it and of all earlier chunks is written: one sync makes its parts durable, its own
+manifest lists them (what the load consumes), and then the watermark moves to its last key. A row
+already in Bronze is never written again (:mod:`cardflow.bronze.inventory`).
+
+One manifest per chunk, not one per run: nothing about a chunk is kept once it is committed, so a
+run's memory and its state file do not grow with the run's length (a run of 10 billion events would
+otherwise hold every object of the run until its end). A kill between a chunk's manifest and its
+state commit redoes the chunk: it writes nothing again (the inventory adopts what is there) and its
+new manifest lists the same objects, which the load loads once (file-level load history).
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from typing import Any
 
 from cardflow.bronze.inventory import BronzeInventory
 from cardflow.bronze.layout import bronze_key
-from cardflow.bronze.quarantine import quarantine_time, write_quarantine_object
+from cardflow.bronze.manifest import build_manifest, write_manifest
+from cardflow.bronze.quarantine import ORIGIN, quarantine_time, write_quarantine_object
 from cardflow.bronze.store import BronzeStore
 from cardflow.bronze.uploads import BoundedUploader, limit_malloc_arenas, wait_all
 from cardflow.bronze.writer import write_body
@@ -35,7 +42,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class ChunksLanded:
-    """Counts and objects of the chunks a backfill run landed (the input of :func:`finish_backfill`)."""
+    """Counts of the chunks a backfill run landed and the manifests that announced them (the input
+    of :func:`finish_backfill`)."""
 
     rows_read: int = 0
     rows_written: int = 0
@@ -43,15 +51,26 @@ class ChunksLanded:
     quarantined: int = 0
     slow_path_rows: int = 0
     chunks: int = 0
-    objects: list[dict[str, Any]] = field(default_factory=list)
-    quarantine_objects: list[dict[str, Any]] = field(default_factory=list)
-    adopted_objects: list[dict[str, Any]] = field(default_factory=list)
-    """objects that were already in Bronze in the partition-hours this run touched"""
-    adopted_quarantine: list[dict[str, Any]] = field(default_factory=list)
+    objects_written: int = 0
+    quarantine_objects_written: int = 0
+    objects_listed: int = 0
+    """objects the chunk manifests list: written ones, and ones already in Bronze in the
+    partition-hours this run touched (adopted)"""
+    manifest_keys: list[str] = field(default_factory=list)
     watermark_after: Position | None = None
     state: BackfillState | None = None
-    """the state as this run last committed it (its pending list holds ``objects``); None when the
-    run does not commit state. The finish step goes on from it instead of reading a second copy."""
+    """the state as this run last committed it; None when the run does not commit state. The
+    finish step goes on from it instead of reading a second copy."""
+
+
+def _as_dict(position: Position | None) -> dict[str, Any] | None:
+    return position.as_dict() if position else None
+
+
+def chunk_run_id(run_id: str, chunk: int) -> str:
+    """The manifest name of a run's chunk: the run id (time-ordered: the load cursor lists by it)
+    and the chunk's index."""
+    return f"{run_id}-c{chunk:06d}"
 
 
 def _write_group(
@@ -94,7 +113,7 @@ def land_chunks(
     first_ts = plan.first.timestamp or plan.ingested_at
     inventory = BronzeInventory(store, prefix, first_ts, plan.hi.timestamp or first_ts)
     quarantined = frozenset(inventory.quarantined)
-    result.adopted_quarantine.extend(inventory.quarantine_objects)
+    unlisted_quarantine = list(inventory.quarantine_objects)  # adopted: the first manifest lists them
     state = load_state(store, plan.state_key) if plan.commits_state else BackfillState()
     if plan.commits_state:
         result.state = state
@@ -102,8 +121,10 @@ def land_chunks(
     futures: list[Future[Any]] = []
     adopted: list[dict[str, Any]] = []
     seen_adopted: set[str] = set()
+    chunk_lo = plan.lo
 
     def commit_ready(block: bool) -> None:
+        nonlocal chunk_lo
         while pending and (block or all(f.done() for f in pending[0][2])):
             index, end, chunk_futures, chunk_adopted = pending.pop(0)
             objects, q_objects = [], []
@@ -116,15 +137,38 @@ def land_chunks(
                     objects.append(written)
                 if q_obj:
                     q_objects.append(q_obj)
-            result.objects.extend(objects)
-            result.quarantine_objects.extend(q_objects)
-            result.adopted_objects.extend(chunk_adopted)
+            result.objects_written += len(objects)
+            result.quarantine_objects_written += len(q_objects)
             result.chunks += 1
             result.watermark_after = end
+            # an older cardflow kept committed objects in the state until the run's end: list them now
+            listed = [*state.pending_objects, *objects, *chunk_adopted]
+            listed_quarantine = [*state.pending_quarantine, *q_objects, *unlisted_quarantine]
+            if listed or listed_quarantine:
+                manifest = build_manifest(
+                    run_id=chunk_run_id(plan.run_id, index),
+                    origin=ORIGIN,
+                    created_at=plan.ingested_at,
+                    objects=listed,
+                    quarantine=listed_quarantine,
+                    extra={
+                        "mode": plan.mode,
+                        "run": plan.run_id,
+                        "chunk": index,
+                        "range": {"after": chunk_lo.as_dict(), "through": end.as_dict()},
+                        "watermark": {
+                            "before": _as_dict(state.watermark if plan.commits_state else plan.watermark_before),
+                            "after": end.as_dict() if plan.commits_state else None,
+                        },
+                    },
+                )
+                result.manifest_keys.append(write_manifest(store, prefix, manifest))  # syncs the parts first
+                result.objects_listed += len(manifest["objects"])
+                unlisted_quarantine.clear()
+            chunk_lo = end
             if plan.commits_state:
                 state.watermark = max(state.watermark, end) if state.watermark else end
-                state.pending_objects.extend(objects + chunk_adopted)
-                state.pending_quarantine.extend(q_objects)
+                state.pending_objects, state.pending_quarantine = [], []
                 state.run_id = plan.run_id
                 state.updated_at = format_timestamp(datetime.now(UTC))
                 save_state(store, plan.state_key, state)
@@ -134,7 +178,7 @@ def land_chunks(
                     index,
                     end.inserted_at,
                     end.event_id,
-                    len(result.objects),
+                    result.objects_written,
                     extra={"cardflow_rows": result.rows_read},  # the CLI's progress display
                 )
                 if settings.backfill_chunk_pause_seconds:
@@ -179,7 +223,7 @@ def land_chunks(
         plan.run_id,
         result.rows_read,
         result.rows_written,
-        len(result.objects),
+        result.objects_written,
         result.rows_already_in_bronze,
         result.quarantined,
         result.slow_path_rows,

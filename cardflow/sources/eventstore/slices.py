@@ -112,8 +112,8 @@ def commit_finished_units(
 ) -> int:
     """Move the watermark over the contiguous run of finished units that starts at ``committed``.
 
-    The watermark advances to the last such unit's upper key, and their objects join the state's
-    pending list (the run manifest lists them); a finished unit after an unfinished one waits.
+    The watermark advances to the last such unit's upper key (each unit's chunks announced their
+    objects in their own manifests); a finished unit after an unfinished one waits.
     Explicit-range runs (``plan.commits_state`` false) never write the state.
 
     Returns:
@@ -125,10 +125,6 @@ def commit_finished_units(
     if nxt == committed or not plan.commits_state:
         return nxt
     state = load_state(store, plan.state_key)
-    for index in range(committed, nxt):
-        landed = finished[index]
-        state.pending_objects.extend(landed.objects + landed.adopted_objects)
-        state.pending_quarantine.extend(landed.quarantine_objects)
     end = units[nxt - 1].hi
     state.watermark = max(state.watermark, end) if state.watermark else end
     state.run_id = plan.run_id
@@ -143,8 +139,6 @@ def commit_finished_units(
 def merge_landed(parts: list[ChunksLanded]) -> ChunksLanded:
     """One :class:`ChunksLanded` for the whole run from its units' (in unit order)."""
     total = ChunksLanded()
-    seen_adopted: set[str] = set()
-    seen_quarantine: set[str] = set()
     for landed in parts:
         total.rows_read += landed.rows_read
         total.rows_written += landed.rows_written
@@ -152,16 +146,10 @@ def merge_landed(parts: list[ChunksLanded]) -> ChunksLanded:
         total.quarantined += landed.quarantined
         total.slow_path_rows += landed.slow_path_rows
         total.chunks += landed.chunks
-        total.objects.extend(landed.objects)
-        total.quarantine_objects.extend(landed.quarantine_objects)
-        for obj in landed.adopted_objects:
-            if obj["key"] not in seen_adopted:
-                seen_adopted.add(str(obj["key"]))
-                total.adopted_objects.append(obj)
-        for obj in landed.adopted_quarantine:
-            if obj["key"] not in seen_quarantine:
-                seen_quarantine.add(str(obj["key"]))
-                total.adopted_quarantine.append(obj)
+        total.objects_written += landed.objects_written
+        total.quarantine_objects_written += landed.quarantine_objects_written
+        total.objects_listed += landed.objects_listed
+        total.manifest_keys.extend(landed.manifest_keys)
         total.watermark_after = landed.watermark_after or total.watermark_after
     return total
 
@@ -183,7 +171,8 @@ def run_sliced_backfill(
     land: UnitRunner = land_unit,
     now: datetime | None = None,
 ) -> BackfillResult:
-    """Plan, land ``slices`` units on ``workers`` threads, commit as they finish, write the manifest.
+    """Plan, land ``slices`` units on ``workers`` threads, commit as they finish (each unit's chunks
+    write their own manifests).
 
     The thread-pool twin of the flow's mapped tasks (for the CLI, the benchmark and tests). A unit
     that fails is retried alone, up to ``attempts`` times; if it still fails, the units before it

@@ -5,9 +5,10 @@ One small JSON object per events table at ``cardflow.bronze.layout.state_key(pre
 - ``watermark``: the keyset position ``(inserted_at, event_id)`` up to which every row is in Bronze
   (or quarantined). It is rewritten only after all objects of a chunk are durably written, so a
   crash can lose uncommitted work but never skip rows.
-- ``pending_objects`` / ``pending_quarantine``: objects committed under the watermark but not yet
-  listed in a run manifest (a run killed after some chunks). The next run's manifest lists them,
-  then clears them, so the load never misses an object.
+- ``pending_objects`` / ``pending_quarantine``: empty since each chunk lists its objects in its own
+  manifest before the watermark moves past it (:mod:`cardflow.sources.eventstore.landing`). A state
+  an older cardflow left may hold objects committed but not yet listed; the next run's first
+  manifest lists them, then clears them, so the load never misses an object.
 
 Every write is conditional on the version this run read (:meth:`BronzeStore.write_if_version`:
 S3 ``If-Match`` on the ETag, a compare-and-rename locally), so two backfills of the same table that
