@@ -83,9 +83,7 @@ def insert_raw(settings: Settings, rows: list[tuple[str, str, str, str, datetime
 
 def event_rows(settings: Settings) -> list[dict[str, Any]]:
     with eventstore.connect(settings) as conn, conn.cursor() as cur:
-        cur.execute(
-            f"SELECT event_id::text, source, event_type, payload, inserted_at FROM {settings.events_table}"
-        )
+        cur.execute(f"SELECT event_id::text, source, event_type, payload, inserted_at FROM {settings.events_table}")
         cols = ("event_id", "source", "event_type", "payload", "inserted_at")
         return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
@@ -100,6 +98,17 @@ def bronze(store: BronzeStore, prefix: str) -> tuple[dict[str, bytes], list[str]
 def quarantined(store: BronzeStore, prefix: str) -> list[dict[str, Any]]:
     keys = store.list_keys(f"{prefix}/_quarantine/")
     return [json.loads(ln) for k in keys for ln in gzip.decompress(store.read_bytes(k)).decode().splitlines()]
+
+
+def listed(store: BronzeStore, keys: list[str]) -> tuple[Counter[str], int]:
+    """Every object the manifests at ``keys`` list (with how many of them list it), and their rows."""
+    objects: Counter[str] = Counter()
+    rows = 0
+    for key in keys:
+        manifest = json.loads(store.read_bytes(key))
+        objects.update(o["key"] for o in manifest["objects"])
+        rows += manifest["rows"]
+    return objects, rows
 
 
 def assert_complete(settings: Settings, store: BronzeStore) -> tuple[dict[str, bytes], list[str]]:
@@ -163,9 +172,12 @@ def test_backfill_lands_each_event_once_and_reruns_change_nothing(settings: Sett
     first = run_backfill(settings, store, chunk_size=400)
     assert first.rows_read == 1502 and first.quarantined == 0 and first.rows_written == 1502
     objects, _ = assert_complete(settings, store)
-    manifest = json.loads(store.read_bytes(first.manifest_key))
-    assert {o["key"] for o in manifest["objects"]} == set(objects)
-    assert manifest["rows"] == 1502 and manifest["watermark"]["after"] == first.watermark_after
+    # one manifest per chunk: together they list every object once, each chunk's rows once
+    assert first.chunks == 4 and len(first.manifest_keys) == 4 and first.manifest_key == first.manifest_keys[-1]
+    announced, rows = listed(store, first.manifest_keys)
+    assert set(announced) == set(objects) and rows == 1502 and first.manifest_objects == sum(announced.values())
+    last = json.loads(store.read_bytes(first.manifest_key))
+    assert last["watermark"]["after"] == first.watermark_after and last["range"]["through"] == first.watermark_after
     for run in (
         lambda: run_backfill(settings, store, chunk_size=400),
         lambda: run_backfill(settings, store, full_refresh=True, chunk_size=333),
@@ -313,7 +325,7 @@ def test_a_run_killed_between_chunks_is_completed_without_gap_or_duplicate(setti
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
-            if store.exists(key) and load_state(store, key).pending_objects:
+            if store.exists(key) and load_state(store, key).watermark is not None:
                 break
             time.sleep(0.05)
         assert proc.poll() is None, f"backfill ended before it could be killed: {proc.stderr.read()!r}"
@@ -322,18 +334,20 @@ def test_a_run_killed_between_chunks_is_completed_without_gap_or_duplicate(setti
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
     killed_state = load_state(store, key)
-    assert killed_state.watermark is not None and killed_state.pending_objects, "no chunk was committed"
+    assert killed_state.watermark is not None, "no chunk was committed"
     before, _ = bronze(store, settings.s3_prefix)
-    assert not any(store.list_keys(f"{settings.s3_prefix}/_manifests/")), "the killed run wrote a manifest"
+    killed_manifests = sorted(store.list_keys(f"{settings.s3_prefix}/_manifests/"))
+    assert killed_manifests, "the killed run's committed chunks announced nothing"
+    announced_before, _ = listed(store, killed_manifests)
+    assert set(announced_before) <= set(before)  # a manifest lists only objects that exist
 
     result = run_backfill(settings, store, chunk_size=300)
+    assert result.manifest_keys and all(k not in killed_manifests for k in result.manifest_keys)
     objects, lines = assert_complete(settings, store)
     assert len(lines) == 2000
     assert set(before) <= set(objects), "objects of the killed run were replaced"
-    manifest = json.loads(store.read_bytes(result.manifest_key))
-    assert {o["key"] for o in manifest["objects"]} == set(objects), (
-        "the manifest must list the killed run's objects"
-    )
+    announced, _ = listed(store, sorted(store.list_keys(f"{settings.s3_prefix}/_manifests/")))
+    assert set(announced) == set(objects), "every object is listed by a manifest of one run or the other"
     assert not load_state(store, key).pending_objects
 
 
