@@ -38,6 +38,8 @@ from cardflow.errors import ConcurrentWriteError, StorageError
 
 logger = logging.getLogger(__name__)
 
+KNOWN_FOLDERS = 1024
+"""Folders the local store remembers as existing (more are forgotten: a forgotten one costs one mkdir)."""
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 
 
@@ -88,7 +90,9 @@ class LocalBronzeStore:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).expanduser().resolve()
-        self._made: set[Path] = set()  # folders known to exist (a mkdir per write costs a syscall and an exception)
+        # folders known to exist (a mkdir per write costs a syscall and an exception); a long
+        # backfill touches a folder per partition-hour, so only the recent ones are kept
+        self._made: set[Path] = set()
 
     def _path(self, key: str) -> Path:
         parts = key.split("/")
@@ -104,6 +108,8 @@ class LocalBronzeStore:
         path = self._path(key)
         if path.parent not in self._made:
             path.parent.mkdir(parents=True, exist_ok=True)
+            if len(self._made) >= KNOWN_FOLDERS:
+                self._made.clear()
             self._made.add(path.parent)
         try:
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")

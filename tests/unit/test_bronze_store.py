@@ -100,3 +100,20 @@ def test_records_holding_unicode_line_separators_stay_one_line_each(tmp_path) ->
     records = [{"sku": "a\x85b"}, {"sku": "c\u2028d\u001ee"}, {"sku": ""}]
     write_records(store, "d/u.json.gz", records)
     assert [json.loads(line) for line in decode_lines(store.read_bytes("d/u.json.gz"))] == records
+
+
+def test_the_local_store_remembers_a_bounded_number_of_folders(tmp_path, monkeypatch) -> None:
+    """A long backfill writes into a folder per partition-hour: the store's memory of folders it
+    made stays bounded, and a forgotten folder removed behind its back is made again."""
+    import shutil
+
+    import cardflow.bronze.store as store_module
+
+    monkeypatch.setattr(store_module, "KNOWN_FOLDERS", 8)
+    local = store_module.LocalBronzeStore(tmp_path)
+    for hour in range(50):
+        local.write_bytes(f"bronze/hour={hour:02d}/part.ndjson.gz", b"x")
+        assert len(local._made) <= 8
+    shutil.rmtree(tmp_path / "bronze" / "hour=00")
+    local.write_bytes("bronze/hour=00/part.ndjson.gz", b"y")
+    assert local.read_bytes("bronze/hour=00/part.ndjson.gz") == b"y"
