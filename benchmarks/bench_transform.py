@@ -37,6 +37,10 @@ CHUNK = 200_000
 LAG = timedelta(minutes=10)
 
 
+PLAIN_BUILD = ("--exclude-resource-type", "unit_test")
+"""The plain dbt baseline does the dbt work the flow's layer builds do: the flow leaves the dbt unit
+tests to CI (CARDFLOW_DBT_SKIP_UNIT_TESTS, default true), so the baseline leaves them out too."""
+
 def _path(ctx: BenchContext) -> Path:
     return ctx.workdir / "transform" / "warehouse.duckdb"
 
@@ -126,7 +130,7 @@ def _timed_build(ctx: BenchContext, *args: str) -> dict[str, Any]:
 
     settings = _settings(ctx)
     start = time.perf_counter()
-    summary = invoke_dbt(["build", *args], settings, DuckDBTarget(settings.duckdb_path))
+    summary = invoke_dbt(["build", *args, *PLAIN_BUILD], settings, DuckDBTarget(settings.duckdb_path))
     seconds = time.perf_counter() - start
     if summary.failed:
         raise RuntimeError("; ".join(n.describe() for n in summary.failed))
@@ -216,7 +220,7 @@ def _flow_nothing_new(ctx: BenchContext) -> dict[str, Any]:
 
     [(_, seconds, result)] = _run_flow(ctx, node_tasks=False, increments=[(0.0, 0, "")])
     settings = _settings(ctx)
-    start = time.perf_counter()  # the flow's one dbt command with nothing new, timed alone
+    start = time.perf_counter()  # the flow's one dbt command with nothing new, timed alone (dbt imported)
     newest_event_at(settings, DuckDBTarget(settings.duckdb_path))
     freshness = time.perf_counter() - start
     return {
@@ -225,7 +229,7 @@ def _flow_nothing_new(ctx: BenchContext) -> dict[str, Any]:
         "flow_seconds": round(seconds, 2),
         "built": result.built,
         "dbt_build_s": round(sum(layer["dbt_seconds"] for layer in result.layers.values()), 2),
-        "dbt_source_freshness_s": round(freshness, 2),
+        "dbt_source_freshness_warm_s": round(freshness, 2),
     }
 
 
