@@ -100,9 +100,7 @@ def test_gated_transform_on_snowflake_publishes_then_blocks_bad_batch(
     # a batch with an impossible defect rate: the Silver gate (run in the warehouse) stops it
     bad, _ = generate(events=200, seed=99, anomalies=True, anomaly_rate=0.05, days=1, end=datetime.now(UTC))
     with _connect(settings) as conn:
-        insert_raw_snowflake(
-            conn, raw_rows(bad, file_prefix="bad"), settings.snowflake_database, tmp_path / "stage2"
-        )
+        insert_raw_snowflake(conn, raw_rows(bad, file_prefix="bad"), settings.snowflake_database, tmp_path / "stage2")
     with pytest.raises(QualityGateFailed) as err:
         dbt_transform_and_test(settings=settings)
     assert err.value.gate == "silver"
@@ -200,3 +198,24 @@ def test_block_only_worker_with_the_original_names(fakesnow_port: int, tmp_path:
         conn.close()
     assert checks[0][0][3] == "ok" and checks[6] == [] and checks[7] == []
     assert examples["top_skus_by_revenue"] and examples["defect_rate_by_batch"]
+
+
+def test_the_published_build_stamp_round_trips_on_snowflake(fakesnow_settings: Settings, tmp_path: Path) -> None:
+    """RAW.PUBLISHED_BUILDS on the Snowflake stand-in: a recorded stamp reads back equal (so a run
+    with nothing new builds nothing there too), and one more RAW row makes a build pending."""
+    from cardflow.transform.build_stamp import ensure_published_builds, pending_build, record_published
+
+    settings = fakesnow_settings
+    open_session = resolve_backends(settings, needs={"warehouse"}).open_session
+    with open_session() as warehouse:
+        first = pending_build(warehouse, settings, "fingerprint", held_table="EVENTS_HELD")
+        assert first.stamp.raw_rows == 1_500 and first.reasons == ["no published build is recorded"]
+        ensure_published_builds(warehouse, settings)
+        record_published(warehouse, settings, first.stamp)
+        assert pending_build(warehouse, settings, "fingerprint", held_table="EVENTS_HELD").nothing_new
+    events, _ = generate(events=1, seed=99, anomalies=False, days=1, end=datetime.now(UTC))
+    with _connect(settings) as conn:
+        insert_raw_snowflake(conn, raw_rows(events, file_prefix="more"), settings.snowflake_database, tmp_path / "more")
+    with open_session() as warehouse:
+        again = pending_build(warehouse, settings, "fingerprint", held_table="EVENTS_HELD")
+    assert again.stamp.raw_rows == 1_501 and not again.nothing_new
