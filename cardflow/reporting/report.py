@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+VEGA_BUNDLE_MARK = "vegaEmbed"
+"""A name every complete vega-embed bundle defines (a cached bundle without it is rebuilt)."""
 FreshnessStatus = Literal["ok", "warn", "error", "no data"]
 
 #: starter queries (sql/examples.sql) the report shows, by key; each returns at most 20 rows (a
@@ -479,17 +481,35 @@ def build_charts(data: ReportData) -> list[ReportChart]:
 
 
 # --- HTML ----------------------------------------------------------------------------------------
-@cache
-def vega_javascript() -> str:
+def vega_javascript(cache_dir: Path | None = None) -> str:
     """vega + vega-lite + vega-embed as one script, from the vl-convert-python wheel (offline).
 
-    The Vega-Lite version matches the one Altair writes specs for.
+    The Vega-Lite version matches the one Altair writes specs for. Building the bundle costs about
+    1.5 s in every new process (each transform flow run writes the report), so with ``cache_dir``
+    it is kept there in a file named by the vl-convert and Vega-Lite versions and read back.
     """
+    return _vega_bundle(cache_dir.expanduser().resolve() if cache_dir else None)
+
+
+@cache
+def _vega_bundle(cache_dir: Path | None) -> str:
     import vl_convert
     from altair.utils._importers import vl_version_for_vl_convert
 
-    bundle = vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert())
-    return bundle.replace("</script", "<\\/script")
+    version = vl_version_for_vl_convert()
+    cached = cache_dir / f"vega-bundle-{vl_convert.__version__}-{version}.js" if cache_dir else None
+    if cached is not None and cached.is_file():
+        text = cached.read_text(encoding="utf-8")
+        if VEGA_BUNDLE_MARK in text:
+            return text
+        logger.warning("ignoring the unreadable cached Vega bundle %s", cached)
+    bundle = vl_convert.javascript_bundle(vl_version=version).replace("</script", "<\\/script")
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_name(cached.name + ".partial")
+        partial.write_text(bundle, encoding="utf-8")
+        partial.replace(cached)
+    return bundle
 
 
 def _script_json(value: Any) -> str:
@@ -521,7 +541,7 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def render_html(data: ReportData, charts: list[ReportChart] | None = None) -> str:
+def render_html(data: ReportData, charts: list[ReportChart] | None = None, vega_js: str | None = None) -> str:
     """The whole page as one HTML string (scripts, styles, data and specs inlined)."""
     import jinja2
 
@@ -547,7 +567,7 @@ def render_html(data: ReportData, charts: list[ReportChart] | None = None) -> st
         specs_json=_script_json({c.chart_id: c.spec for c in charts}),
         oversold=_table(data.frames["oversold_skus"], data.totals.get("oversold_skus")),
         latest_catalog=_table(data.frames["latest_catalog_entries"]),
-        vega_js=vega_javascript(),
+        vega_js=vega_javascript() if vega_js is None else vega_js,
     )
 
 
@@ -570,7 +590,7 @@ def write_report(settings: Settings, target: WarehouseTarget, output: Path | Non
     path = (output or default_report_path(settings)).expanduser().resolve()
     data = collect_report_data(settings, target)
     charts = build_charts(data)
-    html = render_html(data, charts)
+    html = render_html(data, charts, vega_javascript(settings.resolved_data_dir / "cache"))
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     partial.write_text(html, encoding="utf-8")

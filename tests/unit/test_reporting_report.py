@@ -265,3 +265,27 @@ def test_revenue_period_grows_with_the_span_of_the_orders(
         rows = conn.execute(sql["revenue_by_sport_over_time"]).fetchall()
     assert {r[0] for r in rows} == {grain}
     assert len({r[1] for r in rows}) == periods
+
+
+def test_the_vega_bundle_is_built_once_and_read_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building the bundle costs ~1.5 s per process: with a cache folder a later process reads it
+    back, and a cached file that is not a complete bundle is rebuilt, never inlined."""
+    import vl_convert
+
+    from cardflow.reporting import report
+
+    report._vega_bundle.cache_clear()
+    first = report.vega_javascript(tmp_path)
+    [cached] = list(tmp_path.glob("vega-bundle-*.js"))
+    report._vega_bundle.cache_clear()  # as a new process would start
+
+    def rebuilt(**_: object) -> str:
+        raise AssertionError("the cached bundle was not used")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(vl_convert, "javascript_bundle", rebuilt)
+        assert report.vega_javascript(tmp_path) == first
+    report._vega_bundle.cache_clear()
+    cached.write_text("truncated", encoding="utf-8")
+    assert report.vega_javascript(tmp_path) == first and cached.read_text(encoding="utf-8") == first
+    report._vega_bundle.cache_clear()
