@@ -272,20 +272,20 @@ def test_the_vega_bundle_is_built_once_and_read_back(tmp_path: Path, monkeypatch
     back, and a cached file that is not a complete bundle is rebuilt, never inlined."""
     import vl_convert
 
-    from cardflow.reporting import report
+    from cardflow.reporting import charts
 
-    report._vega_bundle.cache_clear()
-    first = report.vega_javascript(tmp_path)
+    charts._vega_bundle.cache_clear()
+    first = charts.vega_javascript(tmp_path)
     [cached] = list(tmp_path.glob("vega-bundle-*.js"))
-    report._vega_bundle.cache_clear()  # as a new process would start
+    charts._vega_bundle.cache_clear()  # as a new process would start
 
     def rebuilt(**_: object) -> str:
         raise AssertionError("the cached bundle was not used")
 
     with monkeypatch.context() as patched:
         patched.setattr(vl_convert, "javascript_bundle", rebuilt)
-        assert report.vega_javascript(tmp_path) == first
-    report._vega_bundle.cache_clear()
+        assert charts.vega_javascript(tmp_path) == first
+    charts._vega_bundle.cache_clear()
     cached.write_text("truncated", encoding="utf-8")
-    assert report.vega_javascript(tmp_path) == first and cached.read_text(encoding="utf-8") == first
-    report._vega_bundle.cache_clear()
+    assert charts.vega_javascript(tmp_path) == first and cached.read_text(encoding="utf-8") == first
+    charts._vega_bundle.cache_clear()
