@@ -141,6 +141,8 @@ def land_chunks(
             result.quarantine_objects_written += len(q_objects)
             result.chunks += 1
             result.watermark_after = end
+            # the lookback re-reads keys below the watermark: it never moves back
+            watermark = max(state.watermark, end) if state.watermark else end
             # an older cardflow kept committed objects in the state until the run's end: list them now
             listed = [*state.pending_objects, *objects, *chunk_adopted]
             listed_quarantine = [*state.pending_quarantine, *q_objects, *unlisted_quarantine]
@@ -158,7 +160,7 @@ def land_chunks(
                         "range": {"after": chunk_lo.as_dict(), "through": end.as_dict()},
                         "watermark": {
                             "before": _as_dict(state.watermark if plan.commits_state else plan.watermark_before),
-                            "after": end.as_dict() if plan.commits_state else None,
+                            "after": watermark.as_dict() if plan.commits_state else None,
                         },
                     },
                 )
@@ -167,7 +169,7 @@ def land_chunks(
                 unlisted_quarantine.clear()
             chunk_lo = end
             if plan.commits_state:
-                state.watermark = max(state.watermark, end) if state.watermark else end
+                state.watermark = watermark
                 state.pending_objects, state.pending_quarantine = [], []
                 state.run_id = plan.run_id
                 state.updated_at = format_timestamp(datetime.now(UTC))
