@@ -61,3 +61,43 @@ def test_landing_runs_in_a_worker_process_by_default_and_a_given_lander_in_threa
     assert isinstance(given._make_executor(), ThreadPoolExecutor)
     threads = BatchConsumer(ConsumerConfig.from_settings(settings, workers=0), bronze=tmp_path / "lake")
     assert isinstance(threads._make_executor(), ThreadPoolExecutor)
+
+
+class _RecordingChannel:
+    """What the consumer says to the broker about each delivery tag."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int, bool]] = []
+
+    def basic_nack(self, tag: int, multiple: bool, requeue: bool) -> None:
+        self.calls.append(("nack", tag, multiple))
+
+    def basic_ack(self, tag: int, multiple: bool) -> None:
+        self.calls.append(("ack", tag, multiple))
+
+
+@pytest.mark.parametrize(
+    ("tags", "failed", "expected"),
+    [
+        ([5, 6, 7], [6], [("nack", 6, False), ("ack", 7, True)]),
+        # the batch's last delivery broke the landing (a redelivered breaker alone in its batch):
+        # acking it after its nack named an unknown tag, and the broker closed the channel
+        ([58], [58], [("nack", 58, False)]),
+        ([8, 9], [9], [("nack", 9, False), ("ack", 8, True)]),
+    ],
+)
+def test_a_nacked_delivery_is_never_acked_again(tags: list[int], failed: list[int], expected: list) -> None:
+    from concurrent.futures import Future
+
+    from cardflow.sources.mq.consumer import _Pending
+    from cardflow.sources.mq.deliveries import BatchOutcome
+
+    settings = load_settings(rabbitmq_url="amqp://guest:guest@127.0.0.1:5672/%2F")
+    consumer = BatchConsumer(ConsumerConfig.from_settings(settings), lander=lambda batch: pytest.fail("not called"))
+    channel = _RecordingChannel()
+    consumer._channel = channel  # type: ignore[assignment]
+    done: Future = Future()
+    done.set_result(BatchOutcome(results=[], failed_tags=failed, failures=["breaks the landing"] * len(failed)))
+    consumer._pending.append(_Pending(tags[-1], [(t, False, None, b"") for t in tags], done, 0.0))
+    consumer._ack_landed_batches()
+    assert channel.calls == expected

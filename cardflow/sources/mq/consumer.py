@@ -330,9 +330,15 @@ class BatchConsumer:
                 )
                 self._pending.clear()
                 return
+            failed = set(outcome.failed_tags)
             for tag in outcome.failed_tags:
                 self._channel.basic_nack(tag, multiple=False, requeue=True)
-            self._channel.basic_ack(pending.last_tag, multiple=True)
+            # ack up to the last delivery that landed: a nacked tag acked again (the batch's last
+            # message broke the landing, e.g. a redelivered breaker alone in its batch) is an
+            # unknown tag to the broker, which closes the channel
+            landed = [tag for tag, *_ in pending.batch if tag not in failed]
+            if landed:
+                self._channel.basic_ack(max(landed), multiple=True)
             self.stats.add(outcome, len(pending.batch))
             if self.on_settled is not None:
                 self.on_settled(pending.batch, outcome, time.monotonic())
