@@ -225,6 +225,8 @@ _interrupt_reported = threading.Event()
 
 def _interrupt(signum: int, frame: Any) -> None:
     _interrupt_requested.set()
+    if _interrupt_reported.is_set():  # the command already unwinds for Ctrl-C: let its clean-up finish
+        return
     raise KeyboardInterrupt
 
 
