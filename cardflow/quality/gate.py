@@ -102,16 +102,16 @@ def gate_parameters(
     now = now or datetime.now(UTC)
     if layer == "silver":
         return {"freshness_floor": now - timedelta(hours=settings.raw_events_freshness_error_hours)}
-    prefix = f"{warehouse.database}." if warehouse.dialect == "snowflake" else ""
 
     def count(table: str) -> int:
-        return int(warehouse.query(f"SELECT count(*) FROM {prefix}{silver_schema}.{table}")[0][0])
+        return int(warehouse.query(f"SELECT count(*) FROM {warehouse.qualified(silver_schema, table)}")[0][0])
 
     if warehouse.dialect == "duckdb":
         # the DuckDB engine checks membership by anti-join with this table (sql_checks), not a list
         known: dict[str, Any] = {"known_skus_relation": f"{gold_audit_schema}.dim_card"}
     else:
-        skus = [r[0] for r in warehouse.query(f"SELECT DISTINCT sku FROM {prefix}{gold_audit_schema}.dim_card")]
+        dim_card = warehouse.qualified(gold_audit_schema, "dim_card")
+        skus = [r[0] for r in warehouse.query(f"SELECT DISTINCT sku FROM {dim_card}")]
         known = {"known_skus": sorted(skus)}
     return {
         **known,

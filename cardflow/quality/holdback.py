@@ -128,12 +128,8 @@ def offending_condition(
     return None
 
 
-def _qualified(warehouse: WarehouseSession, schema: str, table: str) -> str:
-    return f"{warehouse.database}.{schema}.{table}" if warehouse.dialect == "snowflake" else f"{schema}.{table}"
-
-
 def holds_relation(warehouse: WarehouseSession, raw_schema: str) -> str:
-    return _qualified(warehouse, raw_schema, HOLDS_TABLE)
+    return warehouse.qualified(raw_schema, HOLDS_TABLE)
 
 
 def ensure_holds_table(warehouse: WarehouseSession, raw_schema: str) -> str:
@@ -161,7 +157,7 @@ def offender_queries(
     queries = []
     for model in result.models:
         spec = by_model.get(model.model)
-        relation = _qualified(warehouse, audit_schema, model.model)
+        relation = warehouse.qualified(audit_schema, model.model)
         derived = ", ".join(f"{expr} as {name}" for name, expr in (spec.derived_columns if spec else {}).items())
         source = f"(select *{', ' + derived if derived else ''} from {relation})"
         for outcome in model.failed:
@@ -172,7 +168,7 @@ def offender_queries(
             rows = f"select * from {source} as t where {condition}"
             if model.model in GOLD_KEYS:
                 key, silver_model = GOLD_KEYS[model.model]
-                silver = _qualified(warehouse, silver_schema, silver_model)
+                silver = warehouse.qualified(silver_schema, silver_model)
                 sql = f"select s.event_id from {silver} as s where s.{key} in (select o.{key} from ({rows}) as o)"
             elif model.model in GOLD_EVENT_COLUMNS:
                 sql = f"select o.{GOLD_EVENT_COLUMNS[model.model]} as event_id from ({rows}) as o"
@@ -222,7 +218,7 @@ def hold_offenders(
         for model in SILVER_EVENT_MODELS:
             if warehouse.table_exists(silver_schema, model):
                 warehouse.execute(
-                    f"DELETE FROM {_qualified(warehouse, silver_schema, model)} "
+                    f"DELETE FROM {warehouse.qualified(silver_schema, model)} "
                     f"WHERE event_id IN (SELECT event_id FROM {holds_table})"
                 )
     logger.warning("gate %s failed: %d event(s) held back in %s", result.gate, len(new), holds_table)

@@ -112,21 +112,17 @@ def _sql(warehouse: WarehouseSession, key: str) -> str:
     return statements.get(f"{warehouse.dialect}_{key}") or statements[key]
 
 
-def _qualified(warehouse: WarehouseSession, schema: str, table: str) -> str:
-    return f"{warehouse.database}.{schema}.{table}" if warehouse.dialect == "snowflake" else f"{schema}.{table}"
-
-
 def current_stamp(
     warehouse: WarehouseSession, settings: Settings, fingerprint: str, *, held_table: str | None = None
 ) -> BuildStamp:
     """The stamp of what a build starting now would read (``held_table``: the holds table's name
     in the RAW schema, counted when it exists)."""
     raw = settings.snowflake_raw_schema
-    rows, newest = warehouse.query(_sql(warehouse, "raw_snapshot").format(raw=_qualified(warehouse, raw, "EVENTS")))[0]
+    rows, newest = warehouse.query(_sql(warehouse, "raw_snapshot").format(raw=warehouse.qualified(raw, "EVENTS")))[0]
     held = 0
     if held_table and warehouse.table_exists(raw, held_table):
         held = int(
-            warehouse.query(_sql(warehouse, "held_count").format(held=_qualified(warehouse, raw, held_table)))[0][0]
+            warehouse.query(_sql(warehouse, "held_count").format(held=warehouse.qualified(raw, held_table)))[0][0]
         )
     return BuildStamp(int(rows), newest, held, fingerprint)
 
@@ -136,7 +132,7 @@ def published_stamp(warehouse: WarehouseSession, settings: Settings) -> BuildSta
     raw = settings.snowflake_raw_schema
     if not warehouse.table_exists(raw, PUBLISHED_BUILDS_TABLE):
         return None
-    rows = warehouse.query(_sql(warehouse, "latest").format(table=_qualified(warehouse, raw, PUBLISHED_BUILDS_TABLE)))
+    rows = warehouse.query(_sql(warehouse, "latest").format(table=warehouse.qualified(raw, PUBLISHED_BUILDS_TABLE)))
     if not rows:
         return None
     raw_rows, newest, held, fingerprint = rows[0]
@@ -146,9 +142,8 @@ def published_stamp(warehouse: WarehouseSession, settings: Settings) -> BuildSta
 def ensure_published_builds(warehouse: WarehouseSession, settings: Settings) -> str:
     """Create ``RAW.PUBLISHED_BUILDS`` if needed (outside any transaction: DDL); returns its name."""
     raw = settings.snowflake_raw_schema
-    schema = f"{warehouse.database}.{raw}" if warehouse.dialect == "snowflake" else raw
-    warehouse.execute(_sql(warehouse, "create_schema").format(schema=schema))
-    table = _qualified(warehouse, raw, PUBLISHED_BUILDS_TABLE)
+    warehouse.execute(_sql(warehouse, "create_schema").format(schema=warehouse.qualified_schema(raw)))
+    table = warehouse.qualified(raw, PUBLISHED_BUILDS_TABLE)
     warehouse.execute(_sql(warehouse, "create").format(table=table))
     return table
 
@@ -160,7 +155,7 @@ def record_published(warehouse: WarehouseSession, settings: Settings, stamp: Bui
     newest = _utc(stamp.raw_newest_loaded_at)
     warehouse.execute(
         _sql(warehouse, "record").format(
-            table=_qualified(warehouse, settings.snowflake_raw_schema, PUBLISHED_BUILDS_TABLE),
+            table=warehouse.qualified(settings.snowflake_raw_schema, PUBLISHED_BUILDS_TABLE),
             raw_rows=int(stamp.raw_rows),
             raw_newest_loaded_at="NULL"
             if newest is None

@@ -109,12 +109,12 @@ def _sql(warehouse: WarehouseSession, key: str) -> str:
 
 
 def _name(warehouse: WarehouseSession, schema: str, table: str) -> str:
-    table = plain_identifier(table)  # a model name comes from a file name, not from validated settings
-    return f"{warehouse.database}.{schema}.{table}" if warehouse.dialect == "snowflake" else f"{schema}.{table}"
+    # a model name comes from a file name, not from validated settings
+    return warehouse.qualified(schema, plain_identifier(table))
 
 
 def _name_schema(warehouse: WarehouseSession, schema: str) -> str:
-    return f"{warehouse.database}.{schema}" if warehouse.dialect == "snowflake" else schema
+    return warehouse.qualified_schema(schema)
 
 
 # --- DuckDB slot state ---------------------------------------------------------------------------

@@ -49,6 +49,15 @@ class WarehouseSession:
     database: str | None = None
     target: WarehouseTarget | None = None
 
+    def qualified_schema(self, schema: str) -> str:
+        """``schema`` as a statement names it: database-qualified on Snowflake (a session may have
+        another current database), bare on DuckDB (one catalog per file)."""
+        return f"{self.database}.{schema}" if self.dialect == "snowflake" else schema
+
+    def qualified(self, schema: str, table: str) -> str:
+        """``schema.table`` as a statement names it (see :meth:`qualified_schema`)."""
+        return f"{self.qualified_schema(schema)}.{table}"
+
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         if self.dialect == "duckdb":  # a DuckDB cursor is a separate connection: no shared transaction
             self.conn.execute(sql, params) if params else self.conn.execute(sql)
