@@ -85,7 +85,8 @@ class Settings(BaseSettings):
     )
     """Compress-and-upload threads (bounded; uploads beyond twice this number wait)."""
     backfill_gzip_level: int = Field(1, validation_alias=_env("CARDFLOW_BACKFILL_GZIP_LEVEL"), ge=1, le=9)
-    """Gzip level of backfilled parts (part keys do not depend on it; bytes do: keep it fixed)."""
+    """Gzip level of backfilled parts: 1-3 ISA-L (fast), 4-9 zlib (part keys do not depend on it;
+    bytes do: keep it fixed)."""
     backfill_chunk_pause_seconds: float = Field(
         0, validation_alias=_env("CARDFLOW_BACKFILL_CHUNK_PAUSE_SECONDS"), ge=0
     )

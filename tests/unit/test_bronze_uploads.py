@@ -1,4 +1,5 @@
-"""The upload pool's process setting: the malloc arena cap of the backfill's threads."""
+"""The upload pool's process settings: the malloc arena cap of the backfill's threads, and handing
+freed memory back between chunks."""
 
 from __future__ import annotations
 
@@ -37,3 +38,30 @@ def test_the_arena_cap_holds_for_threads_started_after_it(env: dict[str, str], a
     ).stdout.split()
     assert out[0] == applied
     assert 1 <= int(out[1]) <= most
+
+
+_TRIM_PROBE = """
+import os
+from cardflow.bronze.uploads import release_free_memory
+page = os.sysconf("SC_PAGE_SIZE")
+def rss_mb():
+    return int(open("/proc/self/statm").read().split()[1]) * page / 2**20
+blocks = [bytearray(60_000) for _ in range(2_000)]  # 120 MB below the mmap threshold: in the heap
+keep = blocks[-1]  # a live block at the heap's top: free() alone cannot shrink the heap
+del blocks
+before = rss_mb()
+release_free_memory()
+print(round(before), round(rss_mb()))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
+def test_freed_buffers_go_back_to_the_system_between_chunks() -> None:
+    """What the landing does after each committed chunk: the slack freed buffers leave between
+    live ones is returned, so a long run's peak does not keep what earlier chunks used."""
+    out = subprocess.run(
+        [sys.executable, "-c", _TRIM_PROBE], capture_output=True, text=True, check=True, env={"PATH": "/usr/bin"}
+    ).stdout.split()
+    before, after = int(out[0]), int(out[1])
+    assert before > 100
+    assert after < before - 80

@@ -79,7 +79,7 @@ def expected_line(payload: Any, event_id: str, inserted_at: datetime = HOUR) -> 
 
 
 def group(lines: list[str], event_type: str = "OrderCreated", source: str = "orders") -> PartitionGroup:
-    return PartitionGroup(source, event_type, "2026-10-05T20", len(lines), "".join(lines))
+    return PartitionGroup(source, event_type, "2026-10-05T20", len(lines), "".join(lines).encode("utf-8"))
 
 
 def ids(n: int) -> list[str]:

@@ -75,3 +75,28 @@ def test_the_index_lists_only_the_newest_results_while_all_stay_stored(settings:
     assert listed == 2
     config = (tmp_path / "gx" / "gx" / "great_expectations.yml").read_text()
     assert "validation_results_limit: 2" in config
+
+
+def test_the_checkpoint_is_registered_again_only_when_its_suites_change(settings: Settings, tmp_path: Path) -> None:
+    """Registering rewrites every suite and definition through GX's stores: done once per change of
+    the suites, not once per gate run, and redone when a stored definition went missing."""
+    import dataclasses
+
+    result, specs = _gate(settings)
+    root = tmp_path / "gx" / "gx"
+    write_data_docs(result, specs, tmp_path / "gx")
+    checkpoint = root / "checkpoints" / "cardflow_silver_gate.json"
+    suite_file = root / "expectations" / "stg_order_created.json"
+    first = (checkpoint.stat().st_mtime_ns, suite_file.stat().st_mtime_ns)
+
+    write_data_docs(result, specs, tmp_path / "gx")
+    assert (checkpoint.stat().st_mtime_ns, suite_file.stat().st_mtime_ns) == first
+    assert len(list((root / "uncommitted" / "validations").rglob("*.json"))) == 2  # both runs' results stored
+
+    checkpoint.unlink()
+    write_data_docs(result, specs, tmp_path / "gx")
+    assert checkpoint.is_file()
+
+    changed = dataclasses.replace(specs[0], document={**specs[0].document, "notes": "owner: data-platform"})
+    write_data_docs(result, [changed], tmp_path / "gx")
+    assert "owner: data-platform" in suite_file.read_text()

@@ -27,7 +27,7 @@ from cardflow.bronze.layout import bronze_key
 from cardflow.bronze.manifest import build_manifest, write_manifest
 from cardflow.bronze.quarantine import ORIGIN, quarantine_time, write_quarantine_object
 from cardflow.bronze.store import BronzeStore
-from cardflow.bronze.uploads import BoundedUploader, limit_malloc_arenas, wait_all
+from cardflow.bronze.uploads import BoundedUploader, limit_malloc_arenas, release_free_memory, wait_all
 from cardflow.bronze.writer import write_body
 from cardflow.contract import format_timestamp
 from cardflow.settings import Settings
@@ -168,6 +168,7 @@ def land_chunks(
                 result.objects_listed += len(manifest["objects"])
                 unlisted_quarantine.clear()
             chunk_lo = end
+            release_free_memory()
             if plan.commits_state:
                 state.watermark = watermark
                 state.pending_objects, state.pending_quarantine = [], []

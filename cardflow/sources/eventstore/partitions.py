@@ -250,7 +250,7 @@ def prepare_group(
             parts, the common case).
         quarantined: event ids already in this origin's quarantine.
     """
-    body = group.lines.encode("utf-8")
+    body = group.lines
     hour = group.hour_start
     profile = text_profile(group.event_type) if SOURCE_OF.get(group.event_type) == group.source else None
     if (
