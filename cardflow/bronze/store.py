@@ -85,6 +85,15 @@ class BronzeStore(Protocol):
         """
 
 
+def _may_hold(folder: str, prefix: str, start_after: str | None) -> bool:
+    """Whether keys under ``folder`` (ending in ``/``) can start with ``prefix`` and sort after
+    ``start_after`` (every key under it sorts before ``start_after`` when the folder does and is
+    not a prefix of it)."""
+    if not (folder.startswith(prefix) or prefix.startswith(folder)):
+        return False
+    return start_after is None or not (start_after > folder and not start_after.startswith(folder))
+
+
 class LocalBronzeStore:
     """Bronze in a local directory (the embedded default)."""
 
@@ -142,31 +151,29 @@ class LocalBronzeStore:
 
     def list_keys(self, prefix: str = "", *, start_after: str | None = None) -> list[str]:
         base = self.root / prefix if prefix else self.root
-        if prefix.endswith("/") and not base.is_dir():
-            return []  # a folder that does not exist holds nothing (do not walk its parent)
-        # list from the deepest existing folder of the prefix, then filter by string prefix
-        start = base if base.is_dir() else base.parent
-        if not start.exists():
+        # a prefix ending in "/" is a folder; any other prefix may also match names beside its
+        # last segment (S3 semantics: "a" lists "a0" and "a/0"), so list from its parent folder
+        start = base if not prefix or prefix.endswith("/") else base.parent
+        if not start.is_dir():
             return []
-        keys = []
+        top = start.relative_to(self.root).as_posix()
+        if top != "." and not _may_hold(top + "/", prefix, start_after):
+            return []  # the whole folder sorts before start_after
+        keys: list[str] = []
         for dirpath, dirnames, filenames in os.walk(start):
             folder = Path(dirpath).relative_to(self.root).as_posix()
             folder = "" if folder == "." else folder + "/"
-            if start_after is not None:
-                # a folder whose keys all sort before start_after is not descended into
-                dirnames[:] = [
-                    d
-                    for d in dirnames
-                    if not (start_after > f"{folder}{d}/" and not start_after.startswith(f"{folder}{d}/"))
-                ]
-            for name in filenames:
-                key = folder + name
-                if (
-                    not name.startswith(".tmp-")
-                    and key.startswith(prefix)
-                    and (start_after is None or key > start_after)
-                ):
-                    keys.append(key)
+            # descend only into folders that can hold a key under the prefix and after start_after
+            dirnames[:] = [d for d in dirnames if _may_hold(f"{folder}{d}/", prefix, start_after)]
+            names = filenames
+            if start_after is not None and start_after.startswith(folder):
+                # same folder: comparing names compares keys (an unpruned folder whose name is not
+                # a prefix of start_after sorts wholly after it: every key in it is new)
+                tail = start_after[len(folder) :]
+                names = [n for n in names if n > tail]
+            if not folder.startswith(prefix):  # the prefix's parent folder
+                names = [n for n in names if (folder + n).startswith(prefix)]
+            keys += [folder + n for n in names if not n.startswith(".tmp-")]
         return sorted(keys)
 
     def list_prefixes(self, prefix: str) -> list[str]:
