@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
-import functools
 import hashlib
 import logging
 import os
@@ -34,6 +33,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import SecretStr
 
+from cardflow.bronze.libc import libc_function
 from cardflow.errors import ConcurrentWriteError, StorageError
 
 logger = logging.getLogger(__name__)
@@ -223,7 +223,7 @@ class LocalBronzeStore:
 
 def sync_filesystem(path: Path) -> None:
     """Flush the file system holding ``path`` to disk (Linux ``syncfs``; elsewhere ``sync``)."""
-    syncfs = _libc_syncfs()
+    syncfs = libc_function("syncfs")
     if syncfs is None:
         os.sync()
         return
@@ -234,14 +234,6 @@ def sync_filesystem(path: Path) -> None:
             raise StorageError(str(path), f"syncfs failed: {os.strerror(err)}")
     finally:
         os.close(fd)
-
-
-@functools.cache
-def _libc_syncfs() -> Callable[[int], int] | None:
-    try:
-        return getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)  # type: ignore[no-any-return]
-    except OSError:
-        return None
 
 
 def _content_version(data: bytes) -> str:

@@ -9,12 +9,13 @@ mode in :class:`cardflow.bronze.store.S3BronzeStore`); anything else fails the s
 
 from __future__ import annotations
 
-import ctypes
 import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
+
+from cardflow.bronze.libc import libc_function
 
 T = TypeVar("T")
 
@@ -36,11 +37,8 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
     """
     if os.environ.get("MALLOC_ARENA_MAX"):
         return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    return bool(mallopt(_M_ARENA_MAX, arenas))
+    mallopt = libc_function("mallopt")
+    return bool(mallopt(_M_ARENA_MAX, arenas)) if mallopt is not None else False
 
 
 def release_free_memory() -> None:
@@ -52,11 +50,9 @@ def release_free_memory() -> None:
     long run that slack, not what is in flight, set the peak. The landing calls this once per
     committed chunk (a few milliseconds).
     """
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return
-    trim(0)
+    trim = libc_function("malloc_trim")
+    if trim is not None:
+        trim(0)
 
 
 class BoundedUploader:

@@ -115,16 +115,21 @@ def project_context(gx_dir: Path) -> Any:
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     key = gx_dir.resolve()
-    config = key / "gx" / "great_expectations.yml"
-    stamp = config.stat().st_mtime_ns if config.is_file() else -1
+    stamp = _config_stamp(key)
     cached = _contexts.get(key)
     if cached is not None and cached[0] == stamp and stamp != -1:
         return cached[1]
     gx_dir.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="file", project_root_dir=str(gx_dir))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    _contexts[key] = (config.stat().st_mtime_ns if config.is_file() else -1, context)
+    _contexts[key] = (_config_stamp(key), context)
     return context
+
+
+def _config_stamp(project: Path) -> int:
+    """The project's ``great_expectations.yml`` modification time (-1: no project yet)."""
+    config = project / "gx" / "great_expectations.yml"
+    return config.stat().st_mtime_ns if config.is_file() else -1
 
 
 DEFAULT_INDEX_LIMIT = 100
@@ -176,9 +181,8 @@ def _remember_own_writes(gx_dir: Path) -> None:
     """After writing through the cached context (registrations, the index bound), its
     ``great_expectations.yml`` is what the context holds: keep reusing it."""
     key = gx_dir.resolve()
-    config = key / "gx" / "great_expectations.yml"
-    if key in _contexts and config.is_file():
-        _contexts[key] = (config.stat().st_mtime_ns, _contexts[key][1])
+    if key in _contexts:
+        _contexts[key] = (_config_stamp(key), _contexts[key][1])
 
 
 def _write_data_docs(result: GateResult, specs: list[SuiteSpec], gx_dir: Path, index_limit: int) -> str | None:
