@@ -231,7 +231,9 @@ def create_app(
         )
 
     async def health(_request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "bronze": "s3" if settings.uses_s3 else "local"})
+        # the answering worker's pid: behind a load balancer, which of the workers are up
+        bronze = "s3" if settings.uses_s3 else "local"
+        return JSONResponse({"status": "ok", "bronze": bronze, "worker_pid": os.getpid()})
 
     return Starlette(
         routes=[

@@ -113,10 +113,6 @@ def _name(warehouse: WarehouseSession, schema: str, table: str) -> str:
     return warehouse.qualified(schema, plain_identifier(table))
 
 
-def _name_schema(warehouse: WarehouseSession, schema: str) -> str:
-    return warehouse.qualified_schema(schema)
-
-
 # --- DuckDB slot state ---------------------------------------------------------------------------
 def slot_state(warehouse: WarehouseSession, layer: str) -> SlotState:
     """The layer's slot state (both None before its first build)."""
@@ -191,7 +187,7 @@ def prepare_audit(
     """
     if warehouse.dialect == "duckdb":
         return _prepare_slot(warehouse, schemas, models, full_refresh=full_refresh)
-    warehouse.execute(_sql(warehouse, "create_schema").format(schema=_name_schema(warehouse, schemas.audit)))
+    warehouse.execute(_sql(warehouse, "create_schema").format(schema=warehouse.qualified_schema(schemas.audit)))
     done: dict[str, str] = {}
     for model in models:
         audit, published = _name(warehouse, schemas.audit, model), _name(warehouse, schemas.published, model)
@@ -261,7 +257,7 @@ def publish(
                 f"{audits[schemas.layer]}; nothing was published. Re-run the transform."
             )
     for schemas, _ in layers:
-        warehouse.execute(_sql(warehouse, "create_schema").format(schema=_name_schema(warehouse, schemas.published)))
+        warehouse.execute(_sql(warehouse, "create_schema").format(schema=warehouse.qualified_schema(schemas.published)))
     if stamp is not None:
         ensure_published_builds(warehouse, settings)
     if warehouse.dialect == "duckdb":

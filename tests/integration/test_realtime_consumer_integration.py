@@ -29,8 +29,8 @@ from cardflow.settings import Settings, load_settings
 from cardflow.sources.mq.connection import connection_parameters
 from cardflow.sources.mq.consumer import BatchConsumer, ConsumerConfig
 from cardflow.sources.mq.landing import land_messages
-from cardflow.sources.mq.messages import protobuf_content_type
 from cardflow.sources.mq.outgoing import outgoing_for_event
+from cardflow.sources.mq.proto_bodies import protobuf_content_type
 from cardflow.sources.mq.publisher import ConfirmingPublisher, Outgoing
 from cardflow.sources.mq.topology import Topology, declare_topology
 

@@ -103,6 +103,16 @@ def _serve(tmp_path: Path, secret: str, *extra: str) -> tuple[subprocess.Popen, 
     pytest.fail("webhook did not become healthy: " + proc.stdout.read1().decode()[-2000:])
 
 
+def _wait_for_workers(base: str, workers: int) -> None:
+    """Until ``workers`` distinct worker processes have answered /health (fresh connections)."""
+    seen: set[int] = set()
+    deadline = time.monotonic() + 120
+    while len(seen) < workers and time.monotonic() < deadline:
+        seen.add(httpx.get(f"{base}/health", timeout=5).json()["worker_pid"])
+        time.sleep(0.05)
+    assert len(seen) == workers, f"only workers {sorted(seen)} answered /health"
+
+
 def _stop(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
@@ -166,6 +176,7 @@ def test_two_workers_land_one_stream_once(tmp_path: Path) -> None:
 
     secret = "server-secret"
     proc, base = _serve(tmp_path, secret, "--workers", "2")
+    _wait_for_workers(base, 2)  # the first healthy answer may come while the other still starts
     items = _items(1200, seed=9)
     batches = [items[i : i + 40] for i in range(0, len(items), 40)]
 

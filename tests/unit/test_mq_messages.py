@@ -14,11 +14,10 @@ from cardflow.sources.mq.messages import (
     canonicalize,
     normalize_headers,
     parse_amqp_timestamp,
-    payload_to_proto,
-    protobuf_content_type,
 )
 from cardflow.sources.mq.outgoing import envelope_json, outgoing_for_event
 from cardflow.sources.mq.proto import cardflow_events_pb2 as pb
+from cardflow.sources.mq.proto_bodies import payload_to_proto, protobuf_content_type
 
 
 def _events(n: int = 400) -> list[dict]:

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from cardflow.contract import PRODUCER_ID_NAMESPACE, normalize_record, stable_event_id
-from cardflow.sources.mq.messages import RawMessage, canonicalize, payload_to_proto, protobuf_content_type
+from cardflow.sources.mq.messages import RawMessage, canonicalize
+from cardflow.sources.mq.proto_bodies import payload_to_proto, protobuf_content_type
 
 ORDER = {
     "order_id": "ord-1",

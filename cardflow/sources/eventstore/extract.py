@@ -86,9 +86,8 @@ class PartitionGroup:
     """The rows of one chunk that fall in one hourly partition ``(source, event_type, hour)``.
 
     ``lines`` holds one NDJSON line per row as UTF-8 bytes (in no particular order), each ending
-    with a newline:
-    rows the SQL check accepted start with ``{`` and are canonical except that the payload is
-    jsonb's spaced text; the others start with ``?{`` and carry raw values. ``hour`` is None only
+    with a newline: rows the SQL check accepted start with ``{`` and are canonical except that the
+    payload is jsonb's spaced text; the others start with ``?{`` and carry raw values. ``hour`` is None only
     for rows whose inserted_at is not a finite timestamp.
     """
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from cardflow.contract import format_timestamp
-from cardflow.sources.mq.messages import payload_to_proto, protobuf_content_type
+from cardflow.sources.mq.proto_bodies import payload_to_proto, protobuf_content_type
 from cardflow.sources.mq.publisher import Outgoing
 
 BodyFormat = Literal["json", "protobuf"]
