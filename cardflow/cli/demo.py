@@ -140,6 +140,10 @@ def run_demo(
         console = console or Console(highlight=False)
         with StageProgress(console) as own:
             return run_demo(events, seed, settings, console, own, log_path)
+    # DuckDB's C extension is imported before any stage runs: a Ctrl-C that lands inside its module
+    # initialisation aborts the process (nanobind, exit -6) instead of stopping the demo cleanly
+    import duckdb  # noqa: F401
+
     from flows.pipeline import medallion_pipeline
 
     settings = settings or get_settings()
