@@ -15,7 +15,16 @@ from typing import Any
 from cardflow.contract import dumps_record, validate_envelope
 from cardflow.errors import ContractViolation
 from cardflow.sources.eventstore.partitions import prepare_group
-from tests.unit.test_eventstore_partitions import HOUR, INGESTED, group, ids, jsonb_text, order, sql_line
+from tests.unit.test_eventstore_partitions import (
+    HOUR,
+    INGESTED,
+    group,
+    ids,
+    jsonb_text,
+    order,
+    read_originals,
+    sql_line,
+)
 
 #: single-field changes that make a row invalid, non-canonical or merely unusual
 MUTATIONS: list[dict[str, Any]] = [
@@ -70,7 +79,7 @@ def contract_verdict(payload: Any, event_id: str) -> tuple[str, str]:
 def assert_fast_path_agrees(payloads: list[dict[str, Any]]) -> None:
     event_ids = ids(len(payloads))
     prepared = prepare_group(group([sql_line(p, event_id=e) for p, e in zip(payloads, event_ids, strict=True)]),
-                             ingested_at=INGESTED)  # fmt: skip
+                             ingested_at=INGESTED, originals=read_originals)  # fmt: skip
     # split on "\n" only: U+0085, U+2028 ... are data inside a record, not line ends
     landed = set(prepared.body.decode().split("\n")[:-1]) if prepared.body else set()
     quarantined = {str(e["record"]["event_id"]): e["reason"] for e in prepared.quarantine}

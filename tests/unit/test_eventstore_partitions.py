@@ -12,6 +12,7 @@ import pytest
 
 from cardflow.bronze.layout import part_id
 from cardflow.contract import dumps_record, format_timestamp, validate_envelope
+from cardflow.errors import EventStoreError
 from cardflow.sources.eventstore.extract import PartitionGroup
 from cardflow.sources.eventstore.partitions import compact, prepare_group, text_checks_pass, text_profile
 
@@ -56,13 +57,29 @@ def sql_line(
     source: str = "orders",
     inserted_at: datetime = HOUR,
 ) -> str:
-    """A line as sql/backfill_chunk.sql renders it (accepted rows, or '?'-marked raw rows)."""
+    """A line as sql/backfill_chunk.sql renders it: accepted rows with the payload's separators
+    compacted by Postgres' two ``replace`` calls, or '?'-marked raw rows. The event store's own text
+    is kept for :func:`read_originals`."""
     head = "" if ok else "?"
     ts = format_timestamp(inserted_at)
+    text = jsonb_text(payload)
+    STORED[event_id] = text
+    if ok:
+        text = text.replace('": ', '":').replace(", ", ",")
     return (
         f'{head}{{"event_id":"{event_id}","source":{json.dumps(source)},"event_type":{json.dumps(event_type)},'
-        f'"payload":{jsonb_text(payload)},"inserted_at":"{ts}","ingested_at":"{format_timestamp(INGESTED)}"}}\n'
+        f'"payload":{text},"inserted_at":"{ts}","ingested_at":"{format_timestamp(INGESTED)}"}}\n'
     )
+
+
+#: the event store's payload text of the lines sql_line rendered last, by event id
+STORED: dict[str, str] = {}
+
+
+def read_originals(keys: list[tuple[str, str]]) -> dict[str, str]:
+    """What OriginalPayloads reads from Postgres, for lines sql_line rendered."""
+    assert all(ts == format_timestamp(HOUR) for ts, _ in keys), keys
+    return {event_id: STORED[event_id] for _, event_id in keys if event_id in STORED}
 
 
 def expected_line(payload: Any, event_id: str, inserted_at: datetime = HOUR) -> str:
@@ -213,7 +230,7 @@ def test_one_rows_surplus_never_cancels_anothers_deficit() -> None:
     body = (sql_line(missing, event_id=ids(2)[0]) + sql_line(extra, event_id=ids(2)[1])).encode()
     assert not text_checks_pass(body, 2, profile)
     prepared = prepare_group(group([sql_line(missing, event_id=ids(2)[0]), sql_line(extra, event_id=ids(2)[1])]),
-                             ingested_at=INGESTED)  # fmt: skip
+                             ingested_at=INGESTED, originals=read_originals)  # fmt: skip
     assert [e["reason"] for e in prepared.quarantine] == ["missing_field"]
     assert prepared.rows == 1
 
@@ -222,3 +239,39 @@ def test_dots_in_strings_take_the_fast_path() -> None:
     profile = text_profile("OrderCreated")
     assert profile is not None
     assert text_checks_pass(sql_line(order(customer_id="Jr."), event_id=ids(1)[0]).encode(), 1, profile)
+
+
+def test_a_string_the_compaction_altered_is_judged_on_the_event_stores_text() -> None:
+    """Postgres' replace turns "a, b" into "a,b" and 'x": y' into 'x":y'; such a line is judged on
+    its original text, read again, and lands with the string as the producer wrote it."""
+    a, b, c, d = ids(4)
+    payloads = {
+        a: order(),
+        b: order(sku="a, b"),
+        c: order(customer_id='He said: "hi", then left'),
+        d: order(customer_id="St: Louis"),  # a colon only: nothing altered, judged as it came
+    }
+    asked: list[list[tuple[str, str]]] = []
+
+    def reader(keys: list[tuple[str, str]]) -> dict[str, str]:
+        asked.append(list(keys))
+        return read_originals(keys)
+
+    part = prepare_group(group([sql_line(p, event_id=e) for e, p in payloads.items()]), ingested_at=INGESTED,
+                         originals=reader)  # fmt: skip
+    assert part.body is not None and part.rows == 4 and not part.quarantine
+    assert part.body.decode().splitlines() == sorted(expected_line(p, e) for e, p in payloads.items())
+    assert asked == [[(format_timestamp(HOUR), b), (format_timestamp(HOUR), c)]]  # one read, only those two
+
+
+def test_a_line_that_needs_its_original_text_never_lands_without_it() -> None:
+    event_id = ids(1)[0]
+    lines = [sql_line(order(sku="a, b"), event_id=event_id)]
+    with pytest.raises(EventStoreError, match="original payload"):
+        prepare_group(group(lines), ingested_at=INGESTED)
+    with pytest.raises(EventStoreError, match="no longer in the event store"):
+        prepare_group(group(lines), ingested_at=INGESTED, originals=lambda keys: {})
+    changed = jsonb_text(order(sku="a, c"))
+    with pytest.raises(EventStoreError, match="changed in the event store"):
+        prepare_group(group(lines), ingested_at=INGESTED, originals=lambda keys: {event_id: changed})
+

@@ -4,11 +4,13 @@
 -- {table} is the validated CARDFLOW_EVENTS_TABLE identifier.
 --
 -- Each row becomes one NDJSON line with the Bronze record's fields in canonical order, the payload
--- as jsonb's own text (": " and ", " between tokens); tasks/partitions.py checks the payloads
--- against the contract on the whole group's text and compacts them. Rows whose envelope cannot be
--- rendered canonically here (source or event_type not one of the contract's pairs, inserted_at
--- not a finite timestamp of years 1000-9998) are prefixed with '?' and carry their raw values,
--- for validate_envelope in Python.
+-- as jsonb's own text with its separators compacted here ('": ' -> '":', ', ' -> ','): this
+-- server's core does that, not the backfill's GIL. The replace also touches a string that holds
+-- ', ' or '\": '; partitions.py proves per line that no string was touched (its check admits no
+-- ',' or '"' inside a string) and reads the original text of a line it cannot prove that of
+-- (sql/original_payloads.sql). Rows whose envelope cannot be rendered canonically here (source or
+-- event_type not one of the contract's pairs, inserted_at not a finite timestamp of years
+-- 1000-9998) are prefixed with '?' and carry their raw values, for validate_envelope in Python.
 --
 -- Lines are aggregated in whatever order the scan delivers them (no sort of wide rows: that
 -- would cost more than the rest of the query); Python puts each part in event_id order.
@@ -27,7 +29,7 @@ FROM (
            THEN
                '{{"event_id":"' || e.event_id::text || '","source":"' || e.source
                || '","event_type":"' || e.event_type
-               || '","payload":' || e.payload::text
+               || '","payload":' || replace(replace(e.payload::text, '": ', '":'), ', ', ',')
                || ',"inserted_at":"' || to_char(e.inserted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')
                || '+00:00","ingested_at":"' || %(ingested_at)s || E'"}}\n'
            ELSE

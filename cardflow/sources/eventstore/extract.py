@@ -16,17 +16,20 @@ every row is checked against the contract, the fast path only decides how cheapl
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
+import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
 from cardflow.contract import SOURCE_OF, format_timestamp, parse_timestamp
+from cardflow.errors import EventStoreError
 from cardflow.settings import Settings
 from cardflow.sources.eventstore import store as eventstore
 from cardflow.sqlfiles import read_sql
@@ -122,6 +125,12 @@ def contract_pairs_sql() -> str:
 def chunk_query(table: str) -> str:
     """The chunk query for ``table`` (a validated identifier)."""
     return read_sql("backfill_chunk.sql", __file__).format(table=f'"{table}"', pairs=contract_pairs_sql())
+
+
+@cache
+def original_payloads_query(table: str) -> str:
+    """The query of some rows' original payload text for ``table`` (a validated identifier)."""
+    return read_sql("original_payloads.sql", __file__).format(table=f'"{table}"')
 
 
 # --- session ----------------------------------------------------------------------------------
@@ -253,3 +262,45 @@ def iter_groups(
                 lines=lines,
             )
     conn.commit()
+
+
+class OriginalPayloads:
+    """The event store's own payload text of given rows: ``reader([(inserted_at, event_id), ...])``
+    -> ``{event_id: text}``.
+
+    The chunk query compacts each payload's separators in Postgres, which also alters a string
+    holding ``", "`` or ``'": '``; the few lines that cannot be proven untouched are judged on the
+    original text this reads (:mod:`cardflow.sources.eventstore.partitions`). Rows are immutable
+    in the event store, so reading them again gives what the chunk read. One read-only connection,
+    opened on the first call (most runs never make one) and shared by the upload threads under a
+    lock (a connection runs one statement at a time); :meth:`close` closes it.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._session = ExitStack()
+        self._conn: psycopg2.extensions.connection | None = None
+
+    def __call__(self, keys: Sequence[tuple[str, str]]) -> dict[str, str]:
+        if not keys:
+            return {}
+        params = {"inserted_at": [k[0] for k in keys], "event_id": [k[1] for k in keys]}
+        with self._lock:
+            if self._conn is None:
+                self._conn = self._session.enter_context(extraction_session(self._settings))
+            try:
+                with self._conn.cursor() as cur:
+                    cur.execute(original_payloads_query(self._settings.events_table), params)
+                    rows = cur.fetchall()
+                self._conn.commit()
+            except psycopg2.Error as exc:
+                self._conn = None
+                self._session.close()  # a broken connection is not reused; the next call reconnects
+                raise EventStoreError(f"cannot read {len(keys)} original payloads: {exc}") from exc
+        return {str(event_id): str(payload) for event_id, payload in rows}
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn = None
+            self._session.close()

@@ -32,7 +32,7 @@ from cardflow.bronze.writer import write_body
 from cardflow.contract import format_timestamp
 from cardflow.settings import Settings
 from cardflow.sources.eventstore.chunk_feed import EXTRACT_CONNECTIONS, ChunkFeed
-from cardflow.sources.eventstore.extract import PartitionGroup, Position
+from cardflow.sources.eventstore.extract import OriginalPayloads, PartitionGroup, Position
 from cardflow.sources.eventstore.partitions import PreparedPart, prepare_group
 from cardflow.sources.eventstore.plan import BackfillPlan
 from cardflow.sources.eventstore.watermark import BackfillState, load_state, save_state
@@ -81,9 +81,12 @@ def _write_group(
     quarantined: frozenset[str],
     ingested_at: datetime,
     level: int,
+    originals: OriginalPayloads,
 ) -> tuple[PreparedPart, dict[str, Any] | None, dict[str, Any] | None]:
     """Prepare one group and write its part and quarantine objects (runs in the upload pool)."""
-    part = prepare_group(group, ingested_at=ingested_at, existing=existing, quarantined=quarantined)
+    part = prepare_group(
+        group, ingested_at=ingested_at, existing=existing, quarantined=quarantined, originals=originals
+    )
     written = None
     if part.body is not None and part.hour is not None and part.part_id is not None:
         key = bronze_key(prefix, part.source, part.event_type, part.hour, part.part_id)
@@ -189,6 +192,7 @@ def land_chunks(
 
     limit_malloc_arenas()  # before the extraction and upload threads start
     feed = ChunkFeed(settings, plan, connections)
+    originals = OriginalPayloads(settings)  # connects only if a line needs its original text
     try:
         with BoundedUploader(settings.backfill_upload_concurrency) as uploader:
             for index, kind, payload in feed.items():
@@ -215,11 +219,13 @@ def land_chunks(
                         quarantined,
                         plan.ingested_at,
                         settings.backfill_gzip_level,
+                        originals,
                     )
                 )
             commit_ready(block=True)
     finally:
         feed.close()
+        originals.close()
     logger.info(
         "backfill %s: %d rows read, %d written in %d objects, %d already in Bronze, %d quarantined "
         "(%d slow-path)",
