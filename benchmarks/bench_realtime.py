@@ -145,6 +145,7 @@ def _consume_case(ctx: BenchContext, *, s3: bool, workers: int = 0) -> dict[str,
     from cardflow.bronze.layout import is_part_key
     from cardflow.settings import load_settings
     from cardflow.sources.mq.consumer import BatchConsumer, ConsumerConfig
+    from cardflow.sources.mq.deliveries import delivery_headers
     from cardflow.sources.mq.messages import PUBLISHED_AT_HEADER
 
     n = _messages(ctx)
@@ -191,8 +192,8 @@ def _consume_case(ctx: BenchContext, *, s3: bool, workers: int = 0) -> dict[str,
 
         def on_settled(batch: list[Any], _outcome: Any, _mono: float) -> None:
             now = time.time()
-            for _tag, _redelivered, props, _body in batch:
-                published = (props.headers or {}).get(PUBLISHED_AT_HEADER)
+            for delivery in batch:
+                published = delivery_headers(delivery).get(PUBLISHED_AT_HEADER)
                 if published:
                     latencies.append(now - datetime.fromisoformat(published).timestamp())
 
@@ -268,6 +269,7 @@ def _competing_consumer(
     from cardflow.backends.chooser import resolve_backends
     from cardflow.settings import load_settings
     from cardflow.sources.mq.consumer import BatchConsumer, ConsumerConfig
+    from cardflow.sources.mq.deliveries import delivery_headers
     from cardflow.sources.mq.messages import PUBLISHED_AT_HEADER
 
     settings = load_settings(**overrides)
@@ -278,8 +280,8 @@ def _competing_consumer(
     def on_settled(batch: list[Any], _outcome: Any, _mono: float) -> None:
         now = time.time()
         last[0] = now
-        for _tag, _redelivered, props, _body in batch:
-            published = (props.headers or {}).get(PUBLISHED_AT_HEADER)
+        for delivery in batch:
+            published = delivery_headers(delivery).get(PUBLISHED_AT_HEADER)
             if published:
                 latencies.append(now - datetime.fromisoformat(published).timestamp())
 

@@ -137,7 +137,9 @@ def decimal_parts(value: Any, *, field: str = "decimal") -> tuple[int, int]:
         ContractViolation: ``bad_decimal`` when the shape or types are wrong,
             ``decimal_out_of_range`` when the units do not fit 64 bits.
     """
-    if not isinstance(value, Mapping) or len(value) != 2 or "units" not in value or "scale" not in value:
+    # ``type is dict`` first: a parsed payload's decimals are dicts, and the ABC check is the slow one
+    shaped = type(value) is dict or isinstance(value, Mapping)
+    if not shaped or len(value) != 2 or "units" not in value or "scale" not in value:
         raise ContractViolation("bad_decimal", f"{field} must be an object with exactly units and scale")
     units, scale = value["units"], value["scale"]
     if not _is_int(units) or not _is_int(scale):
@@ -199,8 +201,9 @@ def validate_payload(event_type: str, payload: Any) -> dict[str, Any]:
     """
     if event_type not in PAYLOAD_FIELDS:
         raise ContractViolation("unknown_event_type", f"event_type {event_type!r} is not one of {EVENT_TYPES}")
-    if not isinstance(payload, Mapping):
+    if type(payload) is not dict and not isinstance(payload, Mapping):
         raise ContractViolation("payload_not_object", f"payload must be a JSON object, got {type(payload).__name__}")
+    decimals: dict[str, tuple[int, int]] = {}
     for name, kind in PAYLOAD_FIELDS[event_type].items():
         if name not in payload or payload[name] is None:
             raise ContractViolation("missing_field", f"{event_type}.payload.{name} is required")
@@ -212,7 +215,7 @@ def validate_payload(event_type: str, payload: Any) -> dict[str, Any]:
         if kind == "int" and not INT_MIN <= value <= INT_MAX:
             raise ContractViolation("int_out_of_range", f"{name} must fit a 64-bit integer, got {value}")
         if kind == "decimal":
-            decimal_parts(value, field=name)
+            decimals[name] = decimal_parts(value, field=name)
         if kind == "timestamp":
             parse_timestamp(value, field=name)
         if kind == "date":
@@ -224,7 +227,7 @@ def validate_payload(event_type: str, payload: Any) -> dict[str, Any]:
                 raise ContractViolation("bad_type", f"{name} must be a YYYY-MM-DD date string")
         if kind == "status" and value not in ORDER_STATUSES:
             raise ContractViolation("bad_status", f"status {value!r} is not one of {ORDER_STATUSES}")
-    _check_amounts(event_type, payload)
+    _check_amounts(event_type, payload, decimals)
     return dict(payload)
 
 
@@ -235,22 +238,21 @@ GOLD_PRODUCTS: Final[dict[str, tuple[str, str]]] = {
 }
 
 
-def _check_amounts(event_type: str, payload: Mapping[str, Any]) -> None:
+def _check_amounts(event_type: str, payload: Mapping[str, Any], decimals: Mapping[str, tuple[int, int]]) -> None:
     """Refuse an event whose decimal, or the Gold amount computed from it, no warehouse column holds.
+    ``decimals``: the checked ``(units, scale)`` of each decimal field (:func:`decimal_parts`).
 
     Decimal columns are NUMBER(38, 18): magnitudes below 10^20. Refused here, at the contract (so
     the event is quarantined in Bronze with the reason), never later in a dbt model.
     """
     # |units * 10**-scale| < 10**AMOUNT_EXPONENT  <=>  |units| < 10**(AMOUNT_EXPONENT + scale): exact
     # in integers, no Decimal per message
-    for name, kind in PAYLOAD_FIELDS[event_type].items():
-        if kind == "decimal":
-            units, scale = decimal_parts(payload[name], field=name)
-            if not amount_in_range(units, scale):
-                raise ContractViolation("decimal_out_of_range", f"|{name}| must be below {AMOUNT_LIMIT:.0E}")
+    for name, (units, scale) in decimals.items():
+        if not amount_in_range(units, scale):
+            raise ContractViolation("decimal_out_of_range", f"|{name}| must be below {AMOUNT_LIMIT:.0E}")
     if event_type in GOLD_PRODUCTS:
         count, amount = GOLD_PRODUCTS[event_type]
-        units, scale = decimal_parts(payload[amount], field=amount)
+        units, scale = decimals[amount]
         if not amount_in_range(units, scale, payload[count]):
             raise ContractViolation(
                 "decimal_out_of_range", f"|{count} * {amount}| must be below {AMOUNT_LIMIT:.0E} (NUMBER(38, 18))"

@@ -39,6 +39,7 @@ from cardflow.sources.mq.deliveries import (
     ConsumerStats,
     Delivery,
     Lander,
+    delivery_of,
     init_worker,
     land_in_thread,
     land_in_worker,
@@ -293,7 +294,7 @@ class BatchConsumer:
     ) -> None:
         if not self._buffer:
             self._buffer_started = time.monotonic()
-        self._buffer.append((method.delivery_tag, bool(method.redelivered), props, body))
+        self._buffer.append(delivery_of(method.delivery_tag, bool(method.redelivered), props, body))
         if len(self._buffer) >= self.config.batch_size:
             self._dispatch()
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 from pika.spec import BasicProperties
 
@@ -44,25 +44,40 @@ BROKER_HEADERS: Final = frozenset(
     }
 )
 
-#: what the I/O thread keeps of a delivery: cheap to build, picklable; converted off the I/O thread
-Delivery = tuple[int, bool, BasicProperties, bytes]
+DeliveryProperties = tuple[str | None, str | None, dict[str, Any] | None, int | None, str | None, str | None]
+"""The AMQP properties a message's landing reads: ``(content_type, content_encoding, headers,
+timestamp, message_id, type)``. Plain values, not pika's ``BasicProperties``: a batch goes to the
+landing process pickled, and a ``BasicProperties`` object pickles and unpickles at ~4 us a message
+against ~0.5 us for this tuple (the landing process is the consumer's busiest)."""
+
+Delivery = tuple[int, bool, DeliveryProperties, bytes]
+"""What the I/O thread keeps of a delivery: ``(delivery_tag, redelivered, properties, body)``;
+cheap to build and to pickle, turned into a :class:`RawMessage` off the I/O thread."""
+
+
+def delivery_of(tag: int, redelivered: bool, props: BasicProperties, body: bytes) -> Delivery:
+    """What the I/O thread keeps of one delivery (see :data:`Delivery`)."""
+    kept = (props.content_type, props.content_encoding, props.headers, props.timestamp, props.message_id, props.type)
+    return tag, redelivered, kept, body
+
+
+def delivery_headers(delivery: Delivery) -> dict[str, Any]:
+    """The AMQP headers of a kept delivery (as the broker sent them; empty when none)."""
+    return delivery[2][2] or {}
 
 
 def raw_from_delivery(delivery: Delivery) -> RawMessage:
     """A :class:`RawMessage` from what the I/O thread kept of a delivery."""
-    tag, redelivered, props, body = delivery
-    headers = props.headers or {}
-    if headers:
-        headers = normalize_headers({k: v for k, v in headers.items() if k not in BROKER_HEADERS})
-    stamp = datetime.fromtimestamp(props.timestamp, tz=UTC) if props.timestamp else None
+    tag, redelivered, (content_type, content_encoding, amqp_headers, timestamp, message_id, type_), body = delivery
+    headers = {k: v for k, v in (amqp_headers or {}).items() if k not in BROKER_HEADERS}
     return RawMessage(
         body=body,
-        content_type=props.content_type,
-        content_encoding=props.content_encoding,
-        headers=headers,
-        timestamp=stamp,
-        message_id=props.message_id,
-        type=props.type,
+        content_type=content_type,
+        content_encoding=content_encoding,
+        headers=normalize_headers(headers) if headers else {},
+        timestamp=datetime.fromtimestamp(timestamp, tz=UTC) if timestamp else None,
+        message_id=message_id,
+        type=type_,
         delivery_tag=tag,
         redelivered=redelivered,
     )
