@@ -37,6 +37,8 @@ from cardflow.errors import ContractViolation
 from cardflow.settings import Settings
 from cardflow.sources.eventstore import store as eventstore
 from cardflow.sources.eventstore.backfill import run_backfill
+from cardflow.sources.eventstore.extract import OriginalPayloads, Position, extraction_session, iter_groups
+from cardflow.sources.eventstore.partitions import compact
 from cardflow.sources.eventstore.watermark import load_state, state_object_key
 
 pytestmark = pytest.mark.integration
@@ -419,3 +421,26 @@ def test_nothing_vouches_for_a_part_before_a_sync_made_it_durable(settings: Sett
     assert vouchers >= result.chunks  # a state write per chunk (and the manifest)
     non_durable = sum(1 for kind, _, durable, _ in store.log if kind == "write" and not durable)
     assert non_durable == result.objects_written
+
+
+def test_postgres_compacts_the_payload_and_the_original_text_is_read_back(pg_settings: Settings) -> None:
+    """The chunk query's replace also alters a string holding ", " or '": ' (why partitions.py reads
+    such a row again); OriginalPayloads reads the event store's own text by the row's keys."""
+    eventstore.bootstrap_event_store(pg_settings)
+    event_id, at = str(uuid.uuid4()), END - timedelta(hours=2)
+    payload = {"sku": "a, b", "card_name": 'He said: "hi", then left', "print_run": 3}
+    insert_raw(pg_settings, [(event_id, "cards", "CardCatalogEntryInserted", json.dumps(payload), at)])
+    with extraction_session(pg_settings) as conn:
+        [group] = iter_groups(conn, pg_settings, Position.just_before(at), Position.of(at, event_id), ingested_at=END)
+    # compacted, the strings' ", " included (jsonb orders keys shorter first)
+    assert b'"payload":{"sku":"a,b","card_name":"He said: \\"hi\\",then left","print_run":3}' in group.lines
+    reader = OriginalPayloads(pg_settings)
+    try:
+        key = Position.of(at, event_id).inserted_at
+        texts = reader([(key, event_id), (key, str(uuid.uuid4()))])
+    finally:
+        reader.close()
+    assert list(texts) == [event_id]  # an unknown key is simply absent
+    assert json.loads(texts[event_id]) == payload
+    assert compact(texts[event_id].encode()) in group.lines
+

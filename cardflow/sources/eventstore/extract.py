@@ -89,9 +89,10 @@ class PartitionGroup:
     """The rows of one chunk that fall in one hourly partition ``(source, event_type, hour)``.
 
     ``lines`` holds one NDJSON line per row as UTF-8 bytes (in no particular order), each ending
-    with a newline: rows the SQL check accepted start with ``{`` and are canonical except that the
-    payload is jsonb's spaced text; the others start with ``?{`` and carry raw values. ``hour`` is None only
-    for rows whose inserted_at is not a finite timestamp.
+    with a newline: rows the SQL check accepted start with ``{`` and carry the payload as jsonb's
+    text with its separators compacted (which also alters strings holding ``", "``: see
+    :mod:`~cardflow.sources.eventstore.partitions`); the others start with ``?{`` and carry raw
+    values. ``hour`` is None only for rows whose inserted_at is not a finite timestamp.
     """
 
     source: str
