@@ -351,7 +351,10 @@ def _may_be_altered(line: bytes) -> bool:
     """Whether the compaction may have altered one of the line's payload strings: it holds a ``,``
     or a ``"`` (a ``", "`` left a comma; a ``'\\": '`` left a quote)."""
     start, end = _payload_span(line)
-    return _has_altered_string(json.loads(line[start:end]))
+    try:
+        return _has_altered_string(json.loads(line[start:end]))
+    except ValueError:  # jsonb's text compacted is JSON; if not, the original text decides
+        return True
 
 
 def _has_altered_string(value: Any) -> bool:
