@@ -5,9 +5,9 @@ chunk at a time, never the whole table: a chunk's end is found with an index sca
 (``OFFSET chunk-1``) and the chunk itself comes back through a server-side cursor as one row per
 hourly Bronze partition (``sql/backfill_chunk.sql``).
 
-Postgres renders every row as an NDJSON line of the Bronze record and groups them by partition,
-so Python handles a partition's rows as one string (whole-text contract checks, compaction, gzip)
-instead of one by one. Rows that a fast check is unsure about are judged by
+Postgres renders every row as an NDJSON line of the Bronze record (the payload's separators
+compacted on its core) and groups them by partition, so Python handles a partition's rows as one
+string (whole-text contract checks, ordering, gzip) instead of one by one. Rows that a fast check is unsure about are judged by
 :func:`cardflow.contract.validate_envelope` (:mod:`cardflow.sources.eventstore.partitions`,
 :mod:`cardflow.bronze.quarantine`):
 every row is checked against the contract, the fast path only decides how cheaply.
