@@ -7,10 +7,10 @@ hourly Bronze partition (``sql/backfill_chunk.sql``).
 
 Postgres renders every row as an NDJSON line of the Bronze record (the payload's separators
 compacted on its core) and groups them by partition, so Python handles a partition's rows as one
-string (whole-text contract checks, ordering, gzip) instead of one by one. Rows that a fast check is unsure about are judged by
-:func:`cardflow.contract.validate_envelope` (:mod:`cardflow.sources.eventstore.partitions`,
-:mod:`cardflow.bronze.quarantine`):
-every row is checked against the contract, the fast path only decides how cheaply.
+string (whole-text contract checks, ordering, gzip) instead of one by one. Rows that a fast check
+is unsure about are judged by :func:`cardflow.contract.validate_envelope`
+(:mod:`cardflow.sources.eventstore.partitions`, :mod:`cardflow.bronze.quarantine`): every row is
+checked against the contract, the fast path only decides how cheaply.
 """
 
 from __future__ import annotations
