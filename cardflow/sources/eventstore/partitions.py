@@ -302,7 +302,7 @@ def _prepare_line_by_line(
 ) -> PreparedPart:
     out: list[bytes] = []
     entries: list[dict[str, Any]] = []
-    doubtful: list[bytes] = []
+    doubtful: list[tuple[bytes, tuple[int, int]]] = []  # (line, where its payload text is)
     skipped = slow = 0
     # split on "\n" only: JSON escapes newlines inside strings, but not U+2028 and friends
     for line in body.split(b"\n")[:-1]:
@@ -314,9 +314,11 @@ def _prepare_line_by_line(
             out.append(line)
             continue
         slow += 1
-        if not line.startswith(b"?") and _may_be_altered(line):
-            doubtful.append(line)
-            continue
+        if not line.startswith(b"?"):
+            span = _payload_span(line)
+            if _may_be_altered(line, span):
+                doubtful.append((line, span))
+                continue
         _judge(line, ingested_at, out, entries)
     for line in _with_original_payloads(doubtful, originals):
         _judge(line, ingested_at, out, entries)
@@ -347,10 +349,10 @@ def _payload_span(line: bytes) -> tuple[int, int]:
     return line.index(_PAYLOAD_KEY) + len(_PAYLOAD_KEY), line.rindex(_AFTER_PAYLOAD)
 
 
-def _may_be_altered(line: bytes) -> bool:
-    """Whether the compaction may have altered one of the line's payload strings: it holds a ``,``
-    or a ``"`` (a ``", "`` left a comma; a ``'\\": '`` left a quote)."""
-    start, end = _payload_span(line)
+def _may_be_altered(line: bytes, span: tuple[int, int]) -> bool:
+    """Whether the compaction may have altered one of the line's payload strings (at ``span``): it
+    holds a ``,`` or a ``"`` (a ``", "`` left a comma; a ``'\\": '`` left a quote)."""
+    start, end = span
     try:
         return _has_altered_string(json.loads(line[start:end]))
     except ValueError:  # jsonb's text compacted is JSON; if not, the original text decides
@@ -367,17 +369,19 @@ def _has_altered_string(value: Any) -> bool:
     return False
 
 
-def _with_original_payloads(lines: list[bytes], originals: OriginalPayloadReader | None) -> list[bytes]:
-    """The lines with their payload text as the event store holds it, checked against the chunk."""
+def _with_original_payloads(
+    lines: list[tuple[bytes, tuple[int, int]]], originals: OriginalPayloadReader | None
+) -> list[bytes]:
+    """The lines with their payload text (at each one's span) as the event store holds it,
+    checked against the chunk."""
     if not lines:
         return []
     if originals is None:
         raise EventStoreError(f"{len(lines)} line(s) need their original payload text and no reader was given")
-    keys = [(_inserted_at(line), _event_id(line)) for line in lines]
+    keys = [(_inserted_at(line, end), _event_id(line)) for line, (_, end) in lines]
     texts = originals(keys)
     restored = []
-    for line, (_, event_id) in zip(lines, keys, strict=True):
-        start, end = _payload_span(line)
+    for (line, (start, end)), (_, event_id) in zip(lines, keys, strict=True):
         text = texts.get(event_id)
         if text is None:
             raise EventStoreError(f"event {event_id} is no longer in the event store (it was read by this chunk)")
@@ -388,7 +392,7 @@ def _with_original_payloads(lines: list[bytes], originals: OriginalPayloadReader
     return restored
 
 
-def _inserted_at(line: bytes) -> str:
-    """A canonical line's ``inserted_at`` text (the envelope's, after its payload)."""
-    start = line.rindex(_AFTER_PAYLOAD) + len(_AFTER_PAYLOAD)
+def _inserted_at(line: bytes, payload_end: int) -> str:
+    """A canonical line's ``inserted_at`` text (the envelope's, right after its payload)."""
+    start = payload_end + len(_AFTER_PAYLOAD)
     return line[start : line.index(b'"', start)].decode("ascii")

@@ -68,8 +68,8 @@ def delivery_headers(delivery: Delivery) -> dict[str, Any]:
 
 def raw_from_delivery(delivery: Delivery) -> RawMessage:
     """A :class:`RawMessage` from what the I/O thread kept of a delivery."""
-    tag, redelivered, (content_type, content_encoding, amqp_headers, timestamp, message_id, type_), body = delivery
-    headers = {k: v for k, v in (amqp_headers or {}).items() if k not in BROKER_HEADERS}
+    tag, redelivered, (content_type, content_encoding, _, timestamp, message_id, type_), body = delivery
+    headers = {k: v for k, v in delivery_headers(delivery).items() if k not in BROKER_HEADERS}
     return RawMessage(
         body=body,
         content_type=content_type,
