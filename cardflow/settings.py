@@ -144,8 +144,8 @@ class Settings(BaseSettings):
     """Incremental Silver re-reads RAW rows loaded this many minutes below its watermark (late commits)."""
     dbt_node_tasks: bool = Field(False, validation_alias=_env("CARDFLOW_DBT_NODE_TASKS"))
     """Run dbt through prefect-dbt's PrefectDbtRunner (one Prefect task per dbt node). Off by default:
-    those tasks cost more than the build they show (docs/scaling.md); the flow's artifact lists each
-    layer's slowest dbt nodes with their times instead."""
+    those tasks cost more than the build they show (docs/monitoring.md, "dbt nodes"); the flow's
+    artifact lists every node of each layer build with its status and time instead."""
 
     # --- data quality --------------------------------------------------------------------------
     raw_events_freshness_warn_hours: float = Field(6, validation_alias=_env("RAW_EVENTS_FRESHNESS_WARN_HOURS"), gt=0)

@@ -114,14 +114,27 @@ class TransformResult:
                 f"{', '.join(layer['published'])} |"
             )
         for name, layer in self.layers.items():
-            lines += ["", f"## {name}: dbt {layer['dbt_seconds']:.1f} s, slowest nodes", ""]
-            lines += [f"- {n}" for n in layer["dbt_slowest"]] or ["none"]
+            lines += ["", f"## {name}: dbt {layer['dbt_seconds']:.1f} s, every node, slowest first", ""]
+            lines += _node_table(layer["dbt_nodes"])
         warnings = [w for layer in self.layers.values() for w in layer["dbt_warnings"]]
         lines += ["", f"## dbt warnings ({len(warnings)})", ""]
         lines += [f"- {w}" for w in warnings] or ["none"]
         lines += ["", f"## Quality: {self.status} ({len(self.warnings)} warnings, alerted once)", ""]
         lines += [f"- {w}" for w in self.warnings] or ["none"]
         return "\n".join(lines) + "\n"
+
+
+def _node_table(nodes: list[dict[str, Any]]) -> list[str]:
+    """Markdown rows of a layer build's dbt nodes (``DbtRunSummary.node_rows``)."""
+    if not nodes:
+        return ["none"]
+    rows = ["| node | status | seconds | failing rows |", "|---|---|---:|---:|"]
+    rows += [
+        f"| {n['type']} {n['name']} | {n['status']} | {n['seconds']:.2f} | "
+        f"{'' if n['failures'] is None else n['failures']} |"
+        for n in nodes
+    ]
+    return rows
 
 
 def _build_and_gate(
@@ -141,6 +154,7 @@ def _build_and_gate(
         "dbt_warnings": build["dbt"]["warnings"],
         "dbt_seconds": build["dbt"]["elapsed_seconds"],
         "dbt_slowest": build["dbt"]["slowest"],
+        "dbt_nodes": build["dbt"]["nodes"],
         "expectations": sum(len(m.outcomes) for m in gate.models),
         "rows": sum(max(m.rows, 0) for m in gate.models),
         "gate_seconds": round(gate.seconds, 2),

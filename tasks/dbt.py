@@ -1,9 +1,9 @@
 """prefect-dbt's runner as the :data:`~cardflow.transform.dbt.DbtInvoker` of the transform tasks.
 
 With CARDFLOW_DBT_NODE_TASKS on, each dbt node of a layer build shows up as a Prefect task run; off
-(the default), the library's plain ``dbtRunner`` runs in one step and the flow's artifact names
-each layer's slowest nodes with their times (``DbtRunSummary.slowest``): per-node visibility at
-no per-node cost.
+(the default), the library's plain ``dbtRunner`` runs in one step and the flow's artifact lists
+every node of each layer build with its status and time (``DbtRunSummary.node_rows``): per-node
+visibility at no per-node cost (docs/monitoring.md, "dbt nodes", has the measured difference).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def prefect_dbt_invoker(args: list[str], project: Path, profiles: Path) -> Any:
     # this runner ~51 s. Lowering its log_level to WARN brought that to ~24 s but dbt then stops
     # sending the NodeStart events the per-node tasks are made from, so no node was visible any more;
     # kept at the default. That overhead is why the runner is opt-in (CARDFLOW_DBT_NODE_TASKS=true);
-    # by default plain dbtRunner runs and the artifact lists the slowest nodes and every warning.
+    # by default plain dbtRunner runs and the artifact lists every node and every warning.
     runner = PrefectDbtRunner(
         settings=PrefectDbtSettings(project_dir=project, profiles_dir=profiles),
         raise_on_failure=False,

@@ -213,6 +213,24 @@ class DbtRunSummary:
         ranked = sorted(self.nodes, key=lambda n: n.execution_time, reverse=True)[:limit]
         return [f"{n.resource_type} {n.name}: {n.execution_time:.2f} s" for n in ranked]
 
+    def node_rows(self) -> list[dict[str, Any]]:
+        """Every node, slowest first: type, name, status, seconds, failing rows (None: not a test).
+
+        The flow's artifact renders these as one table per layer: what each node of the build did,
+        at no per-node cost (a Prefect task run per node costs more than the build it shows:
+        docs/monitoring.md)."""
+        ranked = sorted(self.nodes, key=lambda n: n.execution_time, reverse=True)
+        return [
+            {
+                "type": n.resource_type,
+                "name": n.name,
+                "status": n.status,
+                "seconds": round(n.execution_time, 3),
+                "failures": n.failures,
+            }
+            for n in ranked
+        ]
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "command": self.command,
@@ -222,6 +240,7 @@ class DbtRunSummary:
             "warnings": [n.describe() for n in self.warnings],
             "elapsed_seconds": round(self.elapsed_seconds, 2),
             "slowest": self.slowest(),
+            "nodes": self.node_rows(),
         }
 
 

@@ -192,6 +192,26 @@ def test_summary_names_the_slowest_nodes_with_their_times() -> None:
     assert slowest[:2] == ["model int_events_rejected: 4.25 s", "test t11: 1.10 s"]
 
 
+def test_summary_lists_every_node_slowest_first_for_the_artifact() -> None:
+    """The artifact's per-node table: every node of the build (not only the slowest), each with its
+    status, time and failing rows, so a default run shows per node what a task per node would."""
+    summary = dbt_tasks.DbtRunSummary(
+        "build",
+        False,
+        [
+            dbt_tasks.NodeOutcome("a", "model", "stg_order_created", "success", "", execution_time=0.5),
+            dbt_tasks.NodeOutcome("b", "test", "unique_fct_orders_order_id", "fail", "", 3, execution_time=0.02),
+            dbt_tasks.NodeOutcome("c", "test", "not_null_columns_dim_card", "pass", "", failures=0, execution_time=0.7),
+        ],
+    )
+    rows = summary.as_dict()["nodes"]
+    assert [(r["type"], r["name"], r["status"], r["seconds"], r["failures"]) for r in rows] == [
+        ("test", "not_null_columns_dim_card", "pass", 0.7, 0),
+        ("model", "stg_order_created", "success", 0.5, None),
+        ("test", "unique_fct_orders_order_id", "fail", 0.02, 3),
+    ]
+
+
 def test_node_tasks_are_opt_in(tmp_path) -> None:
     """The per-node Prefect tasks cost more than the build they show: off unless asked for."""
     from tasks.dbt import dbt_invoker
