@@ -33,13 +33,56 @@
 
 {# the recorded RAW max(loaded_at) of `relation` as a SQL timestamp expression, or none #}
 {% macro examined_through(relation) -%}
+    {%- set value = cardflow.table_marker(relation, cardflow.examined_prefix()) -%}
+    {%- if value is none -%}{{ return(none) }}{%- endif -%}
+    {{ return(cardflow.parse_text("'" ~ value ~ "'", 'timestamp')) }}
+{%- endmacro %}
+
+{# the text after `prefix` in the table comment of `relation` (quotes removed), or none #}
+{% macro table_marker(relation, prefix) -%}
     {%- if not execute -%}{{ return(none) }}{%- endif -%}
     {%- set found = run_query(adapter.dispatch('table_comment_query', 'cardflow')(relation)) -%}
     {%- set comment = found.columns[0].values()[0] if found.rows | length > 0 else none -%}
-    {%- set prefix = cardflow.examined_prefix() -%}
     {%- if comment is none or not comment.startswith(prefix) -%}{{ return(none) }}{%- endif -%}
-    {%- set value = comment[prefix | length:] -%}
-    {{ return(cardflow.parse_text("'" ~ value | replace("'", "") ~ "'", 'timestamp')) }}
+    {{ return(comment[prefix | length:] | replace("'", "")) }}
+{%- endmacro %}
+
+{#
+  The same idea one layer up, for the incremental Gold facts (fct_orders, fct_batch_performance):
+  their comment records how far into their Silver model the last build looked
+  ("cardflow silver_processed_through=<Silver max(processed_at)>"). Silver stamps processed_at on
+  every row a run writes (macros/run_started.sql), so the next build only needs the Silver rows
+  stamped after that, minus the lookback window, to find the keys whose Gold row may have changed.
+  Without the record (a table from before, a copy without it) the build compares all of Silver
+  with Gold, as it always did. Why: that comparison read every Silver row and every Gold row on each
+  run (3.1 s of a 10M-event build with nothing new); a run should cost what is new.
+#}
+{% macro silver_processed_prefix() -%}
+    {{ return('cardflow silver_processed_through=') }}
+{%- endmacro %}
+
+{# post-hook of an incremental Gold fact: record `silver_relation`'s max(processed_at) on `this` #}
+{% macro record_silver_processed_through(silver_relation) -%}
+    {%- if execute -%}
+        {%- set newest = run_query('select max(processed_at) from ' ~ silver_relation).columns[0].values()[0] -%}
+        {%- if newest is not none -%}
+            comment on table {{ this }} is '{{ cardflow.silver_processed_prefix() }}{{ newest.strftime("%Y-%m-%d %H:%M:%S.%f") }}'
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#
+  predicate on a Silver model's processed_at for an incremental Gold fact: rows stamped after what
+  the fact's last build looked at, minus the lookback; `true` without that record
+#}
+{% macro silver_rows_since_last_build(processed_at_column) -%}
+    {%- set through = cardflow.table_marker(this, cardflow.silver_processed_prefix()) -%}
+    {%- if through is none -%}
+    true
+    {%- else -%}
+    {%- set lookback = -1 * (var('incremental_lookback_minutes') | int) -%}
+    {{ processed_at_column }} > {{ dbt.dateadd('minute', lookback, "cast('" ~ through ~ "' as " ~ dbt.type_timestamp() ~ ")") }}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro duckdb__table_comment_query(relation) -%}

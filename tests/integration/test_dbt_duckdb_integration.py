@@ -441,3 +441,46 @@ def test_silver_watermark_is_what_the_build_examined_not_its_rows(tmp_path: Path
     _build(settings, "--full-refresh")
     with duckdb.connect(str(path), read_only=True) as con:
         assert [r[0] for r in con.execute(rejected).fetchall()] == [old["event_id"], new["event_id"]]
+
+
+def test_gold_facts_compare_only_the_silver_rows_written_since_their_last_build(tmp_path: Path) -> None:
+    """fct_orders and fct_batch_performance record how far into Silver their build looked (Silver's
+    max(processed_at)); the next run compares only the Silver rows stamped since then (minus the
+    lookback) with Gold, not all of Silver: a Silver row stamped before that point is taken as
+    reflected, one stamped after it is picked up, and a full refresh reads everything."""
+    path = tmp_path / "warehouse.duckdb"
+    settings = load_settings(data_dir=tmp_path, duckdb_path_override=path, dbt_lookback_minutes=0)
+    events, _ = generate(events=400, seed=8, anomalies=False)
+    insert_raw_duckdb(path, raw_rows(events, file_prefix="base", loaded_at=datetime.now(UTC) - timedelta(days=1)))
+    _build(settings)
+    comment = "SELECT comment FROM duckdb_tables() WHERE schema_name = 'GOLD' AND table_name = ?"
+    newest = "SELECT strftime(max(processed_at), '%Y-%m-%d %H:%M:%S.%f') FROM SILVER."
+    with duckdb.connect(str(path), read_only=True) as con:
+        for fact, silver in (("fct_orders", "stg_order_created"), ("fct_batch_performance", "stg_manufacturing_batch")):
+            [(recorded,)] = con.execute(comment, [fact]).fetchall()
+            assert recorded == "cardflow silver_processed_through=" + con.execute(newest + silver).fetchone()[0]
+        order_id, quantity = con.execute("SELECT order_id, quantity FROM GOLD.fct_orders ORDER BY order_id").fetchone()
+
+    def gold_quantity() -> int:
+        with duckdb.connect(str(path), read_only=True) as con:
+            return con.execute("SELECT quantity FROM GOLD.fct_orders WHERE order_id = ?", [order_id]).fetchone()[0]
+
+    # a change in Silver stamped before what Gold's last build looked at: not compared again
+    with duckdb.connect(str(path)) as con:
+        con.execute("UPDATE SILVER.stg_order_created SET quantity = quantity + 5 WHERE order_id = ?", [order_id])
+    _build(settings, "--select", "fct_orders")
+    assert gold_quantity() == quantity
+    # the same change stamped after it (as a Silver run stamps what it writes): picked up
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "UPDATE SILVER.stg_order_created SET processed_at = processed_at + INTERVAL 1 DAY WHERE order_id = ?",
+            [order_id],
+        )
+    _build(settings, "--select", "fct_orders")
+    assert gold_quantity() == quantity + 5
+    # without the record (a table copied without its comment) the build compares all of Silver
+    with duckdb.connect(str(path)) as con:
+        con.execute("UPDATE SILVER.stg_order_created SET quantity = quantity + 1 WHERE order_id = ?", [order_id])
+        con.execute("COMMENT ON TABLE GOLD.fct_orders IS ''")
+    _build(settings, "--select", "fct_orders")
+    assert gold_quantity() == quantity + 6

@@ -1,9 +1,14 @@
-{{ config(materialized='incremental', unique_key='batch_id') }}
+{{ config(
+    materialized='incremental',
+    unique_key='batch_id',
+    post_hook="{{ cardflow.record_silver_processed_through(ref('stg_manufacturing_batch')) }}",
+) }}
 
 {#
   One row per batch_id (the latest ManufacturingBatch event of a batch wins), with exact estimated
   defects and good units: quantity_produced * defect_rate_estimate in decimal arithmetic.
-  Incremental like fct_orders: batches with Silver events not reflected in Gold are recomputed.
+  Incremental like fct_orders: batches with Silver events not reflected in Gold are recomputed,
+  looking only at the Silver rows written since this model's last build looked.
 #}
 
 {#- Silver is named in each CTE instead of one shared import CTE: DuckDB materializes a CTE
@@ -16,7 +21,10 @@ touched_batches as (
     select distinct batches.batch_id
     from {{ ref('stg_manufacturing_batch') }} as batches
     left join {{ this }} as current_gold on batches.batch_id = current_gold.batch_id
-    where current_gold.batch_id is null
+    -- Silver rows written since this model's last build looked (macros/examined_through.sql)
+    where {{ cardflow.silver_rows_since_last_build('batches.processed_at') }}
+    and (
+        current_gold.batch_id is null
         or batches.event_inserted_at > current_gold.event_inserted_at
         or (
             batches.event_inserted_at = current_gold.event_inserted_at
@@ -27,6 +35,7 @@ touched_batches as (
                 or {{ cardflow.differs('batches.defect_rate_estimate', 'current_gold.defect_rate_estimate') }}
             )
         )
+    )
 
 ),
 

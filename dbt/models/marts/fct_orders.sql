@@ -1,4 +1,8 @@
-{{ config(materialized='incremental', unique_key='order_id') }}
+{{ config(
+    materialized='incremental',
+    unique_key='order_id',
+    post_hook="{{ cardflow.record_silver_processed_through(ref('stg_order_created')) }}",
+) }}
 
 {#
   One row per order_id: the latest OrderCreated event of the order wins (re-emitted status changes
@@ -9,7 +13,10 @@
   is missing, or a Silver event is newer than the Gold row, or equally new but different. That
   anti-join is self-healing (a failed or skipped run is caught up by the next one) and touches only
   the orders of new events. Late events (older inserted_at) recompute their order and lose to the
-  newer event already there, as in a full refresh.
+  newer event already there, as in a full refresh. The Silver side of the comparison is the rows
+  Silver wrote since this model's last build looked (the table comment its post-hook records,
+  minus the lookback; macros/examined_through.sql), so a run reads what is new, not all of Silver;
+  a failed run records nothing, so the next one looks from the same point.
 #}
 
 {#- Silver is named in each CTE instead of one shared import CTE: DuckDB materializes a CTE
@@ -22,7 +29,10 @@ touched_orders as (
     select distinct orders.order_id
     from {{ ref('stg_order_created') }} as orders
     left join {{ this }} as current_gold on orders.order_id = current_gold.order_id
-    where current_gold.order_id is null
+    -- Silver rows written since this model's last build looked (macros/examined_through.sql)
+    where {{ cardflow.silver_rows_since_last_build('orders.processed_at') }}
+    and (
+        current_gold.order_id is null
         or orders.event_inserted_at > current_gold.event_inserted_at
         or (
             orders.event_inserted_at = current_gold.event_inserted_at
@@ -35,6 +45,7 @@ touched_orders as (
                 or {{ cardflow.differs('orders.order_ts', 'current_gold.order_ts') }}
             )
         )
+    )
 
 ),
 
