@@ -23,10 +23,19 @@
 {# post-hook: record RAW's max(loaded_at) on `this` #}
 {% macro record_examined_through() -%}
     {%- if execute -%}
-        {%- set raw = source('raw', 'events') -%}
-        {%- set newest = run_query('select max(loaded_at) from ' ~ raw).columns[0].values()[0] -%}
+        {{ cardflow.record_table_marker(cardflow.examined_prefix(), 'select max(loaded_at) from ' ~ source('raw', 'events')) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#
+  a post-hook's statement: `this`'s table comment becomes `prefix` and the one value `query`
+  returns (ISO text, or `format` for strftime); nothing when that value is null
+#}
+{% macro record_table_marker(prefix, query, format=none) -%}
+    {%- if execute -%}
+        {%- set newest = run_query(query).columns[0].values()[0] -%}
         {%- if newest is not none -%}
-            comment on table {{ this }} is '{{ cardflow.examined_prefix() }}{{ newest.isoformat() }}'
+            comment on table {{ this }} is '{{ prefix }}{{ newest.strftime(format) if format else newest.isoformat() }}'
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
@@ -63,12 +72,11 @@
 
 {# post-hook of an incremental Gold fact: record `silver_relation`'s max(processed_at) on `this` #}
 {% macro record_silver_processed_through(silver_relation) -%}
-    {%- if execute -%}
-        {%- set newest = run_query('select max(processed_at) from ' ~ silver_relation).columns[0].values()[0] -%}
-        {%- if newest is not none -%}
-            comment on table {{ this }} is '{{ cardflow.silver_processed_prefix() }}{{ newest.strftime("%Y-%m-%d %H:%M:%S.%f") }}'
-        {%- endif -%}
-    {%- endif -%}
+    {{ cardflow.record_table_marker(
+        cardflow.silver_processed_prefix(),
+        'select max(processed_at) from ' ~ silver_relation,
+        '%Y-%m-%d %H:%M:%S.%f',
+    ) }}
 {%- endmacro %}
 
 {#
