@@ -69,6 +69,17 @@ def _deployed_state(server: PrefectServer) -> dict[str, Any]:
     }
 
 
+def _pause_schedules(server: PrefectServer) -> None:
+    """Deactivate every deployment schedule and delete the runs the scheduler already created."""
+    for deployment in server.api("POST", "/deployments/filter", {}):
+        for schedule in deployment["schedules"]:
+            server.api("PATCH", f"/deployments/{deployment['id']}/schedules/{schedule['id']}", {"active": False})
+    scheduled = {"flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}}}
+    for run in server.api("POST", "/flow_runs/filter", scheduled):
+        server.api("DELETE", f"/flow_runs/{run['id']}")
+    assert server.api("POST", "/flow_runs/filter", scheduled) == []
+
+
 def _alerts(received: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [post["cardflow"] for post in received if post.get("cardflow", {}).get("kind") == kind]
 
@@ -118,6 +129,10 @@ def test_serve_refuses_beside_workers_and_a_killed_run_alerts_once(
         deployed = _deployed_state(server)
         assert set(deployed) == DEPLOYMENTS
         assert deployed["medallion_pipeline"][3] == [("10 * * * *", True), ("30 3 * * *", True)]
+        # from here on only this test's runs: a scheduled run starting mid-test (at :10 past the
+        # hour, or 03:30) would take the warehouse slot the test's own runs wait for
+        _pause_schedules(server)
+        deployed = _deployed_state(server)
         server.start_worker("cardflow-process", cwd=tmp_path, env=flow_env)
 
         # 2. serve beside it refuses with a clear message and changes nothing
