@@ -153,7 +153,6 @@ def _build_and_gate(
         "dbt_counts": build["dbt"]["counts"],
         "dbt_warnings": build["dbt"]["warnings"],
         "dbt_seconds": build["dbt"]["elapsed_seconds"],
-        "dbt_slowest": build["dbt"]["slowest"],
         "dbt_nodes": build["dbt"]["nodes"],
         "expectations": sum(len(m.outcomes) for m in gate.models),
         "rows": sum(max(m.rows, 0) for m in gate.models),

@@ -45,8 +45,6 @@ PROFILE_NAME: Final = "cardflow"
 #: dbt node statuses that fail a run (models: error; tests: fail/error; freshness: error/runtime error)
 FAILED_STATUSES: Final = frozenset({"error", "fail", "runtime error"})
 WARNING_STATUSES: Final = frozenset({"warn"})
-SLOWEST_NODES: Final = 8
-"""How many of a run's slowest nodes its summary names (the flow's artifact shows them)."""
 DbtInvoker = Callable[[list[str], Path, Path], Any]
 """Runs one dbt command: ``(args, project_dir, profiles_dir) -> dbtRunnerResult``. The library runs
 plain ``dbtRunner``; ``tasks/dbt.py`` passes prefect-dbt's runner (one Prefect task per dbt node)."""
@@ -207,12 +205,6 @@ class DbtRunSummary:
     def counts(self) -> dict[str, int]:
         return dict(Counter(n.status for n in self.nodes))
 
-    def slowest(self, limit: int = SLOWEST_NODES) -> list[str]:
-        """The ``limit`` nodes that took longest, as ``"<type> <name>: <seconds> s"``: where a run's
-        time went, without a Prefect task per node."""
-        ranked = sorted(self.nodes, key=lambda n: n.execution_time, reverse=True)[:limit]
-        return [f"{n.resource_type} {n.name}: {n.execution_time:.2f} s" for n in ranked]
-
     def node_rows(self) -> list[dict[str, Any]]:
         """Every node, slowest first: type, name, status, seconds, failing rows (None: not a test).
 
@@ -239,7 +231,6 @@ class DbtRunSummary:
             "failed": [n.describe() for n in self.failed],
             "warnings": [n.describe() for n in self.warnings],
             "elapsed_seconds": round(self.elapsed_seconds, 2),
-            "slowest": self.slowest(),
             "nodes": self.node_rows(),
         }
 

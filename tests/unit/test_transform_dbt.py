@@ -176,22 +176,6 @@ def test_summary_separates_failures_from_warnings() -> None:
     assert summary.as_dict()["counts"] == {"success": 1, "fail": 1, "error": 1, "warn": 1}
 
 
-def test_summary_names_the_slowest_nodes_with_their_times() -> None:
-    """Per-node visibility without a Prefect task per node: the summary ranks nodes by time."""
-    summary = dbt_tasks.DbtRunSummary(
-        "build",
-        True,
-        [
-            dbt_tasks.NodeOutcome(f"id{i}", "test", f"t{i}", "pass", "", execution_time=0.1 * i)
-            for i in range(12)
-        ]
-        + [dbt_tasks.NodeOutcome("m", "model", "int_events_rejected", "success", "", execution_time=4.25)],
-    )
-    slowest = summary.as_dict()["slowest"]
-    assert len(slowest) == dbt_tasks.SLOWEST_NODES
-    assert slowest[:2] == ["model int_events_rejected: 4.25 s", "test t11: 1.10 s"]
-
-
 def test_summary_lists_every_node_slowest_first_for_the_artifact() -> None:
     """The artifact's per-node table: every node of the build (not only the slowest), each with its
     status, time and failing rows, so a default run shows per node what a task per node would."""
