@@ -31,7 +31,12 @@ def newest_event_at(
     Raises:
         TransformError: dbt could not run, or its ``sources.json`` has no result for RAW.EVENTS.
     """
-    summary = invoke_dbt(["source", "freshness", "--select", "source:raw.events"], settings, target, invoker=invoker)
+    summary = invoke_dbt(
+        ["source", "freshness", "--select", "source:raw.events", "--write-json"],  # sources.json, read below
+        settings,
+        target,
+        invoker=invoker,
+    )
     path = target_path(settings) / "sources.json"
     try:
         results = json.loads(path.read_text(encoding="utf-8"))["results"]

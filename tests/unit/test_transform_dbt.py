@@ -231,3 +231,16 @@ def test_target_path_is_kept_per_set_of_project_variables(tmp_path) -> None:
     assert dbt_tasks.target_path(settings) == dbt_tasks.target_path(load_settings(data_dir=tmp_path))
     assert dbt_tasks.target_path(settings) != dbt_tasks.target_path(audit)
     assert dbt_tasks.target_path(settings).is_relative_to(tmp_path.resolve() / "dbt" / "target")
+
+
+def test_dbt_writes_an_info_log_and_no_json_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DBT_LOG_LEVEL_FILE", raising=False)
+    monkeypatch.delenv("DBT_WRITE_JSON", raising=False)
+    assert dbt_tasks._artifact_flags(["build"]) == ["--log-level-file", "info", "--no-write-json"]
+    # a command that reads its JSON asks for it; a caller's own log level is kept
+    assert dbt_tasks._artifact_flags(["source", "freshness", "--write-json"]) == ["--log-level-file", "info"]
+    assert dbt_tasks._artifact_flags(["build", "--log-level-file", "debug"]) == ["--no-write-json"]
+    # dbt's own variables are the operator's switch: dbt reads them when no flag overrides
+    monkeypatch.setenv("DBT_LOG_LEVEL_FILE", "debug")
+    monkeypatch.setenv("DBT_WRITE_JSON", "true")
+    assert dbt_tasks._artifact_flags(["build"]) == []
