@@ -101,9 +101,20 @@ def test_suites_live_in_expectations_dir() -> None:
     assert sorted(p.stem for p in EXPECTATIONS_DIR.glob("*.json")) == sorted(SILVER | GOLD)
 
 
+BUSINESS_RULE_TESTS = frozenset({"non_negative", "defect_rate_between_zero_one", "accepted_range"})
+"""dbt tests that would repeat a gate's range expectation on the same column."""
+
+
+def relation_membership(config: dict) -> bool:
+    """An in-set expectation whose set is another table's keys (``known_skus``: dim_card)."""
+    value_set = config["kwargs"].get("value_set")
+    return config["type"] == "expect_column_values_to_be_in_set" and isinstance(value_set, dict)
+
+
 def test_no_check_has_two_owners() -> None:
-    """Row and column rules dbt tests own (not_null, accepted_values, Gold uniqueness) are not
-    repeated in the suites; freshness belongs to the RAW checks, not to a Silver suite."""
+    """Row and column rules dbt tests own (not_null, accepted_values, keys) are not repeated in the
+    suites; business-rule ranges and known SKUs are the gates' (no dbt test repeats them on the
+    same column); freshness belongs to the RAW checks, not to a Silver suite."""
     import yaml
 
     from cardflow.transform.wap import DBT_MODELS_DIR
@@ -133,8 +144,13 @@ def test_no_check_has_two_owners() -> None:
             assert not (
                 dbt_name and literal_set and dbt_name in dbt_tests.get((spec.name, column), set())
             ), f"{spec.name}: {config['type']}({column}) is a dbt test already"
-            if spec.layer == "gold" and config["type"] == "expect_column_values_to_be_unique":
-                assert "unique" not in dbt_tests.get((spec.name, column), set()), spec.name
+            tested = dbt_tests.get((spec.name, column), set())
+            if config["type"] == "expect_column_values_to_be_unique":
+                assert "unique" not in tested, f"{spec.name}.{column}: dbt's unique test owns the key"
+            if config["type"] == "expect_column_values_to_be_between":
+                assert not tested & BUSINESS_RULE_TESTS, f"{spec.name}.{column}: a dbt test repeats the range"
+            if relation_membership(config):
+                assert "relationships" not in tested, f"{spec.name}.{column}: a dbt test repeats known SKUs"
             assert config["type"] != "expect_column_max_to_be_between" or column != "event_inserted_at"
 
 
