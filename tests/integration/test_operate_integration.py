@@ -80,6 +80,25 @@ def _pause_schedules(server: PrefectServer) -> None:
     assert server.api("POST", "/flow_runs/filter", scheduled) == []
 
 
+def _wait_slots_released(server: PrefectServer, timeout: float) -> None:
+    """Wait until no cardflow concurrency limit has a slot taken.
+
+    A SIGKILLed run cannot release its slots: they stay taken until their lease expires (Prefect's
+    300 s) and the server's repossessor revokes it. Whether the killed pipeline run had taken one
+    depends on how far it got (its backfill stage takes ``backfill-<table>``); the next runs wait
+    for it, which is the behaviour, so the test waits for the release before timing them.
+    """
+    deadline = time.monotonic() + timeout
+    taken: list[tuple[str, int]] = []
+    while time.monotonic() < deadline:
+        limits = server.api("POST", "/v2/concurrency_limits/filter", {})
+        taken = [(limit["name"], limit["active_slots"]) for limit in limits if limit["active_slots"]]
+        if not taken:
+            return
+        time.sleep(2)
+    raise AssertionError(f"slots still taken after {timeout} s: {taken}")
+
+
 def _alerts(received: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [post["cardflow"] for post in received if post.get("cardflow", {}).get("kind") == kind]
 
@@ -173,6 +192,7 @@ def test_serve_refuses_beside_workers_and_a_killed_run_alerts_once(
         assert alerts[0]["state"] == "Crashed"
         assert crashed["id"] in alerts[0]["run"]
         assert alerts[0]["deployment"] == "medallion_pipeline/medallion_pipeline"
+        _wait_slots_released(server, timeout=420)  # the killed run's lease, if it had taken a slot
 
         # 5. the backstop (what `make deploy` applies): quiet for a failure the hook posted, fires for
         #    a failure whose hook could not post
